@@ -1,0 +1,1 @@
+"""shiftwork grader: replay held-back traffic against a service, check, score, report."""

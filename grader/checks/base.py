@@ -1,0 +1,93 @@
+"""Check plugin base, the registry, and what every check gets to look at."""
+from __future__ import annotations
+
+import abc
+from dataclasses import dataclass, field
+from typing import ClassVar
+
+from pydantic import BaseModel, Field
+
+from harness.data.truth import PhaseTruth, RecordTruth, ScenarioTraffic
+from harness.errors import ConfigError
+from harness.exercise import Dimension, Exercise
+from grader.transcript import Transcript
+
+
+class CheckResult(BaseModel):
+    id: str
+    dimension: Dimension
+    score: float = Field(ge=0.0, le=1.0)
+    passed: bool
+    evidence: str  # what was sent, what came back, what was expected — for a person
+    weight: float = 1.0
+    not_measured: str | None = None  # set when the check could not be measured (scores 0)
+    failures: list[str] = Field(default_factory=list)  # concrete failing requests, capped
+    debrief: list[str] = Field(default_factory=list)  # questions for the interviewer when it failed
+
+
+@dataclass
+class Scored:
+    """Which phases passed calibration and may be scored for each expectation."""
+
+    drift: dict[tuple[str, str], str] = field(default_factory=dict)  # (scenario, phase) -> detect|silent
+    quality: dict[tuple[str, str], str] = field(default_factory=dict)
+    performance: dict[tuple[str, str], str] = field(default_factory=dict)
+
+
+@dataclass
+class CheckContext:
+    exercise: Exercise
+    transcript: Transcript
+    traffic: dict[str, ScenarioTraffic]  # scenario name -> held-back traffic with truth
+    scored: Scored
+    classes: list[str]  # label classes seen in training
+    baseline_accuracy: dict[str, float] = field(default_factory=dict)  # "majority", "plain_model" per phase group
+
+    def truths(self, scenario: str) -> dict[str, RecordTruth]:
+        return {t.id: t for t in self.traffic[scenario].all_truths()}
+
+    def phases(self, scenario: str) -> list[PhaseTruth]:
+        return [p.truth for p in self.traffic[scenario].phases]
+
+
+class Check(abc.ABC):
+    """One grading check. Subclasses set `id`, `dimension`, `title` and implement `run`."""
+
+    id: ClassVar[str]
+    dimension: ClassVar[Dimension]
+    title: ClassVar[str]
+    pass_mark: ClassVar[float] = 0.8
+
+    @abc.abstractmethod
+    def run(self, ctx: CheckContext) -> CheckResult: ...
+
+    def result(self, score: float, evidence: str, **kw: object) -> CheckResult:
+        score = max(0.0, min(1.0, float(score)))
+        return CheckResult(id=self.id, dimension=self.dimension, score=score,
+                           passed=score >= self.pass_mark, evidence=evidence, **kw)  # type: ignore[arg-type]
+
+    def not_measured(self, reason: str) -> CheckResult:
+        return CheckResult(id=self.id, dimension=self.dimension, score=0.0, passed=False,
+                           evidence=f"not measured: {reason}", not_measured=reason)
+
+
+REGISTRY: dict[str, type[Check]] = {}
+
+
+def register(cls: type[Check]) -> type[Check]:
+    if cls.id in REGISTRY:
+        raise RuntimeError(f"duplicate check id {cls.id}")
+    REGISTRY[cls.id] = cls
+    return cls
+
+
+def resolve(ids: list[str]) -> list[Check]:
+    """Instantiate the named checks; unknown names fail here, before any container starts."""
+    from grader.checks import load_all
+
+    load_all()
+    unknown = [i for i in ids if i not in REGISTRY]
+    if unknown:
+        known = ", ".join(sorted(REGISTRY))
+        raise ConfigError(f"unknown check(s) {', '.join(unknown)}; known: {known}")
+    return [REGISTRY[i]() for i in ids]

@@ -1,0 +1,95 @@
+"""What replay observed: every request, answer, monitoring read and timing.
+
+Checks read only this (plus ground truth), never the live service, so checks are pure
+functions and can be unit-tested on hand-made transcripts.
+"""
+from __future__ import annotations
+
+from typing import Literal
+
+from pydantic import BaseModel, Field
+
+from grader.contract import MonitoringResponse, Result
+
+CallError = Literal[
+    "timeout", "too_large", "connection", "not_json", "contract", "server_error", "client_error"
+]
+
+
+class Exchange(BaseModel):
+    """One POST /predict of one batch."""
+
+    batch: int
+    phase: str
+    ids: list[str]
+    status_code: int | None = None
+    error: CallError | None = None
+    detail: str = ""  # short excerpt for evidence: what came back, capped
+    latency_ms: float
+    results: list[Result] | None = None  # parsed and aligned to ids when the answer was valid
+
+
+class MonitorRead(BaseModel):
+    after_batch: int
+    records_seen: int  # records sent in this scenario so far
+    status_code: int | None = None
+    error: CallError | None = None
+    view: MonitoringResponse | None = None
+
+
+class FeedbackCall(BaseModel):
+    after_batch: int
+    for_batch: int
+    labels: int
+    status_code: int | None = None
+    error: CallError | None = None
+
+
+class ScenarioRun(BaseModel):
+    scenario: str
+    batch_size: int
+    exchanges: list[Exchange] = Field(default_factory=list)
+    monitor: list[MonitorRead] = Field(default_factory=list)
+    feedback: list[FeedbackCall] = Field(default_factory=list)
+    aborted: str | None = None  # why replay stopped early, if it did
+
+
+class Probe(BaseModel):
+    """A malformed body sent on purpose; a 4xx is expected."""
+
+    name: str
+    sent: str  # excerpt
+    status_code: int | None = None
+    error: CallError | None = None
+    detail: str = ""
+
+
+class LoadRun(BaseModel):
+    concurrency: int
+    batch_size: int
+    latencies_ms: list[float] = Field(default_factory=list)
+    errors: int = 0
+    error_examples: list[str] = Field(default_factory=list)
+
+
+class RestartRun(BaseModel):
+    attempted: bool = False
+    ready_s: float | None = None
+    served_after: bool = False
+    error: str | None = None
+
+
+class Transcript(BaseModel):
+    exercise: str
+    submission: str
+    runtime: str
+    status: Literal["graded", "build_failed", "start_failed", "crashed", "timed_out"] = "graded"
+    reasons: list[str] = Field(default_factory=list)
+    startup_s: float | None = None
+    runs: list[ScenarioRun] = Field(default_factory=list)
+    probes: list[Probe] = Field(default_factory=list)
+    load: LoadRun | None = None
+    restart: RestartRun = Field(default_factory=RestartRun)
+    peak_memory_mb: float | None = None
+    oom_killed: bool = False
+    timings_s: dict[str, float] = Field(default_factory=dict)  # startup, replay, checks, report

@@ -1,0 +1,1 @@
+"""shiftwork harness: CLI, data engine, runtimes, packaging."""

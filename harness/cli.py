@@ -1,0 +1,126 @@
+"""The `shiftwork` command. Settings are built here and passed down; logging is configured once here."""
+from __future__ import annotations
+
+import logging
+import sys
+from pathlib import Path
+from typing import Optional
+
+import typer
+from rich.console import Console
+
+from harness.errors import ShiftworkError
+
+app = typer.Typer(add_completion=False, no_args_is_help=True, pretty_exceptions_enable=False, help="shiftwork: take-home exercises graded on shifted traffic")
+scenarios_app = typer.Typer(no_args_is_help=True, help="Held-back scenarios: calibration")
+app.add_typer(scenarios_app, name="scenarios")
+
+err = Console(stderr=True)
+log = logging.getLogger(__name__)
+
+
+@app.callback()
+def _root(verbose: bool = typer.Option(False, "--verbose", "-v", help="Debug logging")) -> None:
+    logging.basicConfig(
+        level=logging.DEBUG if verbose else logging.WARNING,
+        format="%(levelname)s %(name)s: %(message)s",
+    )
+
+
+@app.command()
+def data(
+    exercise: str = typer.Argument(..., help="Exercise id, e.g. support-triage"),
+    seed: int = typer.Option(7, help="Seed (ignored when --candidate is given: the seed is derived)"),
+    out: Path = typer.Option(..., help="Folder to write into"),
+    candidate: Optional[str] = typer.Option(None, help="Candidate id: derive the per-candidate seed"),
+    heldout: bool = typer.Option(False, "--heldout", help="Also write held-back scenario traffic and its ground truth"),
+) -> None:
+    """Write training data (train.csv) and a data dictionary; --heldout adds scenario traffic."""
+    from harness.datacmd import write_data
+
+    write_data(exercise, seed=seed, out=out, candidate=candidate, heldout=heldout, console=err)
+
+
+@scenarios_app.command("check")
+def scenarios_check(
+    exercise: str = typer.Argument(..., help="Exercise id"),
+    windows: int = typer.Option(40, help="Simulated windows per phase"),
+    seed: int = typer.Option(7, help="Seed of the simulation"),
+) -> None:
+    """Simulate every scenario with the calibrated reference detector and evidently; fail when unfair."""
+    from harness.calibration import check_command
+
+    check_command(exercise, windows=windows, seed=seed, console=Console())
+
+
+@app.command()
+def grade(
+    submission: Optional[str] = typer.Argument(None, help="Folder, .zip, .tar.gz or git URL of one submission"),
+    exercise: Optional[str] = typer.Option(None, help="Exercise id (default: from the submission's .exercise.json)"),
+    out: Optional[Path] = typer.Option(None, help="Report folder (default: reports/<submission name>/)"),
+    runtime: str = typer.Option("auto", help="auto | docker | local"),
+    submissions: Optional[Path] = typer.Option(None, help="Grade every submission in this folder; writes a cohort table"),
+    seed: Optional[int] = typer.Option(None, help="Traffic seed when the submission has no candidate token"),
+    allow_bad_token: bool = typer.Option(False, help="Grade a submission whose token fails, flagging the report"),
+) -> None:
+    """Grade a submission: build, run, replay held-back traffic, write report.json/.md/.html."""
+    from grader.grade import grade_command
+
+    code = grade_command(
+        submission=submission, submissions=submissions, exercise=exercise, out=out,
+        runtime=runtime, seed=seed, allow_bad_token=allow_bad_token, console=Console(),
+    )
+    raise typer.Exit(code)
+
+
+@app.command()
+def package(
+    exercise: str = typer.Argument(..., help="Exercise id"),
+    candidate: str = typer.Option(..., help="Candidate id"),
+    out: Path = typer.Option(Path("bundles"), help="Folder to write the bundle into"),
+) -> None:
+    """Write a per-candidate exercise repository (one git commit) and a .zip of it."""
+    from harness.bundle import package_command
+
+    package_command(exercise, candidate=candidate, out=out, console=err)
+
+
+@app.command()
+def check(
+    path: Path = typer.Argument(Path("."), help="The exercise repository (bundle) to check"),
+    runtime: str = typer.Option("auto", help="auto | docker | local"),
+) -> None:
+    """Public self-check: run your service against the public scenario and print each check."""
+    from harness.selfcheck import check_command
+
+    raise typer.Exit(check_command(path, runtime=runtime, console=Console()))
+
+
+@app.command()
+def openapi(out: Path = typer.Option(..., help="File to write contract v1's OpenAPI JSON to")) -> None:
+    """Write contract v1 as OpenAPI (built from the contract models)."""
+    from grader.openapi import render_openapi
+
+    out.write_text(render_openapi())
+
+
+@app.command("base-image")
+def base_image(
+    name: str = typer.Option("shiftwork/base:py311", help="Image name to build"),
+    exercise: str = typer.Option("support-triage", help="Exercise whose runtime requirements go in"),
+) -> None:
+    """Build the offline base image (debootstrap + wheelhouse) graders use when python:3.11-slim cannot be pulled."""
+    from harness.runtime.images import build_base_image
+
+    build_base_image(name=name, exercise=exercise, console=err)
+
+
+def main() -> None:
+    try:
+        app()
+    except ShiftworkError as exc:
+        err.print(f"[bold red]error:[/] {exc}", highlight=False)
+        sys.exit(exc.exit_code)
+    except KeyboardInterrupt:
+        err.print("interrupted")
+        sys.exit(130)

@@ -1,0 +1,1 @@
+"""The data engine: recipe-driven generation of messy, drifting records with ground truth."""

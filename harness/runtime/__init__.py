@@ -1,0 +1,1 @@
+"""Runtimes run a candidate service: `local` (a subprocess, no isolation) and `docker`."""

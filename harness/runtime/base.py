@@ -1,0 +1,83 @@
+"""The runtime interface every way of running a submission implements."""
+from __future__ import annotations
+
+import abc
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Literal
+
+Outcome = Literal["graded", "build_failed", "start_failed", "crashed", "timed_out"]
+
+
+@dataclass
+class RuntimeFailure(Exception):
+    """The *candidate's* service failed in a way that ends (part of) the grading.
+
+    Caught by the grader and turned into a report status; never shown as a traceback.
+    """
+
+    status: Outcome
+    reason: str
+    log_tail: str = ""
+
+    def __str__(self) -> str:
+        return f"{self.status}: {self.reason}"
+
+
+@dataclass
+class ServiceState:
+    running: bool
+    exit_code: int | None = None
+    oom_killed: bool = False
+    memory_mb: float | None = None  # current resident memory, when measurable
+
+
+@dataclass
+class StartInfo:
+    base_url: str
+    ready_s: float  # seconds from start to the first 200 on /health
+    notes: list[str] = field(default_factory=list)
+
+
+class Runtime(abc.ABC):
+    """Build (if needed), start, restart and tear down one submission's service.
+
+    `prepare` and `start` raise RuntimeFailure for the candidate's faults
+    (build_failed, start_failed); `teardown` never raises and leaves nothing running.
+    """
+
+    name: str = "abstract"
+    isolates: bool = False
+
+    @abc.abstractmethod
+    def prepare(self, submission: Path) -> None:
+        """Build or install the submission. Raises RuntimeFailure('build_failed', ...)."""
+
+    @abc.abstractmethod
+    def start(self, startup_budget_s: float) -> StartInfo:
+        """Start the service and wait until /health answers 200 or the budget runs out."""
+
+    @abc.abstractmethod
+    def state(self) -> ServiceState:
+        """Is it still running; exit code, OOM and memory when known."""
+
+    @abc.abstractmethod
+    def restart(self, startup_budget_s: float) -> StartInfo:
+        """Stop the service (SIGTERM, then kill) and start it again."""
+
+    @abc.abstractmethod
+    def logs(self, max_bytes: int = 20_000) -> str:
+        """The tail of the service's output, capped."""
+
+    @abc.abstractmethod
+    def teardown(self) -> None:
+        """Stop and remove everything this runtime made. Never raises."""
+
+    def peak_memory_mb(self) -> float | None:
+        return None
+
+    def __enter__(self) -> "Runtime":
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.teardown()
