@@ -52,6 +52,10 @@ class ScenarioRun(BaseModel):
     monitor: list[MonitorRead] = Field(default_factory=list)
     feedback: list[FeedbackCall] = Field(default_factory=list)
     aborted: str | None = None  # why replay stopped early, if it did
+    # added by replay (optional, backward compatible):
+    restart_ready_s: float | None = None  # the restart before this scenario (fresh monitoring window)
+    load: "LoadRun | None" = None  # this scenario's load phase, if it had one
+    restart: "RestartRun | None" = None  # this scenario's restart phase, if it had one
 
 
 class Probe(BaseModel):
@@ -93,3 +97,8 @@ class Transcript(BaseModel):
     peak_memory_mb: float | None = None
     oom_killed: bool = False
     timings_s: dict[str, float] = Field(default_factory=dict)  # startup, replay, checks, report
+    # added by the grade orchestration (optional, backward compatible):
+    notes: list[str] = Field(default_factory=list)  # e.g. "the local runtime does not isolate"
+    log_tail: str = ""  # the service's last output when it failed to build/start or crashed (capped)
+    seed: int | None = None
+    candidate: str | None = None

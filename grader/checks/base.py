@@ -10,6 +10,7 @@ from pydantic import BaseModel, Field
 from harness.data.truth import PhaseTruth, RecordTruth, ScenarioTraffic
 from harness.errors import ConfigError
 from harness.exercise import Dimension, Exercise
+from harness.scenario import Scenario
 from grader.transcript import Transcript
 
 
@@ -23,6 +24,8 @@ class CheckResult(BaseModel):
     not_measured: str | None = None  # set when the check could not be measured (scores 0)
     failures: list[str] = Field(default_factory=list)  # concrete failing requests, capped
     debrief: list[str] = Field(default_factory=list)  # questions for the interviewer when it failed
+    title: str = ""  # human name of the check (from the class)
+    metrics: dict[str, float | None] = Field(default_factory=dict)  # raw figures for machines and plots
 
 
 @dataclass
@@ -42,6 +45,23 @@ class CheckContext:
     scored: Scored
     classes: list[str]  # label classes seen in training
     baseline_accuracy: dict[str, float] = field(default_factory=dict)  # "majority", "plain_model" per phase group
+    # model name ("majority", "plain_model") -> record id -> predicted label; lets checks compare
+    # a candidate with the naive baselines on exactly the records it was scored on
+    baseline_predictions: dict[str, dict[str, str]] = field(default_factory=dict)
+    scenarios: dict[str, Scenario] = field(default_factory=dict)  # window, label_delay, batch_size
+    seed: int | None = None
+    # per-context memo for derived views (e.g. the record join); never part of the grading input
+    cache: dict = field(default_factory=dict, repr=False, compare=False)
+
+    def scenario_params(self, scenario: str) -> tuple[int, int, int]:
+        """(window, label_delay, batch_size) of a scenario; model defaults when it is not known."""
+        sc = self.scenarios.get(scenario)
+        if sc is not None:
+            return sc.window, sc.label_delay, sc.batch_size
+        defaults = Scenario.model_fields
+        batch = next((r.batch_size for r in self.transcript.runs if r.scenario == scenario),
+                     defaults["batch_size"].default)
+        return defaults["window"].default, defaults["label_delay"].default, batch
 
     def truths(self, scenario: str) -> dict[str, RecordTruth]:
         return {t.id: t for t in self.traffic[scenario].all_truths()}
@@ -63,12 +83,15 @@ class Check(abc.ABC):
 
     def result(self, score: float, evidence: str, **kw: object) -> CheckResult:
         score = max(0.0, min(1.0, float(score)))
+        kw.setdefault("title", getattr(self, "title", ""))
+        kw.setdefault("passed", score >= self.pass_mark)
         return CheckResult(id=self.id, dimension=self.dimension, score=score,
-                           passed=score >= self.pass_mark, evidence=evidence, **kw)  # type: ignore[arg-type]
+                           evidence=evidence, **kw)  # type: ignore[arg-type]
 
-    def not_measured(self, reason: str) -> CheckResult:
+    def not_measured(self, reason: str, **kw: object) -> CheckResult:
+        kw.setdefault("title", getattr(self, "title", ""))
         return CheckResult(id=self.id, dimension=self.dimension, score=0.0, passed=False,
-                           evidence=f"not measured: {reason}", not_measured=reason)
+                           evidence=f"not measured: {reason}", not_measured=reason, **kw)  # type: ignore[arg-type]
 
 
 REGISTRY: dict[str, type[Check]] = {}

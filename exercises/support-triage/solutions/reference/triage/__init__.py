@@ -1,0 +1,1 @@
+"""Support-ticket triage service (reference solution for shiftwork's support-triage exercise)."""

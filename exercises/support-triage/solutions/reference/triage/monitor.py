@@ -1,0 +1,257 @@
+"""Monitoring over a recent window: input drift, data quality and live performance.
+
+Calibrated tests against the training reference, one Holm family per window at alpha 0.01:
+- drift (last `window` scored records): KS on numeric fields gated by normed Wasserstein
+  >= 0.1; chi2_contingency on categorical fields gated by total variation >= 0.05; a value
+  never seen in training that keeps coming is drift on its field by itself;
+- data quality (last `window` records, invalid ones included): per-field missing rate and
+  per-field invalid rate vs training, one-sided two-proportion tests gated by +0.05; a
+  field name we do not know arriving in most recent records (schema change);
+- performance (last `perf_window` labelled predictions, from /feedback): accuracy vs the
+  training holdout, one-sided two-proportion test at alpha 0.01, gated by a 0.05 drop.
+Effect-size gates keep big windows from flagging trivia; Holm keeps ~30 tests per window
+from false-alarming on stable traffic. Results are cached until new traffic arrives.
+"""
+from __future__ import annotations
+
+import logging
+import math
+from collections import OrderedDict, deque
+from dataclasses import dataclass, field
+from typing import Any, Iterable
+
+import numpy as np
+from scipy import stats
+
+from triage.cleaning import Cleaned
+from triage.fields import CATEGORICAL_FIELDS, KNOWN_FIELDS, NUMERIC_FIELDS
+
+log = logging.getLogger(__name__)
+
+ALPHA = 0.01
+MIN_WINDOW = 100  # below this, no test has the power to say anything honest
+MIN_LABELLED = 100
+W_GATE = 0.1
+TVD_GATE = 0.05
+RATE_GATE = 0.05
+ACC_GATE = 0.05
+NEW_VALUE_MIN = 10  # records with one unseen category value before it counts as drift
+SCHEMA_RECENT = 100
+SCHEMA_SHARE = 0.5
+MAX_REMEMBERED = 50_000  # predictions kept for joining late labels
+REF_SAMPLE = 5_000
+
+
+@dataclass
+class Reference:
+    """What training looked like; the monitor compares every window with it."""
+
+    numeric: dict[str, np.ndarray]
+    numeric_std: dict[str, float]
+    categories: dict[str, dict[str, int]]
+    n_rows: int
+    missing: dict[str, int]
+    invalid: dict[str, int]
+    holdout_accuracy: float
+    holdout_n: int
+
+    @classmethod
+    def from_training(cls, cleaned: list[Cleaned], holdout_accuracy: float, holdout_n: int,
+                      seed: int = 0) -> "Reference":
+        rng = np.random.default_rng(seed)
+        valid = [c for c in cleaned if not c.invalid]
+        numeric, numeric_std = {}, {}
+        for name in NUMERIC_FIELDS:
+            xs = np.array([c.values[name] for c in valid if c.values.get(name) is not None], dtype=float)
+            if xs.size > REF_SAMPLE:
+                xs = rng.choice(xs, REF_SAMPLE, replace=False)
+            numeric[name] = np.sort(xs)
+            numeric_std[name] = float(xs.std()) if xs.size else 1.0
+        categories: dict[str, dict[str, int]] = {}
+        for name in CATEGORICAL_FIELDS:
+            counts: dict[str, int] = {}
+            for c in valid:
+                v = c.values.get(name)
+                if v is not None:
+                    counts[v] = counts.get(v, 0) + 1
+            categories[name] = counts
+        missing = {n: sum(n in c.missing for c in cleaned) for n in KNOWN_FIELDS}
+        invalid = {n: sum(n in c.invalid_fields for c in cleaned) for n in KNOWN_FIELDS}
+        return cls(numeric, numeric_std, categories, len(cleaned), missing, invalid,
+                   holdout_accuracy, holdout_n)
+
+
+@dataclass
+class _Test:
+    kind: str  # drift | quality
+    field: str
+    aspect: str
+    p: float
+    effect: float
+    gate: float
+
+    def as_dict(self) -> dict[str, Any]:
+        return {"field": self.field, "aspect": self.aspect, "p_value": round(self.p, 6),
+                "effect": round(self.effect, 4)}
+
+
+def holm(pvalues: list[float], alpha: float = ALPHA) -> list[bool]:
+    order = sorted(range(len(pvalues)), key=lambda i: pvalues[i])
+    reject = [False] * len(pvalues)
+    m = len(pvalues)
+    for rank, i in enumerate(order):
+        if pvalues[i] > alpha / (m - rank):
+            break
+        reject[i] = True
+    return reject
+
+
+def rate_increase_p(k_cur: int, n_cur: int, k_ref: int, n_ref: int) -> float:
+    """One-sided two-proportion z-test: is the current rate higher than the reference rate?"""
+    pooled = (k_cur + k_ref) / (n_cur + n_ref)
+    if pooled <= 0 or pooled >= 1:
+        return 1.0
+    se = math.sqrt(pooled * (1 - pooled) * (1 / n_cur + 1 / n_ref))
+    z = (k_cur / n_cur - k_ref / n_ref) / se
+    return float(stats.norm.sf(z))
+
+
+@dataclass
+class _Seen:
+    missing: frozenset[str]
+    invalid_fields: tuple[str, ...]
+    unknown: tuple[str, ...]
+
+
+@dataclass
+class Monitor:
+    ref: Reference
+    window: int = 500
+    perf_window: int = 300
+    served: deque = field(init=False)
+    seen: deque = field(init=False)
+    outcomes: deque = field(init=False)
+    predictions: OrderedDict = field(default_factory=OrderedDict)
+    _cache: dict[str, Any] | None = None
+
+    def __post_init__(self) -> None:
+        self.served = deque(maxlen=self.window)
+        self.seen = deque(maxlen=self.window)
+        self.outcomes = deque(maxlen=self.perf_window)
+
+    # -- intake -------------------------------------------------------------------------
+    def observe(self, cleaned: Iterable[Cleaned], predictions: Iterable[str | None]) -> None:
+        for c, pred in zip(cleaned, predictions):
+            self.seen.append(_Seen(frozenset(c.missing), tuple(c.invalid_fields), tuple(c.unknown)))
+            if c.invalid:
+                continue
+            self.served.append({n: c.values.get(n) for n in (*NUMERIC_FIELDS, *CATEGORICAL_FIELDS)})
+            if pred is not None and c.id:
+                self.predictions[c.id] = pred
+                self.predictions.move_to_end(c.id)
+        while len(self.predictions) > MAX_REMEMBERED:
+            self.predictions.popitem(last=False)
+        self._cache = None
+
+    def feedback(self, labels: list[tuple[str, str]]) -> int:
+        used = 0
+        for rid, label in labels:
+            pred = self.predictions.pop(rid, None)
+            if pred is not None:
+                self.outcomes.append(pred == label)
+                used += 1
+        if used:
+            self._cache = None
+        return used
+
+    # -- view ---------------------------------------------------------------------------
+    def view(self) -> dict[str, Any]:
+        if self._cache is None:
+            self._cache = self._compute()
+        return self._cache
+
+    def _drift_tests(self) -> tuple[list[_Test], set[str]]:
+        tests: list[_Test] = []
+        new_values: set[str] = set()
+        rows = list(self.served)
+        for name in NUMERIC_FIELDS:
+            cur = np.array([r[name] for r in rows if r[name] is not None], dtype=float)
+            ref = self.ref.numeric[name]
+            if cur.size < 30 or ref.size < 30:
+                continue
+            p = float(stats.ks_2samp(ref, cur).pvalue)
+            w = float(stats.wasserstein_distance(ref, cur)) / (self.ref.numeric_std[name] or 1.0)
+            tests.append(_Test("drift", name, "distribution", p, w, W_GATE))
+        for name in CATEGORICAL_FIELDS:
+            ref_counts = self.ref.categories[name]
+            cur_counts: dict[str, int] = {}
+            for r in rows:
+                v = r[name]
+                if v is not None:
+                    cur_counts[v] = cur_counts.get(v, 0) + 1
+            n_cur = sum(cur_counts.values())
+            if n_cur < 30:
+                continue
+            unseen = sum(k for v, k in cur_counts.items() if ref_counts.get(v, 0) < 5)
+            if unseen >= NEW_VALUE_MIN:
+                new_values.add(name)
+            keys = sorted(set(ref_counts) | set(cur_counts))
+            table = np.array([[ref_counts.get(k, 0) for k in keys], [cur_counts.get(k, 0) for k in keys]], float)
+            n_ref = table[0].sum()
+            tvd = 0.5 * float(np.abs(table[0] / n_ref - table[1] / n_cur).sum())
+            p = float(stats.chi2_contingency(table)[1]) if len(keys) > 1 else 1.0
+            tests.append(_Test("drift", name, "distribution", p, tvd, TVD_GATE))
+        return tests, new_values
+
+    def _quality_tests(self) -> tuple[list[_Test], set[str]]:
+        tests: list[_Test] = []
+        seen = list(self.seen)
+        n = len(seen)
+        for name in KNOWN_FIELDS:
+            k_miss = sum(name in s.missing for s in seen)
+            k_inv = sum(name in s.invalid_fields for s in seen)
+            for aspect, k, k_ref in (("missing", k_miss, self.ref.missing[name]),
+                                     ("invalid", k_inv, self.ref.invalid[name])):
+                delta = k / n - k_ref / self.ref.n_rows
+                tests.append(_Test("quality", name, aspect, rate_increase_p(k, n, k_ref, self.ref.n_rows),
+                                   delta, RATE_GATE))
+        recent = seen[-SCHEMA_RECENT:]
+        counts: dict[str, int] = {}
+        for s in recent:
+            for u in s.unknown:
+                counts[u] = counts.get(u, 0) + 1
+        schema = {u for u, k in counts.items() if k >= SCHEMA_SHARE * len(recent)}
+        return tests, schema
+
+    def _performance(self) -> dict[str, Any]:
+        n = len(self.outcomes)
+        acc = sum(self.outcomes) / n if n else None
+        degraded, p = False, None
+        if n >= MIN_LABELLED and acc is not None:
+            wrong_now, wrong_ref = n - sum(self.outcomes), round((1 - self.ref.holdout_accuracy) * self.ref.holdout_n)
+            p = rate_increase_p(wrong_now, n, wrong_ref, self.ref.holdout_n)
+            degraded = p < ALPHA and acc <= self.ref.holdout_accuracy - ACC_GATE
+        return {"degraded": degraded, "metric": "accuracy", "value": None if acc is None else round(acc, 4),
+                "labelled": n, "reference": round(self.ref.holdout_accuracy, 4),
+                "p_value": None if p is None else round(p, 6)}
+
+    def _compute(self) -> dict[str, Any]:
+        performance = self._performance()
+        if len(self.seen) < MIN_WINDOW:
+            empty = {"detected": False, "features": [], "window": len(self.seen), "tests": []}
+            return {"drift": dict(empty), "data_quality": dict(empty), "performance": performance}
+        drift_tests, new_values = self._drift_tests() if len(self.served) >= MIN_WINDOW else ([], set())
+        quality_tests, schema = self._quality_tests()
+        tests = drift_tests + quality_tests
+        rejected = holm([t.p for t in tests])
+        fired = [t for t, r in zip(tests, rejected) if r and t.effect >= t.gate]
+        drift_fields = sorted({t.field for t in fired if t.kind == "drift"} | new_values)
+        quality_fields = sorted({t.field for t in fired if t.kind == "quality"} | schema)
+        return {
+            "drift": {"detected": bool(drift_fields), "features": drift_fields, "window": len(self.served),
+                      "new_values": sorted(new_values), "tests": [t.as_dict() for t in fired if t.kind == "drift"]},
+            "data_quality": {"detected": bool(quality_fields), "features": quality_fields, "window": len(self.seen),
+                             "unknown_fields": sorted(schema),
+                             "tests": [t.as_dict() for t in fired if t.kind == "quality"]},
+            "performance": performance,
+        }

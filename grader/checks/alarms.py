@@ -1,0 +1,191 @@
+"""Alarm tracks from /monitoring reads: onset delays (NAB-like) and silent-phase false alarms.
+
+Shared by drift, data-quality and performance checks so all three treat the hard cases
+the same way (research/drift.md §5, "Scoring the candidate's alarms"):
+
+* A read that failed (no view) is *not alarmed* after an onset and *alarmed* in a silent
+  phase: a service without /monitoring can neither detect nor earn credit for silence.
+* An alarm that was already on when an onset came earns credit only if it was justified
+  (the preceding phase was itself a scored onset for the same signal); otherwise the
+  service must raise it afresh (an off -> on edge). An always-on alarm never earns delay.
+* Silent phases get a grace of one window (plus the label delay for performance) after a
+  phase that was not itself silent: a recent-window monitor legitimately lags.
+"""
+from __future__ import annotations
+
+import logging
+import math
+from dataclasses import dataclass, field
+from typing import Literal
+
+from grader.transcript import MonitorRead
+from harness.data.truth import PhaseTruth
+
+from grader.checks.base import CheckContext
+
+log = logging.getLogger(__name__)
+
+Signal = Literal["drift", "quality", "performance"]
+
+
+def state(read: MonitorRead, signal: Signal) -> bool | None:
+    """True/False from the service's view; None when the read failed."""
+    v = read.view
+    if v is None:
+        return None
+    if signal == "drift":
+        return v.drift.detected
+    if signal == "quality":
+        return v.data_quality.detected
+    return v.performance.degraded
+
+
+def named(read: MonitorRead, signal: Signal) -> set[str]:
+    v = read.view
+    if v is None:
+        return set()
+    feats = v.drift.features if signal == "drift" else v.data_quality.features if signal == "quality" else []
+    return {str(f).strip().lower() for f in feats}
+
+
+def delay_credit(delay: float, window: float, full: float = 1.0, zero: float = 3.0) -> float:
+    """1 up to `full` windows after onset, a sigmoid fading to exactly 0 at `zero` windows."""
+    x = delay / window
+    if x <= full:
+        return 1.0
+    if x >= zero:
+        return 0.0
+    mid, k = (full + zero) / 2, 8.0 / (zero - full)
+
+    def s(v: float) -> float:
+        return 1.0 / (1.0 + math.exp(k * (v - mid)))
+
+    return (s(x) - s(zero)) / (s(full) - s(zero))
+
+
+def expectations(ctx: CheckContext, signal: Signal) -> dict[tuple[str, str], str]:
+    return getattr(ctx.scored, signal)
+
+
+def _reads(ctx: CheckContext, scenario: str) -> list[MonitorRead]:
+    run = next((r for r in ctx.transcript.runs if r.scenario == scenario), None)
+    return sorted(run.monitor, key=lambda m: m.records_seen) if run else []
+
+
+def _previous(phases: list[PhaseTruth], phase: PhaseTruth) -> PhaseTruth | None:
+    before = [p for p in phases if p.end <= phase.start and p.kind == "traffic"]
+    return max(before, key=lambda p: p.end) if before else None
+
+
+@dataclass
+class OnsetScore:
+    scenario: str
+    phase: str
+    start: int
+    credit: float
+    delay: int | None  # records from onset to the counted alarm
+    note: str
+    alarm_read: MonitorRead | None = None
+    reads_after: list[MonitorRead] = field(default_factory=list)  # reads in the search range
+
+
+def score_onsets(ctx: CheckContext, signal: Signal, full: float = 1.0, zero: float = 3.0,
+                 label_allowance: bool = False) -> list[OnsetScore]:
+    """One OnsetScore per scored 'detect' phase of `signal`, in scenario order."""
+    exp = expectations(ctx, signal)
+    out: list[OnsetScore] = []
+    for name in ctx.traffic:
+        phases = ctx.phases(name)
+        window, label_delay, batch = ctx.scenario_params(name)
+        allowance = label_delay * batch if label_allowance else 0
+        reads = _reads(ctx, name)
+        for ph in phases:
+            if exp.get((name, ph.name)) != "detect":
+                continue
+            prev = _previous(phases, ph)
+            before = [r for r in reads if r.records_seen <= ph.start]
+            on_at_onset = bool(before) and state(before[-1], signal) is True
+            justified = prev is not None and exp.get((name, prev.name)) == "detect"
+            need_edge = on_at_onset and not justified
+            hi = min(ph.start + allowance + zero * window, ph.end + allowance + window)
+            after = [r for r in reads if ph.start < r.records_seen <= hi]
+            hit, last = None, (on_at_onset if need_edge else False)
+            for r in after:
+                st = state(r, signal) is True
+                if st and (not need_edge or not last):
+                    hit = r
+                    break
+                last = st
+            if hit is None:
+                note = "was already on before the onset and never raised afresh" if need_edge else "was never raised"
+                if not after:
+                    note = "could not be read after the onset (no /monitoring reads)"
+                out.append(OnsetScore(name, ph.name, ph.start, 0.0, None, note, None, after))
+                continue
+            delay = hit.records_seen - ph.start
+            credit = delay_credit(max(0, delay - allowance), window, full, zero)
+            note = f"was raised {delay} records after the onset" + (
+                f" (the label delay allows {allowance})" if allowance else "")
+            out.append(OnsetScore(name, ph.name, ph.start, credit, delay, note, hit, after))
+    return out
+
+
+@dataclass
+class SilentStats:
+    reads: int = 0
+    alarmed: int = 0
+    unreadable: int = 0  # failed reads plus reads replay never got to
+    records: int = 0
+    episodes: int = 0  # off -> on edges (each alarm episode counted once)
+    phases: list[str] = field(default_factory=list)
+    examples: list[str] = field(default_factory=list)
+
+    @property
+    def share(self) -> float:
+        return (self.alarmed + self.unreadable) / self.reads if self.reads else 0.0
+
+    @property
+    def per_1000(self) -> float:
+        return 1000.0 * self.episodes / self.records if self.records else 0.0
+
+
+def silent_stats(ctx: CheckContext, signal: Signal, label_grace: bool = False) -> SilentStats:
+    """Pool the reads of every scored 'silent' phase of `signal`."""
+    exp = expectations(ctx, signal)
+    st = SilentStats()
+    for name in ctx.traffic:
+        phases = ctx.phases(name)
+        window, label_delay, batch = ctx.scenario_params(name)
+        reads = _reads(ctx, name)
+        for ph in phases:
+            if exp.get((name, ph.name)) != "silent":
+                continue
+            prev = _previous(phases, ph)
+            grace = 0 if prev is not None and exp.get((name, prev.name)) == "silent" else window
+            if label_grace and grace:
+                grace += label_delay * batch
+            lo = ph.start + grace
+            if lo >= ph.end:
+                continue
+            mine = [r for r in reads if lo < r.records_seen <= ph.end]
+            expected = math.ceil((ph.end - lo) / batch)
+            missing = max(0, expected - len(mine))
+            st.phases.append(f"{name}/{ph.name}")
+            st.records += ph.end - lo
+            st.reads += len(mine) + missing
+            st.unreadable += missing
+            last = False
+            for r in mine:
+                s = state(r, signal)
+                if s is None:
+                    st.unreadable += 1
+                elif s:
+                    st.alarmed += 1
+                    if not last:
+                        st.episodes += 1
+                        if len(st.examples) < 5:
+                            feats = ", ".join(sorted(named(r, signal))) or "none named"
+                            st.examples.append(f"{name}/{ph.name}: alarm at record {r.records_seen} "
+                                               f"(features: {feats})")
+                last = s is True
+    return st

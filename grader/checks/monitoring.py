@@ -1,0 +1,196 @@
+"""Monitoring: drift alarms soon after each onset, silence in stable phases, the right fields named.
+
+Only phases that passed calibration are scored (ctx.scored). Counterweights: an
+always-on alarm earns no delay credit (it must be raised afresh after a silent phase)
+and scores 0 on drift_false_alarms; a never-on alarm scores 0 on drift_alarm_delay;
+naming every field ruins attribution precision; quality_alarms multiplies detection by
+silence in quality-stable phases.
+"""
+from __future__ import annotations
+
+import logging
+
+from grader.checks.alarms import OnsetScore, delay_credit, named, score_onsets, silent_stats, state
+from grader.checks.base import Check, CheckContext, CheckResult, register
+from grader.checks.records import clip01, ratio
+
+log = logging.getLogger(__name__)
+
+FALSE_ALARM_SHARE_ZERO = 0.10  # share of silent-phase reads alarmed at which drift_false_alarms reaches 0
+
+
+def _onset_lines(onsets: list[OnsetScore], ctx: CheckContext) -> list[str]:
+    lines = []
+    for o in onsets:
+        window = ctx.scenario_params(o.scenario)[0]
+        lines.append(f"{o.scenario}/{o.phase} (onset at record {o.start}, window {window}): alarm {o.note}, "
+                     f"credit {o.credit:.2f}")
+    return lines
+
+
+def _f1(named_set: set[str], truth: set[str]) -> tuple[float, float, float]:
+    if not named_set:
+        return 0.0, 0.0, 0.0
+    tp = len(named_set & truth)
+    p, r = tp / len(named_set), (tp / len(truth) if truth else 0.0)
+    return p, r, (2 * p * r / (p + r) if p + r else 0.0)
+
+
+@register
+class DriftAlarmDelay(Check):
+    id = "drift_alarm_delay"
+    dimension = "monitoring"
+    title = "Drift alarm soon after each onset"
+
+    def run(self, ctx: CheckContext) -> CheckResult:
+        onsets = score_onsets(ctx, "drift", full=1.0, zero=3.0)
+        if not onsets:
+            return self.not_measured("no drift onset passed calibration as 'must detect'")
+        score = sum(o.credit for o in onsets) / len(onsets)
+        missed = [o for o in onsets if o.credit < 1.0]
+        evidence = (f"{len(onsets)} drift onset(s) the calibrated reference detector finds reliably. Expected "
+                    f"drift.detected = true in /monitoring within one window of records after each onset "
+                    f"(full credit), fading to none at three windows. "
+                    + "; ".join(_onset_lines(onsets, ctx)) + ".")
+        debrief = []
+        if score < self.pass_mark and missed:
+            o = missed[0]
+            fields = next((p.drift_fields for p in ctx.phases(o.scenario) if p.name == o.phase), [])
+            debrief.append(f"In scenario {o.scenario}, {', '.join(fields) or 'the input distribution'} shifted at "
+                           f"record {o.start} and the drift alarm {o.note}. Ask what their monitor compares, over "
+                           "what window, and how they chose its threshold.")
+        return self.result(score, evidence, failures=[f"{o.scenario}/{o.phase}: alarm {o.note}" for o in missed[:5]],
+                           debrief=debrief, metrics={"onsets": len(onsets),
+                                                     "detected": sum(1 for o in onsets if o.credit > 0)})
+
+
+@register
+class DriftFalseAlarms(Check):
+    id = "drift_false_alarms"
+    dimension = "monitoring"
+    title = "No drift alarm in stable phases"
+
+    def run(self, ctx: CheckContext) -> CheckResult:
+        st = silent_stats(ctx, "drift")
+        if not st.phases:
+            return self.not_measured("no phase passed calibration as 'must stay silent'")
+        if st.reads == 0:
+            return self.not_measured("stable phases were too short to read after the grace window")
+        share = st.share
+        score = clip01(1.0 - share / FALSE_ALARM_SHARE_ZERO)
+        evidence = (f"{st.reads} /monitoring reads over {st.records} records of {len(st.phases)} stable phase(s) "
+                    f"({', '.join(st.phases)}), skipping one window after a change. Expected drift.detected = "
+                    f"false throughout. Alarmed: {st.alarmed}, unreadable or never read: {st.unreadable} "
+                    f"(share {share:.1%}); {st.episodes} alarm episode(s) = {st.per_1000:.2f} false alarms per "
+                    f"1,000 records. Score 1 - share/{FALSE_ALARM_SHARE_ZERO:.0%}; an always-on alarm scores 0.")
+        debrief = []
+        if score < self.pass_mark:
+            if st.alarmed:
+                debrief.append(f"The drift alarm fired {st.per_1000:.1f} times per 1,000 records of stable traffic "
+                               f"({st.examples[0] if st.examples else ''}). Ask how their test behaves on a small "
+                               "window and how many fields they test at once (multiple testing).")
+            if st.unreadable:
+                debrief.append(f"{st.unreadable} /monitoring reads failed or never happened. Ask how an on-call "
+                               "engineer would learn the model's inputs had moved.")
+        return self.result(score, evidence, failures=st.examples, debrief=debrief,
+                           metrics={"false_alarm_share": share, "false_alarms_per_1000": st.per_1000})
+
+
+@register
+class DriftAttribution(Check):
+    id = "drift_attribution"
+    dimension = "monitoring"
+    title = "Drifted fields named correctly"
+
+    def run(self, ctx: CheckContext) -> CheckResult:
+        onsets = score_onsets(ctx, "drift", full=1.0, zero=3.0)
+        lines, scores, failures = [], [], []
+        for o in onsets:
+            ph = next(p for p in ctx.phases(o.scenario) if p.name == o.phase)
+            truth = {f.lower() for f in ph.drift_fields}
+            if not truth:
+                continue
+            ignore = {f.lower() for f in ph.quality_fields}  # quality events belong to quality_alarms
+            alarmed = [r for r in o.reads_after if state(r, "drift") is True and r.records_seen <= ph.end + 
+                       ctx.scenario_params(o.scenario)[0]]
+            per_read = [_f1(named(r, "drift") - ignore, truth) for r in alarmed]
+            f1 = sum(x[2] for x in per_read) / len(per_read) if per_read else 0.0
+            prec = sum(x[0] for x in per_read) / len(per_read) if per_read else 0.0
+            rec = sum(x[1] for x in per_read) / len(per_read) if per_read else 0.0
+            scores.append(f1)
+            seen = sorted(set().union(*(named(r, "drift") for r in alarmed))) if alarmed else []
+            line = (f"{o.scenario}/{o.phase}: truth {sorted(truth)}, named while alarmed {seen or 'nothing'} "
+                    f"over {len(alarmed)} alarmed read(s): precision {prec:.2f}, recall {rec:.2f}, F1 {f1:.2f}")
+            lines.append(line)
+            if f1 < 0.8:
+                failures.append(line)
+        if not scores:
+            return self.not_measured("no scored drift onset has known drifted fields")
+        score = sum(scores) / len(scores)
+        evidence = ("Expected drift.features to name the raw fields that moved, while the alarm is on "
+                    "(F1 per read, averaged per onset, then over onsets; quality fields are ignored here). "
+                    + "; ".join(lines) + ".")
+        debrief = []
+        if score < self.pass_mark and failures:
+            debrief.append(f"When drift was flagged the service named the wrong fields ({failures[0][:220]}). "
+                           "Ask how an on-call engineer would use their alarm to find the upstream change.")
+        return self.result(score, evidence, failures=failures[:5], debrief=debrief,
+                           metrics={"f1": score, "onsets": len(scores)})
+
+
+@register
+class QualityAlarms(Check):
+    id = "quality_alarms"
+    dimension = "monitoring"
+    title = "Data-quality alarms on outages and schema changes"
+
+    FULL, ZERO = 1.0, 2.5  # windows after onset
+
+    def run(self, ctx: CheckContext) -> CheckResult:
+        onsets = score_onsets(ctx, "quality", full=self.FULL, zero=self.ZERO)
+        if not onsets:
+            return self.not_measured("no data-quality onset passed calibration as 'must detect'")
+        parts, lines = [], []
+        for o in onsets:
+            ph = next(p for p in ctx.phases(o.scenario) if p.name == o.phase)
+            truth = {f.lower() for f in ph.quality_fields}
+            window = ctx.scenario_params(o.scenario)[0]
+            # features: the best alarmed read in range; a hit needs a true field, precision scales it
+            best = 0.0
+            for r in o.reads_after:
+                if state(r, "quality") is True:
+                    n = named(r, "quality")
+                    if n & truth:
+                        best = max(best, len(n & truth) / len(n))
+            feat = best if truth else 1.0
+            onset_score = o.credit * (0.5 + 0.5 * feat)
+            parts.append(onset_score)
+            lines.append(f"{o.scenario}/{o.phase} (fields {sorted(truth) or '-'}, window {window}): alarm {o.note}, "
+                         f"delay credit {o.credit:.2f}, field credit {feat:.2f}")
+        onset_score = sum(parts) / len(parts)
+        st = silent_stats(ctx, "quality")
+        quiet = 1.0 - st.share if st.reads else 1.0
+        score = onset_score * quiet
+        evidence = (f"{len(onsets)} data-quality onset(s) (missing-value bursts, renamed fields). Expected "
+                    f"data_quality.detected within {self.FULL:g} window (fading to none at {self.ZERO:g}) naming the "
+                    f"affected fields (half credit without them). " + "; ".join(lines)
+                    + f". Counterweight: {st.reads} reads in quality-stable phases, alarmed or unreadable "
+                    f"{st.alarmed + st.unreadable} (share {st.share:.1%}). Score = onset {onset_score:.2f} x "
+                    f"(1 - share) {quiet:.2f}.")
+        debrief = []
+        if onset_score < self.pass_mark:
+            o = min(onsets, key=lambda x: x.credit)
+            ph = next(p for p in ctx.phases(o.scenario) if p.name == o.phase)
+            what = ", ".join(ph.shifts) or "a quality event"
+            debrief.append(f"In scenario {o.scenario} ({what} on {', '.join(ph.quality_fields) or 'some fields'}) the "
+                           f"data-quality alarm {o.note}. Ask how they would notice an upstream outage or a "
+                           "renamed field before the model's answers go bad.")
+        if quiet < 0.9:
+            debrief.append(f"The data-quality alarm was on for {st.share:.0%} of reads in quality-stable traffic. "
+                           "Ask what their quality alarm means if it is always on.")
+        failures = [ln for ln, p in zip(lines, parts) if p < 0.8][:4] + st.examples[:1]
+        return self.result(score, evidence, failures=failures, debrief=debrief,
+                           metrics={"onset_score": onset_score, "silent_share": st.share})
+
+
+__all__ = ["DriftAlarmDelay", "DriftFalseAlarms", "DriftAttribution", "QualityAlarms", "delay_credit"]

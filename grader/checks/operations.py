@@ -1,0 +1,140 @@
+"""Operations: start-up time, latency under load, memory, recovery after a restart.
+
+Counterweights: errors in the load run count as infinitely slow requests (a fast 4xx is
+not a fast answer); an OOM kill scores 0 whatever the measured peak.
+"""
+from __future__ import annotations
+
+import logging
+import math
+
+from grader.checks.base import Check, CheckContext, CheckResult, register
+from grader.checks.records import clip01
+
+log = logging.getLogger(__name__)
+
+
+def percentile(values: list[float], q: float) -> float:
+    """Nearest-rank percentile (inf allowed): p95 of 20 requests is the 19th fastest."""
+    if not values:
+        return math.nan
+    ordered = sorted(values)
+    k = max(0, math.ceil(q / 100.0 * len(ordered)) - 1)
+    return ordered[k]
+
+
+@register
+class StartupTime(Check):
+    id = "startup_time"
+    dimension = "operations"
+    title = "Ready within the start-up budget"
+
+    def run(self, ctx: CheckContext) -> CheckResult:
+        budget = ctx.exercise.budgets.startup_s
+        s = ctx.transcript.startup_s
+        if s is None:
+            if ctx.transcript.status in ("build_failed", "start_failed"):
+                return self.not_measured(f"the service never became ready ({ctx.transcript.status})")
+            return self.not_measured("start-up time was not recorded")
+        score = 1.0 if s <= budget / 2 else clip01((budget - s) / (budget / 2))
+        evidence = (f"GET /health answered 200 after {s:.1f} s. Budget {budget:g} s: full credit within "
+                    f"{budget / 2:g} s, falling linearly to none at {budget:g} s.")
+        debrief = [f"The service took {s:.0f} s to become ready (budget {budget:g} s). Ask what it does at start-up "
+                   "and what that means for autoscaling and restarts."] if score < self.pass_mark else []
+        return self.result(score, evidence, debrief=debrief, metrics={"startup_s": s, "budget_s": budget})
+
+
+@register
+class LatencyP95(Check):
+    id = "latency_p95"
+    dimension = "operations"
+    title = "p95 latency under concurrent load"
+
+    def run(self, ctx: CheckContext) -> CheckResult:
+        load = ctx.transcript.load
+        budget = ctx.exercise.budgets.p95_ms
+        if load is None or (not load.latencies_ms and not load.errors):
+            return self.not_measured("no load run was recorded")
+        values = list(load.latencies_ms) + [math.inf] * load.errors
+        p95 = percentile(values, 95)
+        ok_p95 = percentile(load.latencies_ms, 95) if load.latencies_ms else math.inf
+        score = 1.0 if p95 <= budget else (0.0 if math.isinf(p95) else clip01(1.0 - (p95 - budget) / (3 * budget)))
+        total = len(values)
+        evidence = (f"{total} /predict requests of {load.batch_size} records at concurrency {load.concurrency}; "
+                    f"{load.errors} failed (counted as infinitely slow). p95 {_ms(p95)} including errors "
+                    f"(successful requests only: {_ms(ok_p95)}). Budget {budget:g} ms: full credit at or below, none "
+                    f"at {4 * budget:g} ms.")
+        failures = [f"load error: {e}" for e in load.error_examples[:5]]
+        debrief = []
+        if score < self.pass_mark:
+            debrief.append(f"Under {load.concurrency} concurrent callers p95 was {_ms(p95)} (budget {budget:g} ms"
+                           + (f", {load.errors} errors" if load.errors else "") + "). Ask where the time goes "
+                           "per batch and how the service would scale.")
+        return self.result(score, evidence, failures=failures, debrief=debrief,
+                           metrics={"p95_ms": None if math.isinf(p95) else p95, "budget_ms": budget,
+                                    "errors": float(load.errors), "requests": float(total)})
+
+
+def _ms(v: float) -> str:
+    return "n/a (errors)" if math.isinf(v) or math.isnan(v) else f"{v:.0f} ms"
+
+
+@register
+class MemoryLimit(Check):
+    id = "memory_limit"
+    dimension = "operations"
+    title = "Stays inside its memory limit"
+
+    COMFORT = 0.75  # share of the limit below which there is no deduction
+
+    def run(self, ctx: CheckContext) -> CheckResult:
+        limit = ctx.exercise.limits.memory_mb
+        t = ctx.transcript
+        if t.oom_killed:
+            return self.result(0.0, f"The container was killed for exceeding its {limit} MB memory limit (OOM).",
+                               debrief=[f"The service was OOM-killed at {limit} MB. Ask what it holds in memory "
+                                        "and how that grows with traffic."], metrics={"limit_mb": limit})
+        peak = t.peak_memory_mb
+        if peak is None:
+            return self.not_measured("peak memory was not measured")
+        share = peak / limit
+        if share <= self.COMFORT:
+            score = 1.0
+        elif share <= 1.0:
+            score = 1.0 - 0.5 * (share - self.COMFORT) / (1.0 - self.COMFORT)
+        else:
+            score = 0.0
+        evidence = (f"Peak resident memory {peak:.0f} MB of a {limit} MB limit ({share:.0%}). Full credit up to "
+                    f"{self.COMFORT:.0%} of the limit, half at the limit, none above it or on an OOM kill.")
+        debrief = [f"Peak memory reached {share:.0%} of the limit. Ask what dominates memory and how it grows "
+                   "with the monitoring window."] if score < self.pass_mark else []
+        return self.result(score, evidence, debrief=debrief, metrics={"peak_mb": peak, "limit_mb": limit})
+
+
+@register
+class RestartRecovery(Check):
+    id = "restart_recovery"
+    dimension = "operations"
+    title = "Recovers after a restart"
+
+    def run(self, ctx: CheckContext) -> CheckResult:
+        r = ctx.transcript.restart
+        budget = ctx.exercise.budgets.startup_s
+        if not r.attempted:
+            return self.not_measured("no restart was attempted" + (f" ({r.error})" if r.error else ""))
+        ready = r.ready_s is not None and r.ready_s <= budget
+        if ready and r.served_after:
+            score = 1.0
+        elif r.served_after:
+            score = 0.5  # came back, but slower than the start-up budget
+        else:
+            score = 0.0
+        evidence = (f"The service was restarted. Ready again after "
+                    f"{'%.1f s' % r.ready_s if r.ready_s is not None else 'never'} (budget {budget:g} s); "
+                    f"served a batch afterwards: {'yes' if r.served_after else 'no'}"
+                    + (f"; error: {r.error}" if r.error else "") + ". Expected: ready within budget and serving.")
+        debrief = [f"After a restart the service {'was slow to return' if r.served_after else 'did not serve again'}"
+                   + (f" ({r.error})" if r.error else "") + ". Ask what state it keeps and where."] \
+            if score < self.pass_mark else []
+        return self.result(score, evidence, debrief=debrief,
+                           metrics={"ready_s": r.ready_s, "served_after": float(r.served_after)})

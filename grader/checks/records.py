@@ -1,0 +1,133 @@
+"""Join what replay recorded to ground truth, one row per held-back record.
+
+Every record-level check (validation, degradation, accuracy) starts here, so they agree
+on the hard cases: a record in a batch that failed, or never sent because replay
+stopped, is *not served* — silence never earns credit.
+"""
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass
+from typing import Iterable, Iterator
+
+from grader.contract import Result
+from grader.transcript import Exchange
+from harness.data.truth import RecordTruth
+
+from grader.checks.base import CheckContext
+
+log = logging.getLogger(__name__)
+
+BROKEN_ERRORS = frozenset({"timeout", "connection", "server_error", "not_json", "contract", "too_large"})
+
+
+@dataclass(eq=False)  # identity: rows are compared with `in` over thousands of records
+class Outcome:
+    truth: RecordTruth
+    record: dict | None  # the wire record as sent (None when the traffic has no payload for it)
+    exchange: Exchange | None  # None: never sent
+    result: Result | None  # None: no usable answer for this record
+
+    @property
+    def sent(self) -> bool:
+        return self.exchange is not None
+
+    @property
+    def status(self) -> str:
+        """What came back for this record, as a short word for evidence."""
+        if self.exchange is None:
+            return "not sent"
+        if self.result is not None:
+            return self.result.status
+        ex = self.exchange
+        if ex.status_code is not None and ex.status_code >= 400:
+            return f"HTTP {ex.status_code}"
+        return ex.error or "no result"
+
+    @property
+    def served(self) -> bool:
+        """Answered with a usable prediction: not invalid, prediction present."""
+        return self.result is not None and self.result.status != "invalid" and self.result.prediction is not None
+
+    @property
+    def flagged(self) -> bool:
+        return self.result is not None and (self.result.status == "coerced" or bool(self.result.issues))
+
+    def correct(self) -> bool:
+        if not self.served or self.truth.label is None:
+            return False
+        return str(self.result.prediction).strip().lower() == self.truth.label.strip().lower()  # type: ignore[union-attr]
+
+    def describe(self) -> str:
+        """One line for the failures list: id, truth kind and injections, what came back."""
+        t = self.truth
+        inj = ", ".join(f"{i.field}:{i.code}" for i in t.injections) or "none"
+        line = f"{t.id} [{t.scenario}/{t.phase}] truth={t.kind} (injections: {inj}) -> {self.status}"
+        if self.result is not None:
+            if self.result.prediction is not None:
+                line += f", prediction={self.result.prediction!r}"
+            if self.result.issues:
+                line += ", issues=" + ", ".join(f"{i.field}:{i.code}" for i in self.result.issues[:4])
+        if self.record is not None:
+            shown = {i.field: self.record.get(i.field, "<absent>") for i in t.injections[:3]}
+            if shown:
+                line += f"; sent {_short(shown)}"
+        if self.exchange is not None and self.result is None and self.exchange.detail:
+            line += f"; answer: {_short(self.exchange.detail)}"
+        return line
+
+
+def _short(value: object, n: int = 120) -> str:
+    text = repr(value) if not isinstance(value, str) else value
+    return text if len(text) <= n else text[: n - 3] + "..."
+
+
+def batch_failed(ex: Exchange) -> bool:
+    """A 5xx or a transport/contract failure: the service broke, not the input."""
+    return (ex.status_code is not None and ex.status_code >= 500) or (ex.error in BROKEN_ERRORS)
+
+
+def outcomes(ctx: CheckContext, scenarios: Iterable[str] | None = None) -> list[Outcome]:
+    """Every held-back record with what happened to it, in scenario then index order."""
+    names = tuple(scenarios if scenarios is not None else ctx.traffic)
+    key = ("outcomes", id(ctx.transcript), len(ctx.transcript.runs), names)
+    if key not in ctx.cache:
+        ctx.cache[key] = _join(ctx, names)
+    return list(ctx.cache[key])
+
+
+def _join(ctx: CheckContext, names: tuple[str, ...]) -> list[Outcome]:
+    runs = {r.scenario: r for r in ctx.transcript.runs}
+    out: list[Outcome] = []
+    for name in names:
+        traffic = ctx.traffic[name]
+        sent: dict[str, tuple[Exchange, Result | None]] = {}
+        run = runs.get(name)
+        for ex in run.exchanges if run else []:
+            by_id = {}
+            if ex.results is not None and not batch_failed(ex) and (ex.status_code or 200) < 300:
+                by_id = {r.id: r for r in ex.results}
+            for rid in ex.ids:
+                sent[rid] = (ex, by_id.get(rid))
+        for phase in traffic.phases:
+            payload = {str(r.get("id")): r for r in phase.records if isinstance(r, dict)}
+            for t in phase.truths:
+                ex, res = sent.get(t.id, (None, None))
+                out.append(Outcome(truth=t, record=payload.get(t.id), exchange=ex, result=res))
+    return out
+
+
+def iter_kind(rows: list[Outcome], *kinds: str) -> Iterator[Outcome]:
+    return (o for o in rows if o.truth.kind in kinds)
+
+
+def pct(num: float, den: float) -> str:
+    return f"{num}/{den} ({100.0 * num / den:.1f}%)" if den else f"{num}/0"
+
+
+def ratio(num: float, den: float) -> float:
+    return num / den if den else 0.0
+
+
+def clip01(x: float) -> float:
+    return max(0.0, min(1.0, x))

@@ -1,0 +1,237 @@
+"""Validation: messy input never crashes the service, bad records are flagged, good ones served.
+
+Counterweights: invalid_flagged is scaled by the precision of the service's "invalid"
+flags and valid_served punishes every rejected good record, so rejecting everything
+scores badly; recoverable_coerced is scaled down when clean records are flagged too.
+"""
+from __future__ import annotations
+
+import logging
+import math
+from collections import Counter
+
+from grader.checks.base import Check, CheckContext, CheckResult, register
+from grader.checks.records import Outcome, batch_failed, clip01, iter_kind, outcomes, pct, ratio
+
+log = logging.getLogger(__name__)
+
+MAX_FAILURES = 5
+
+
+def _status_mix(rows: list[Outcome]) -> str:
+    c = Counter(o.status for o in rows)
+    return ", ".join(f"{k} {v}" for k, v in c.most_common(6)) or "none"
+
+
+@register
+class NoServerErrors(Check):
+    id = "no_server_errors"
+    dimension = "validation"
+    title = "No 5xx or broken answers on messy input"
+    pass_mark = 1.0  # one 5xx is a failure: the contract says so
+
+    def run(self, ctx: CheckContext) -> CheckResult:
+        if not ctx.traffic:
+            return self.not_measured("no held-back traffic was generated")
+        expected = sent = broken = client = 0
+        failures: list[str] = []
+        kinds: Counter[str] = Counter()
+        runs = {r.scenario: r for r in ctx.transcript.runs}
+        for name, traffic in ctx.traffic.items():
+            _, _, batch = ctx.scenario_params(name)
+            n_records = sum(len(p.truths) for p in traffic.phases)
+            run = runs.get(name)
+            exchanges = run.exchanges if run else []
+            sent_ids = sum(len(e.ids) for e in exchanges)
+            unsent = math.ceil(max(0, n_records - sent_ids) / batch)
+            expected += len(exchanges) + unsent
+            sent += len(exchanges)
+            broken += unsent
+            if unsent:
+                why = run.aborted if run and run.aborted else "replay never reached them"
+                kinds["never sent"] += unsent
+                failures.append(f"{name}: {unsent} batch(es) never sent ({why})")
+            for ex in exchanges:
+                if batch_failed(ex):
+                    broken += 1
+                    label = f"HTTP {ex.status_code}" if ex.status_code and ex.status_code >= 500 else ex.error
+                    kinds[str(label)] += 1
+                    if len(failures) < MAX_FAILURES:
+                        failures.append(f"{name} batch {ex.batch} ({ex.phase}, {len(ex.ids)} records, "
+                                        f"first id {ex.ids[0] if ex.ids else '-'}): {label} {ex.detail[:160]}")
+                elif ex.status_code is not None and 400 <= ex.status_code < 500:
+                    client += 1
+        score = 1.0 - ratio(broken, expected)
+        evidence = (f"Sent {sent} /predict batches of messy held-back records across {len(ctx.traffic)} "
+                    f"scenario(s); {expected} batches were due. Broken (5xx, timeout, connection, unparseable "
+                    f"or off-contract answer, or never sent): {pct(broken, expected)}"
+                    + (f" — {', '.join(f'{k} {v}' for k, v in kinds.most_common())}" if kinds else "")
+                    + f". Expected: a 200 with one result per record for every batch. "
+                    f"Whole batches answered 4xx (scored under valid_served): {client}.")
+        debrief = []
+        first = next((ex for r in ctx.transcript.runs for ex in r.exchanges if batch_failed(ex)), None)
+        if first is not None:
+            rows = {o.truth.id: o for o in outcomes(ctx) if o.exchange is first}
+            messy = [rows[i] for i in first.ids if i in rows and rows[i].truth.injections]
+            what = f"containing {_example_injection(messy)}" if messy else f"of {len(first.ids)} records"
+            label = f"{first.status_code}" if first.status_code else str(first.error)
+            debrief.append(f"The service answered {label} to a batch {what}. Ask how they would validate and "
+                           "coerce such values, and how they keep one bad record from failing a whole batch.")
+        elif broken:
+            debrief.append(f"Replay could not send {broken} of {expected} batches ({failures[0][:160]}). Ask what "
+                           "would make the service stop answering and how they would notice in production.")
+        return self.result(score, evidence, failures=failures[:MAX_FAILURES], debrief=debrief,
+                           metrics={"batches": expected, "broken": broken, "client_errors": client})
+
+
+@register
+class InvalidFlagged(Check):
+    id = "invalid_flagged"
+    dimension = "validation"
+    title = "Invalid records flagged as invalid"
+
+    def run(self, ctx: CheckContext) -> CheckResult:
+        rows = outcomes(ctx)
+        bad = list(iter_kind(rows, "invalid"))
+        if not bad:
+            return self.not_measured("the held-back traffic has no invalid records")
+        hit = [o for o in bad if o.result is not None and o.result.status == "invalid" and o.result.prediction is None]
+        with_pred = [o for o in bad if o.result is not None and o.result.status == "invalid" and o.result.prediction is not None]
+        flagged_all = [o for o in rows if o.result is not None and o.result.status == "invalid"]
+        recall = ratio(len(hit), len(bad))
+        precision = ratio(len(hit) + len(with_pred), len(flagged_all)) if flagged_all else 1.0
+        # precision of 0.8 or better costs nothing; rejecting everything (precision ~ invalid share) scores ~0
+        score = recall * clip01(precision / 0.8)
+        missed = [o for o in bad if o not in hit]
+        evidence = (f"Sent {len(bad)} records that cannot be scored (e.g. subject and body missing, unparseable or "
+                    f"out-of-range numbers). Expected status 'invalid' with a null prediction. Got it for "
+                    f"{pct(len(hit), len(bad))}; 'invalid' but with a prediction: {len(with_pred)}. What came back "
+                    f"for the invalid records: {_status_mix(bad)}. Precision of the service's 'invalid' flags "
+                    f"over all {len(rows)} records: "
+                    f"{f'{precision:.2f}' if flagged_all else 'n/a'} ({len(flagged_all)} flagged). "
+                    f"Score = recall x min(1, precision/0.8).")
+        debrief = []
+        if score < self.pass_mark and missed:
+            ex = _example_injection(missed)
+            debrief.append(f"The service returned '{missed[0].status}' for a record it could not sensibly score "
+                           f"({ex}). Ask which inputs they consider unscorable and how the caller learns why.")
+        if precision < 0.8 and flagged_all:
+            debrief.append(f"{len(flagged_all)} records were flagged invalid but only {precision:.0%} of them really "
+                           "were. Ask how they decided what to reject and what rejecting costs the business.")
+        return self.result(score, evidence, failures=[o.describe() for o in missed[:MAX_FAILURES]], debrief=debrief,
+                           metrics={"recall": recall, "precision": precision})
+
+
+def _example_injection(rows: list[Outcome]) -> str:
+    for o in rows:
+        for inj in o.truth.injections:
+            val = o.record.get(inj.field, "<absent>") if o.record else "?"
+            return f"{inj.field} = {val!r} ({inj.code})"
+    return f"record {rows[0].truth.id}"
+
+
+@register
+class ValidServed(Check):
+    id = "valid_served"
+    dimension = "validation"
+    title = "Usable records served, not rejected"
+    pass_mark = 0.8
+
+    LOW, HIGH = 0.5, 0.95
+
+    def run(self, ctx: CheckContext) -> CheckResult:
+        rows = outcomes(ctx)
+        good = list(iter_kind(rows, "clean", "recoverable", "unfamiliar"))
+        if not good:
+            return self.not_measured("the held-back traffic has no usable records")
+        served = [o for o in good if o.served]
+        share = ratio(len(served), len(good))
+        score = clip01((share - self.LOW) / (self.HIGH - self.LOW))
+        not_served = [o for o in good if not o.served]
+        by_kind = {k: (sum(1 for o in good if o.truth.kind == k and o.served), sum(1 for o in good if o.truth.kind == k))
+                   for k in ("clean", "recoverable", "unfamiliar")}
+        evidence = (f"Sent {len(good)} usable records (clean, recoverable or unfamiliar). Expected a non-invalid "
+                    f"status with a prediction. Served: {pct(len(served), len(good))} — "
+                    + ", ".join(f"{k} {s}/{n}" for k, (s, n) in by_kind.items() if n)
+                    + f". Not served came back as: {_status_mix(not_served)}. "
+                    f"Score 1 at >= {self.HIGH:.0%} served, 0 at <= {self.LOW:.0%}.")
+        debrief = []
+        if score < self.pass_mark and not_served:
+            o = not_served[0]
+            debrief.append(f"{len(not_served)} usable records got no prediction (e.g. {o.truth.id}, a {o.truth.kind} "
+                           f"record, came back '{o.status}'). Ask how strict their validation is and who pays "
+                           "for a rejected ticket.")
+        return self.result(score, evidence, failures=[o.describe() for o in not_served[:MAX_FAILURES]],
+                           debrief=debrief, metrics={"served_share": share, "usable": len(good)})
+
+
+@register
+class RecoverableCoerced(Check):
+    id = "recoverable_coerced"
+    dimension = "validation"
+    title = "Recoverable records repaired and flagged"
+
+    PARTIAL = 0.5  # served but not flagged: the caller never learns the input was repaired
+    CLEAN_TOLERANCE = 0.10  # clean records flagged coerced/with issues before the counterweight bites
+
+    def run(self, ctx: CheckContext) -> CheckResult:
+        rows = outcomes(ctx)
+        rec = list(iter_kind(rows, "recoverable"))
+        if not rec:
+            return self.not_measured("the held-back traffic has no recoverable records")
+        full = [o for o in rec if o.served and o.flagged]
+        partial = [o for o in rec if o.served and not o.flagged]
+        credit = ratio(len(full) + self.PARTIAL * len(partial), len(rec))
+        clean = [o for o in iter_kind(rows, "clean") if o.served]
+        false_flags = [o for o in clean if o.flagged]
+        false_rate = ratio(len(false_flags), len(clean))
+        factor = clip01(1.0 - (false_rate - self.CLEAN_TOLERANCE) / 0.4) if false_rate > self.CLEAN_TOLERANCE else 1.0
+        score = credit * factor
+        lost = [o for o in rec if not o.served] + partial
+        codes = Counter(i.code for o in rec for i in o.truth.injections)
+        evidence = (f"Sent {len(rec)} recoverable records ({', '.join(f'{k} {v}' for k, v in codes.most_common(5))}). "
+                    f"Expected a prediction with status 'coerced' or issues naming the repair. Served and flagged: "
+                    f"{pct(len(full), len(rec))}; served silently (half credit): {len(partial)}; not served: "
+                    f"{len(rec) - len(full) - len(partial)} ({_status_mix([o for o in rec if not o.served])}). "
+                    f"Counterweight: clean records flagged as repaired {pct(len(false_flags), len(clean))} "
+                    f"(tolerance {self.CLEAN_TOLERANCE:.0%}, factor {factor:.2f}).")
+        debrief = []
+        if score < self.pass_mark and lost:
+            o = next((x for x in rec if not x.served), lost[0])
+            debrief.append(f"A recoverable record came back '{o.status}' ({_example_injection([o])}). Ask how they "
+                           "would coerce such values and how they would tell the caller that they did.")
+        if factor < 1.0:
+            debrief.append(f"{false_rate:.0%} of clean records were flagged as repaired. Ask what their issues "
+                           "are for if every record carries one.")
+        return self.result(score, evidence, failures=[o.describe() for o in lost[:MAX_FAILURES]], debrief=debrief,
+                           metrics={"flagged_share": ratio(len(full), len(rec)), "clean_false_flags": false_rate})
+
+
+@register
+class MalformedRejected(Check):
+    id = "malformed_rejected"
+    dimension = "validation"
+    title = "Malformed bodies answered 4xx"
+
+    def run(self, ctx: CheckContext) -> CheckResult:
+        probes = ctx.transcript.probes
+        if not probes:
+            return self.not_measured("no malformed-body probes were sent")
+        ok = [p for p in probes if p.status_code is not None and 400 <= p.status_code < 500]
+        bad = [p for p in probes if p not in ok]
+        score = ratio(len(ok), len(probes))
+        failures = [f"probe {p.name}: sent {p.sent[:100]!r} -> "
+                    f"{('HTTP ' + str(p.status_code)) if p.status_code is not None else p.error} {p.detail[:100]}"
+                    for p in bad[:MAX_FAILURES]]
+        evidence = (f"Sent {len(probes)} malformed bodies ({', '.join(p.name for p in probes)}). Expected a 4xx with "
+                    f"a message. Got 4xx for {pct(len(ok), len(probes))}"
+                    + (f"; others: {', '.join(f'{p.name}: {p.status_code or p.error}' for p in bad)}" if bad else "")
+                    + ". (Rejecting everything is caught by valid_served.)")
+        debrief = []
+        if bad:
+            p = bad[0]
+            debrief.append(f"A malformed body ({p.name}: {p.sent[:60]!r}) got "
+                           f"{p.status_code or p.error} instead of a 4xx. Ask how a caller should tell their own "
+                           "mistake from a service failure.")
+        return self.result(score, evidence, failures=failures, debrief=debrief,
+                           metrics={"probes": len(probes), "rejected_4xx": len(ok)})

@@ -1,0 +1,310 @@
+"""`shiftwork grade`: resolve, plan, run, replay, check, report — for one submission or a cohort.
+
+Whatever the submission does (never builds, never starts, dies, hangs, answers garbage)
+a report is written with a named status and the reasons; only a fault of the grader
+itself (bad options, broken exercise files, no runtime) ends with a non-zero exit.
+"""
+from __future__ import annotations
+
+import csv
+import logging
+import time
+import uuid
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from rich.console import Console
+from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+
+from grader.checks.base import Check, CheckContext, CheckResult, Scored, resolve
+from grader.replay import Replayer, ReplayBudgets, ReplayStopped
+from grader.submission import Submission, resolve_submission, submission_name
+from grader.transcript import Transcript
+from harness.data.truth import ScenarioTraffic
+from harness.errors import SubmissionError, UsageError
+from harness.exercise import DIMENSIONS, Budgets, Exercise, load_exercise
+from harness.runtime.base import Runtime, RuntimeFailure
+from harness.scenario import Scenario
+
+log = logging.getLogger(__name__)
+
+DEFAULT_SEED = 7
+LOG_TAIL = 4000
+_ARCHIVES = (".zip", ".tar.gz", ".tgz", ".tar")
+
+
+@dataclass
+class GradePlan:
+    """Everything decided before any container starts: checks, traffic and its ground truth."""
+
+    exercise: Exercise
+    seed: int
+    scenarios: list[Scenario]
+    traffic: dict[str, ScenarioTraffic]
+    scored: Scored
+    classes: list[str]
+    checks: list[Check]
+    baseline_predictions: dict[str, dict[str, str]] = field(default_factory=dict)
+    baseline_accuracy: dict[str, float] = field(default_factory=dict)
+
+
+def plan_grading(exercise: Exercise, seed: int, console: Console | None = None) -> GradePlan:
+    checks = resolve([c.id for c in exercise.checks])  # a typo fails here, before any container
+    from grader.baseline import Baselines
+    from harness.calibration import scored_phases
+    from harness.data.engine import generate_scenario, load_recipe
+
+    status = (console or Console(stderr=True)).status("generating held-back traffic and baselines…")
+    with status:
+        recipe = load_recipe(exercise.dataset)
+        scenarios = exercise.held_back_scenarios()
+        traffic = {s.name: generate_scenario(recipe, s, seed) for s in scenarios}
+        scored = scored_phases(exercise)
+        baselines = Baselines.for_exercise(exercise.dataset, exercise.label, seed)
+        predictions = baselines.predictions(traffic)
+    return GradePlan(exercise=exercise, seed=seed, scenarios=scenarios, traffic=traffic, scored=scored,
+                     classes=list(recipe.classes), checks=checks, baseline_predictions=predictions)
+
+
+def pick_seed(exercise_id: str, sub: Submission, seed: int | None) -> int:
+    if sub.meta is not None and sub.meta.candidate:
+        from harness.secret import derive_seed, load_secret
+
+        return derive_seed(load_secret(), exercise_id, sub.meta.candidate)
+    return DEFAULT_SEED if seed is None else seed
+
+
+def _progress() -> Progress:
+    return Progress(TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn(),
+                    console=Console(stderr=True), transient=True)
+
+
+def run_service(runtime: Runtime, sub: Submission, plan: GradePlan, transcript: Transcript,
+                budgets: Budgets) -> None:
+    """Build, start and replay everything into `transcript`. Never raises for the candidate's faults."""
+    t = transcript.timings_s
+    began = time.monotonic()
+    try:
+        runtime.prepare(sub.folder)
+    except RuntimeFailure as exc:
+        _fail(transcript, runtime, exc)
+        return
+    finally:
+        t["build"] = round(time.monotonic() - began, 3)
+    began = time.monotonic()
+    rb = ReplayBudgets.from_budgets(budgets, started=began)  # the grading clock starts with the service
+    try:
+        info = runtime.start(budgets.startup_s)
+    except RuntimeFailure as exc:
+        t["startup"] = round(time.monotonic() - began, 3)
+        _fail(transcript, runtime, exc)
+        return
+    t["startup"] = round(time.monotonic() - began, 3)
+    transcript.startup_s = round(info.ready_s, 3)
+    transcript.notes.extend(n for n in info.notes if n not in transcript.notes)
+    began = time.monotonic()
+    try:
+        with _progress() as progress, Replayer(runtime, info.base_url, rb, progress) as rep:
+            for k, scenario in enumerate(plan.scenarios):
+                run = rep.run_scenario(plan.traffic[scenario.name], scenario, restart_first=k > 0)
+                _keep_run(transcript, run)
+            transcript.probes = rep.probes(_sample_record(plan))
+    except ReplayStopped as stop:
+        if stop.run is not None:
+            _keep_run(transcript, stop.run)
+        transcript.status = stop.status
+        transcript.reasons.append(stop.reason + "; everything after that was not measured")
+        transcript.oom_killed = transcript.oom_killed or stop.oom
+        transcript.log_tail = runtime.logs(LOG_TAIL)
+    finally:
+        t["replay"] = round(time.monotonic() - began, 3)
+        transcript.peak_memory_mb = runtime.peak_memory_mb()
+        try:
+            transcript.oom_killed = transcript.oom_killed or runtime.state().oom_killed
+        except Exception:  # a state query must not lose the transcript
+            log.debug("runtime.state() failed after replay", exc_info=True)
+
+
+def _fail(transcript: Transcript, runtime: Runtime, exc: RuntimeFailure) -> None:
+    transcript.status = exc.status
+    transcript.reasons.append(exc.reason)
+    transcript.log_tail = (exc.log_tail or runtime.logs(LOG_TAIL))[-LOG_TAIL:]
+
+
+def _keep_run(transcript: Transcript, run: Any) -> None:
+    transcript.runs.append(run)
+    if run.load is not None:
+        transcript.load = run.load
+    if run.restart is not None:
+        transcript.restart = run.restart
+
+
+def _sample_record(plan: GradePlan) -> dict[str, Any] | None:
+    for traffic in plan.traffic.values():
+        for phase in traffic.phases:
+            for rec, truth in zip(phase.records, phase.truths):
+                if truth.kind == "clean":
+                    return rec
+    return None
+
+
+def _results(plan: GradePlan, ctx: CheckContext) -> list[CheckResult]:
+    t = ctx.transcript
+    if t.status in ("build_failed", "start_failed"):
+        # Nothing could be measured: every check is 0 with the reason, without asking the checks.
+        reason = f"the service {'never built' if t.status == 'build_failed' else 'never became ready'}: " \
+                 f"{t.reasons[-1] if t.reasons else t.status}"
+        out = []
+        for spec, check in zip(plan.exercise.checks, plan.checks):
+            res = check.not_measured(reason)
+            res.weight, res.title = spec.weight, res.title or check.title
+            out.append(res)
+        return out
+    from grader.scoring import run_checks
+
+    return run_checks(ctx)
+
+
+def grade_one(submission: str | Path, *, exercise: str | None = None, out: Path | None = None,
+              runtime: str = "auto", seed: int | None = None, allow_bad_token: bool = False,
+              console: Console | None = None, plan: GradePlan | None = None, budgets: Budgets | None = None,
+              runtime_obj: Runtime | None = None,
+              plan_cache: dict[tuple[str, int], GradePlan] | None = None) -> tuple[Any, Path]:
+    """Grade one submission and write its reports. Returns (Report, report folder).
+
+    `plan`, `budgets` and `runtime_obj` let tests and benchmarks use small scenarios and budgets.
+    """
+    console = console or Console(stderr=True)
+    with resolve_submission(submission, allow_bad_token=allow_bad_token) as sub:
+        ex_id = exercise or (sub.meta.exercise if sub.meta else None) or (plan.exercise.id if plan else None)
+        if not ex_id:
+            raise UsageError(f"{sub.name}: no exercise named: pass --exercise, or grade a bundle with .exercise.json")
+        if plan is None:
+            ex = load_exercise(ex_id)
+            key = (ex.id, pick_seed(ex.id, sub, seed))
+            plan = (plan_cache or {}).get(key) or plan_grading(ex, key[1], console)
+            if plan_cache is not None:
+                plan_cache[key] = plan
+        ex = plan.exercise
+        budgets = budgets or ex.budgets
+        out = out or Path("reports") / sub.name
+        transcript = Transcript(exercise=ex.id, submission=sub.name, runtime=runtime, seed=plan.seed,
+                                candidate=sub.meta.candidate if sub.meta else None, reasons=list(sub.flags))
+        if sub.meta is not None and sub.meta.exercise != ex.id:
+            transcript.reasons.append(f"graded as {ex.id} although .exercise.json names {sub.meta.exercise}")
+        label = f"sw-{sub.name[:20]}-{uuid.uuid4().hex[:8]}"
+        if runtime_obj is None:
+            from harness.runtime.select import choose_runtime
+
+            runtime_obj = choose_runtime(runtime, ex, console, label)
+        transcript.runtime = runtime_obj.name
+        if not runtime_obj.isolates:
+            transcript.notes.append("graded with the local runtime: the submission was NOT isolated")
+        console.print(f"grading [bold]{sub.name}[/] ({ex.id}, seed {plan.seed}, runtime {runtime_obj.name})",
+                      highlight=False)
+        try:
+            run_service(runtime_obj, sub, plan, transcript, budgets)
+        finally:
+            runtime_obj.teardown()
+    return _report(plan, transcript, out, console)
+
+
+def _report(plan: GradePlan, transcript: Transcript, out: Path, console: Console) -> tuple[Any, Path]:
+    from grader.report import build_report, write_reports
+
+    began = time.monotonic()
+    ctx = CheckContext(exercise=plan.exercise, transcript=transcript, traffic=plan.traffic, scored=plan.scored,
+                       classes=plan.classes, baseline_accuracy=plan.baseline_accuracy,
+                       baseline_predictions=plan.baseline_predictions,
+                       scenarios={s.name: s for s in plan.scenarios}, seed=plan.seed)
+    results = _results(plan, ctx)
+    transcript.timings_s["checks"] = round(time.monotonic() - began, 3)
+    began = time.monotonic()
+    report = build_report(ctx, results)
+    extra = {"notes": transcript.notes, "service_log_tail": transcript.log_tail[-LOG_TAIL:]}
+    report = report.model_copy(update={k: v for k, v in extra.items() if v})
+    report.timings_s["report"] = round(time.monotonic() - began, 3)
+    try:
+        out.mkdir(parents=True, exist_ok=True)
+        paths = write_reports(report, ctx, out)
+    except OSError as exc:
+        raise UsageError(f"cannot write the report to {out}: {exc.strerror or exc}") from exc
+    _print_summary(console, report, paths, out)
+    return report, out
+
+
+def _print_summary(console: Console, report: Any, paths: Any, out: Path) -> None:
+    dims = "  ".join(f"{d} {report.dimensions[d].score:.0f}" for d in DIMENSIONS if d in report.dimensions)
+    colour = "green" if report.status == "graded" else "red"
+    console.print(f"[bold]{report.submission}[/]: [{colour}]{report.status}[/] score [bold]{report.score:.1f}[/]/100"
+                  f"  ({dims})", highlight=False)
+    for reason in report.reasons:
+        console.print(f"  - {reason}", highlight=False)
+    files = list(paths.values()) if isinstance(paths, dict) else [out / "report.json"]
+    console.print("  reports: " + ", ".join(str(p) for p in files), highlight=False)
+
+
+def _entries(folder: Path) -> list[Path]:
+    if not folder.is_dir():
+        raise UsageError(f"--submissions {folder}: not a folder")
+    return sorted(p for p in folder.iterdir() if not p.name.startswith(".")
+                  and (p.is_dir() or p.name.lower().endswith(_ARCHIVES)))
+
+
+def write_cohort(rows: list[dict[str, Any]], out: Path) -> tuple[Path, Path]:
+    out.mkdir(parents=True, exist_ok=True)
+    cols = ["submission", "status", "score", *DIMENSIONS, "reason"]
+    csv_path, md_path = out / "cohort.csv", out / "cohort.md"
+    with csv_path.open("w", newline="") as fh:
+        writer = csv.DictWriter(fh, fieldnames=cols, extrasaction="ignore")
+        writer.writeheader()
+        writer.writerows(rows)
+    lines = ["| " + " | ".join(cols) + " |", "|" + "---|" * len(cols)]
+    for row in sorted(rows, key=lambda r: -(r.get("score") or -1)):
+        lines.append("| " + " | ".join(str(row.get(c, "")).replace("|", "/") for c in cols) + " |")
+    md_path.write_text("# Cohort\n\n" + "\n".join(lines) + "\n")
+    return md_path, csv_path
+
+
+def _row(name: str, report: Any = None, error: str = "") -> dict[str, Any]:
+    if report is None:
+        return {"submission": name, "status": "not_graded", "score": "", "reason": error}
+    row = {"submission": report.submission, "status": report.status, "score": report.score,
+           "reason": "; ".join(report.reasons)[:200]}
+    row.update({d: round(report.dimensions[d].score, 1) for d in DIMENSIONS if d in report.dimensions})
+    return row
+
+
+def grade_command(*, submission: str | None, submissions: Path | None, exercise: str | None, out: Path | None,
+                  runtime: str, seed: int | None, allow_bad_token: bool, console: Console) -> int:
+    """The CLI entry. Returns 0 whenever a report was written; raises ShiftworkError otherwise."""
+    if bool(submission) == bool(submissions):
+        raise UsageError("give one SUBMISSION, or --submissions FOLDER (not both)")
+    if submission:
+        grade_one(submission, exercise=exercise, out=out, runtime=runtime, seed=seed,
+                  allow_bad_token=allow_bad_token, console=console)
+        return 0
+    assert submissions is not None
+    entries = _entries(submissions)
+    if not entries:
+        raise UsageError(f"--submissions {submissions}: no folders or archives in it")
+    base = out or Path("reports")
+    rows: list[dict[str, Any]] = []
+    plans: dict[tuple[str, int], GradePlan] = {}  # candidates share traffic only when they share a seed
+    written = 0
+    for entry in entries:
+        name = submission_name(str(entry))
+        try:
+            report, _ = grade_one(entry, exercise=exercise, out=base / name, runtime=runtime, seed=seed,
+                                  allow_bad_token=allow_bad_token, console=console, plan_cache=plans)
+        except (SubmissionError, UsageError) as exc:
+            # One unreadable submission must not stop the cohort; a broken exercise stops it at once.
+            console.print(f"[red]{name}: not graded:[/] {exc}", highlight=False)
+            rows.append(_row(name, error=str(exc)))
+            continue
+        rows.append(_row(name, report))
+        written += 1
+    md, csv_path = write_cohort(rows, base)
+    console.print(f"cohort: {written} of {len(entries)} graded; table in {md} and {csv_path}", highlight=False)
+    return 0 if written else 1

@@ -1,0 +1,100 @@
+"""report.json v1 as a pydantic model, and building it from check results.
+
+Keys and types of v1 (DESIGN.md) are fixed; more fields are allowed and added here
+(runtime, seed, timings_s, generated_by; per check: title, weight, failures, metrics).
+"""
+from __future__ import annotations
+
+import logging
+from importlib import metadata
+from typing import Literal
+
+from pydantic import BaseModel, ConfigDict, Field
+
+from grader.checks.base import CheckContext, CheckResult
+from grader.report.debrief import collect_debrief
+from grader.scoring import dimension_scores, total_score
+
+log = logging.getLogger(__name__)
+
+REPORT_VERSION = 1
+Status = Literal["graded", "build_failed", "start_failed", "crashed", "timed_out"]
+
+
+class DimensionScore(BaseModel):
+    score: float = Field(ge=0, le=100)
+    weight: float = Field(ge=0, le=1)
+
+
+class CheckEntry(BaseModel):
+    model_config = ConfigDict(extra="allow")
+    id: str
+    dimension: str
+    score: float = Field(ge=0, le=1)
+    passed: bool
+    evidence: str
+    title: str = ""
+    weight: float = 1.0
+    not_measured: str | None = None
+    failures: list[str] = Field(default_factory=list)
+    metrics: dict[str, float | None] = Field(default_factory=dict)
+
+
+class AccuracySummary(BaseModel):
+    in_distribution: float | None = Field(default=None, ge=0, le=1)
+    under_shift: float | None = Field(default=None, ge=0, le=1)
+
+
+class Report(BaseModel):
+    model_config = ConfigDict(extra="allow")
+    report_version: Literal[1] = REPORT_VERSION
+    exercise: str
+    submission: str
+    status: Status
+    reasons: list[str] = Field(default_factory=list)
+    score: float = Field(ge=0, le=100)
+    dimensions: dict[str, DimensionScore]
+    checks: list[CheckEntry]
+    accuracy: AccuracySummary
+    debrief: list[str] = Field(default_factory=list)
+    # extra, documented fields
+    runtime: str | None = None
+    seed: int | None = None
+    timings_s: dict[str, float] = Field(default_factory=dict)
+    generated_by: str = ""
+
+
+def _version() -> str:
+    try:
+        return f"shiftwork {metadata.version('shiftwork')}"
+    except metadata.PackageNotFoundError:
+        return "shiftwork"
+
+
+def _metric(results: list[CheckResult], check_id: str, key: str) -> float | None:
+    r = next((x for x in results if x.id == check_id), None)
+    v = r.metrics.get(key) if r else None
+    return None if v is None else max(0.0, min(1.0, float(v)))
+
+
+def build_report(ctx: CheckContext, results: list[CheckResult]) -> Report:
+    t = ctx.transcript
+    dims = dimension_scores(results, ctx.exercise)
+    return Report(
+        exercise=t.exercise or ctx.exercise.id,
+        submission=t.submission,
+        status=t.status,
+        reasons=list(t.reasons),
+        score=total_score(dims),
+        dimensions={d: DimensionScore(score=round(s, 1), weight=w) for d, (s, w) in dims.items()},
+        checks=[CheckEntry(id=r.id, dimension=r.dimension, score=round(r.score, 4), passed=r.passed,
+                           evidence=r.evidence, title=r.title, weight=r.weight, not_measured=r.not_measured,
+                           failures=r.failures, metrics=r.metrics) for r in results],
+        accuracy=AccuracySummary(in_distribution=_metric(results, "in_distribution_accuracy", "accuracy"),
+                                 under_shift=_metric(results, "shift_accuracy", "accuracy")),
+        debrief=collect_debrief(results, ctx.exercise, t.status, t.reasons),
+        runtime=t.runtime,
+        seed=ctx.seed,
+        timings_s=dict(t.timings_s),
+        generated_by=_version(),
+    )

@@ -1,0 +1,58 @@
+"""Write report.json, report.md and report.html (jinja2 templates under templates/)."""
+from __future__ import annotations
+
+import base64
+import logging
+from pathlib import Path
+
+from jinja2 import Environment, FileSystemLoader, StrictUndefined, select_autoescape
+
+from grader.checks.base import CheckContext
+from grader.report.model import Report
+from grader.report.plots import all_figures
+
+log = logging.getLogger(__name__)
+
+TEMPLATES = Path(__file__).resolve().parent / "templates"
+
+
+def _md_cell(value: object) -> str:
+    """Text safe inside a Markdown table cell."""
+    return str(value).replace("|", "\\|").replace("\n", " ")
+
+
+def _environment() -> Environment:
+    env = Environment(loader=FileSystemLoader(str(TEMPLATES)), undefined=StrictUndefined,
+                      autoescape=select_autoescape(["html", "html.j2"]), trim_blocks=True, lstrip_blocks=True,
+                      keep_trailing_newline=True)
+    env.filters["md"] = _md_cell
+    env.filters["pct"] = lambda v: "—" if v is None else f"{100 * v:.1f}%"
+    env.filters["num"] = lambda v, d=1: "—" if v is None else f"{v:.{d}f}"
+    return env
+
+
+def _context(report: Report) -> dict:
+    by_dim: dict[str, list] = {}
+    for c in report.checks:
+        by_dim.setdefault(c.dimension, []).append(c)
+    return {"r": report, "by_dim": by_dim}
+
+
+def render_markdown(report: Report) -> str:
+    return _environment().get_template("report.md.j2").render(**_context(report))
+
+
+def render_html(report: Report, figures: dict[str, bytes]) -> str:
+    images = [(cap, base64.b64encode(png).decode("ascii")) for cap, png in figures.items()]
+    return _environment().get_template("report.html.j2").render(images=images, **_context(report))
+
+
+def write_reports(report: Report, ctx: CheckContext, out: Path) -> dict[str, Path]:
+    """Write the three files into `out` (created if needed); returns {"json"|"md"|"html": path}."""
+    out.mkdir(parents=True, exist_ok=True)
+    paths = {"json": out / "report.json", "md": out / "report.md", "html": out / "report.html"}
+    paths["json"].write_text(report.model_dump_json(indent=2) + "\n")
+    paths["md"].write_text(render_markdown(report))
+    paths["html"].write_text(render_html(report, all_figures(ctx)))
+    log.info("reports written to %s", out)
+    return paths

@@ -1,0 +1,351 @@
+"""Calibration: is each scenario fair at the window size it uses?
+
+Every traffic phase of every scenario (held back and public) is simulated: `windows`
+clean windows of `scenario.window` records are drawn from the data engine and run
+through the calibrated reference detector (grader.detector) against the training
+distribution, and through a plain TF-IDF + logistic regression model for the
+performance expectation. A phase's expectation is confirmed when the reference does
+what it asks ("must detect": rate >= 0.95, "must stay silent": rate <= 0.05); otherwise
+the phase FAILS and `shiftwork scenarios check` exits non-zero. The grader scores only
+confirmed expectations (`scored_phases`), from a cached report.
+
+Evidently (explicit definition, ks / chisquare, Bonferroni threshold) runs on a few
+windows per phase as a second opinion; it is reported, never used as truth.
+"""
+from __future__ import annotations
+
+import hashlib
+import logging
+import math
+import os
+import time
+from collections import Counter
+from pathlib import Path
+from typing import Callable, Literal
+
+import numpy as np
+import pandas as pd
+from pydantic import BaseModel, Field
+from scipy import stats
+
+from grader.checks.base import Scored
+from grader.detector import ReferenceDetector
+from harness.data.truth import PhaseExpect
+from harness.errors import CalibrationFailed, ConfigError
+from harness.exercise import Exercise, load_exercise, repo_root
+from harness.scenario import Phase, Scenario
+
+log = logging.getLogger(__name__)
+
+ALPHA = 0.01
+MUST_DETECT = 0.95
+MUST_BE_SILENT = 0.05
+EVIDENTLY_WINDOWS = 5
+REFERENCE_ROWS = 5000
+# Bump when the simulation changes meaning, so cached reports are not reused.
+CALIBRATION_VERSION = 1
+
+Aspect = Literal["drift", "quality", "performance"]
+ASPECTS: tuple[Aspect, ...] = ("drift", "quality", "performance")
+Verdict = Literal["must detect", "must stay silent", "FAIL", "reported"]
+
+
+class PhaseCalibration(BaseModel):
+    scenario: str
+    phase: str
+    window: int
+    windows: int
+    drift_rate: float
+    quality_rate: float
+    performance_rate: float | None = Field(description="None when windows carry no labels")
+    evidently_rate: float | None = Field(description="Second opinion; None = n/a (evidently raised)")
+    evidently_note: str = ""
+    field_rates: dict[str, float] = Field(default_factory=dict, description="Per-field rate (drift or quality)")
+    window_accuracy: float | None = None
+    expect: PhaseExpect
+    verdicts: dict[Aspect, Verdict]
+
+    def rate(self, aspect: Aspect) -> float | None:
+        return {"drift": self.drift_rate, "quality": self.quality_rate, "performance": self.performance_rate}[aspect]
+
+    def failures(self) -> list[str]:
+        out = []
+        for a in ASPECTS:
+            if self.verdicts[a] == "FAIL":
+                want = getattr(self.expect, a)
+                rate = self.rate(a)
+                shown = "n/a" if rate is None else f"{rate:.2f}"
+                out.append(f"{self.scenario}/{self.phase}: {a} expected {want}, reference rate {shown}")
+        return out
+
+
+class CalibrationReport(BaseModel):
+    exercise: str
+    key: str
+    windows: int
+    seed: int
+    reference: str
+    stable_accuracy: float
+    seconds: float
+    phases: list[PhaseCalibration]
+
+    def failures(self) -> list[str]:
+        return [f for p in self.phases for f in p.failures()]
+
+
+def verdict(expect: str, rate: float | None) -> Verdict:
+    if expect == "detect":
+        return "must detect" if rate is not None and rate >= MUST_DETECT else "FAIL"
+    if expect == "silent":
+        return "must stay silent" if rate is not None and rate <= MUST_BE_SILENT else "FAIL"
+    return "reported"
+
+
+def _window_seed(seed: int, scenario: str, phase: str, i: int) -> int:
+    digest = hashlib.sha256(f"calibration|{seed}|{scenario}|{phase}|{i}".encode()).digest()
+    return int.from_bytes(digest[:4], "big")
+
+
+def _field_kinds(recipe: object) -> dict[str, str]:
+    fields = getattr(recipe, "fields")
+    if isinstance(fields, dict):
+        return {name: getattr(f, "kind", f) for name, f in fields.items()}
+    return {f.name: f.kind for f in fields}
+
+
+def _text(frame: pd.DataFrame) -> pd.Series:
+    parts = [frame[c].fillna("").astype(str) for c in ("subject", "body") if c in frame.columns]
+    return parts[0].str.cat(parts[1:], sep=" ") if parts else pd.Series([""] * len(frame), index=frame.index)
+
+
+def _underperforms(correct: int, n: int, stable_correct: int, stable_n: int) -> bool:
+    """One-sided two-proportion z-test: is the window's accuracy below the stable one?"""
+    if n == 0:
+        return False
+    pooled = (correct + stable_correct) / (n + stable_n)
+    se = math.sqrt(pooled * (1 - pooled) * (1 / n + 1 / stable_n))
+    if se == 0:
+        return False
+    z = (stable_correct / stable_n - correct / n) / se
+    return float(stats.norm.sf(z)) < ALPHA
+
+
+class _Simulator:
+    """Everything drawn once per calibration: reference, detector, plain model."""
+
+    def __init__(self, exercise: Exercise, seed: int) -> None:
+        from harness.data import engine
+
+        self.engine = engine
+        self.recipe = engine.load_recipe(exercise.dataset, root=exercise.root.parent.parent)
+        self.label = self.recipe.label
+        kinds = _field_kinds(self.recipe)
+        self.numeric = [f for f, k in kinds.items() if k == "numeric"]
+        self.categorical = [f for f, k in kinds.items() if k == "categorical"]
+        self.text = [f for f, k in kinds.items() if k == "text"]
+        # Identity and time are not monitored: timestamps always move forward.
+        self.ignore = [f for f, k in kinds.items() if k not in ("numeric", "categorical", "text")] + ["id", self.label]
+        ref = engine.reference_clean(self.recipe, seed, n=2 * REFERENCE_ROWS)
+        self.reference_note = f"reference_clean(seed={seed}), {REFERENCE_ROWS} rows; accuracy on {len(ref) - REFERENCE_ROWS} more"
+        detect_ref, holdout = ref.iloc[:REFERENCE_ROWS], ref.iloc[REFERENCE_ROWS:]
+        self.reference = self._monitored(detect_ref)
+        self.detector = ReferenceDetector(self.reference, self.numeric, self.categorical, ALPHA, missing_only=self.text)
+        self.model = self._train(engine.generate_training(self.recipe, seed).frame)
+        self.stable_n = len(holdout)
+        self.stable_correct = int(self._correct(holdout).sum())
+
+    def _monitored(self, frame: pd.DataFrame) -> pd.DataFrame:
+        return frame.drop(columns=[c for c in self.ignore if c in frame.columns])
+
+    def _train(self, frame: pd.DataFrame):  # -> sklearn Pipeline
+        from sklearn.feature_extraction.text import TfidfVectorizer
+        from sklearn.linear_model import LogisticRegression
+        from sklearn.pipeline import make_pipeline
+
+        frame = frame[frame[self.label].notna()]
+        model = make_pipeline(TfidfVectorizer(min_df=2, ngram_range=(1, 2), sublinear_tf=True),
+                              LogisticRegression(max_iter=1000))
+        model.fit(_text(frame), frame[self.label].astype(str))
+        return model
+
+    def _correct(self, frame: pd.DataFrame) -> np.ndarray:
+        return self.model.predict(_text(frame)) == frame[self.label].astype(str).to_numpy()
+
+    def phase(self, scenario: Scenario, phase: Phase, windows: int, seed: int, tick: Callable[[], None]) -> PhaseCalibration:
+        drift = quality = perf = 0
+        labelled = True
+        fields: Counter[str] = Counter()
+        acc: list[float] = []
+        ev_frames: list[pd.DataFrame] = []
+        for i in range(windows):
+            w = self.engine.sample_clean(self.recipe, scenario, phase.name, scenario.window, _window_seed(seed, scenario.name, phase.name, i))
+            v = self.detector.check(self._monitored(w))
+            drift += v.drift
+            quality += v.quality
+            fields.update(set(v.drift_fields) | set(v.quality_fields))
+            if self.label in w.columns and w[self.label].notna().all():
+                c = self._correct(w)
+                acc.append(float(c.mean()))
+                perf += _underperforms(int(c.sum()), len(c), self.stable_correct, self.stable_n)
+            else:
+                labelled = False
+            if i < EVIDENTLY_WINDOWS:
+                ev_frames.append(self._monitored(w))
+            tick()
+        ev_rate, ev_note = evidently_rate(self.reference, ev_frames, self.numeric, self.categorical, ALPHA)
+        rates = {"drift": drift / windows, "quality": quality / windows, "performance": perf / windows if labelled else None}
+        return PhaseCalibration(
+            scenario=scenario.name, phase=phase.name, window=scenario.window, windows=windows,
+            drift_rate=rates["drift"], quality_rate=rates["quality"], performance_rate=rates["performance"],
+            evidently_rate=ev_rate, evidently_note=ev_note,
+            field_rates={f: n / windows for f, n in sorted(fields.items())},
+            window_accuracy=float(np.mean(acc)) if acc else None,
+            expect=phase.expect,
+            verdicts={a: verdict(getattr(phase.expect, a), rates[a]) for a in ASPECTS},
+        )
+
+
+def evidently_rate(reference: pd.DataFrame, frames: list[pd.DataFrame], numeric: list[str],
+                   categorical: list[str], alpha: float) -> tuple[float | None, str]:
+    """Share of windows where evidently (ks / chisquare, Bonferroni) calls any column drifted."""
+    if not frames:
+        return None, "no windows"
+    os.environ.setdefault("DO_NOT_TRACK", "1")
+    from evidently import DataDefinition, Dataset, Report
+    from evidently.metrics import DriftedColumnsCount
+
+    cols = numeric + categorical
+    dd = DataDefinition(numerical_columns=numeric, categorical_columns=categorical)
+    ref_ds = Dataset.from_pandas(reference[cols], data_definition=dd)
+    metric = DriftedColumnsCount(columns=cols, num_method="ks", cat_method="chisquare", threshold=alpha / len(cols))
+    hits = 0
+    for frame in frames:
+        try:
+            cur_ds = Dataset.from_pandas(frame, data_definition=dd)
+            value = Report([metric]).run(cur_ds, ref_ds).dict()["metrics"][0]["value"]
+        except Exception as exc:  # evidently raises on renamed / all-NaN / mistyped columns
+            return None, f"n/a: {type(exc).__name__}: {str(exc)[:80]}"
+        hits += float(value["count"]) >= 1
+    return hits / len(frames), ""
+
+
+def _traffic(exercise: Exercise) -> list[Scenario]:
+    return [*exercise.held_back_scenarios(), exercise.public()]
+
+
+def calibrate(exercise: Exercise, *, windows: int = 40, seed: int = 7,
+              progress: Callable[[int, int, str], None] | None = None) -> CalibrationReport:
+    """Simulate every traffic phase; `progress(done, total, label)` is called per window."""
+    if windows < 1:
+        raise ConfigError("calibration needs at least 1 window per phase")
+    started = time.perf_counter()
+    scenarios = _traffic(exercise)
+    sim = _Simulator(exercise, seed)
+    phases = [(s, p) for s in scenarios for p in s.phases if p.kind == "traffic"]
+    total, done = len(phases) * windows, 0
+    results = []
+    for s, p in phases:
+        def tick(label: str = f"{s.name}/{p.name}") -> None:
+            nonlocal done
+            done += 1
+            if progress:
+                progress(done, total, label)
+
+        results.append(sim.phase(s, p, windows, seed, tick))
+    return CalibrationReport(
+        exercise=exercise.id, key=cache_key(exercise, windows=windows, seed=seed), windows=windows, seed=seed,
+        reference=sim.reference_note, stable_accuracy=sim.stable_correct / sim.stable_n,
+        seconds=round(time.perf_counter() - started, 2), phases=results,
+    )
+
+
+def cache_key(exercise: Exercise, *, windows: int, seed: int) -> str:
+    """Hash of everything the simulation depends on: recipe, scenarios, code, windows, seed."""
+    repo = exercise.root.parent.parent
+    h = hashlib.sha256(f"v{CALIBRATION_VERSION}|{windows}|{seed}".encode())
+    files = [exercise.root / "exercise.toml", exercise.root / exercise.public_scenario]
+    files += [exercise.root / "scenarios" / n for n in exercise.scenarios]
+    dataset = repo / "datasets" / exercise.dataset
+    files += sorted(p for p in dataset.rglob("*") if p.is_file() and "__pycache__" not in p.parts)
+    code = Path(__file__).resolve().parent.parent
+    files += [code / "grader" / "detector.py", Path(__file__).resolve()]
+    files += sorted((code / "harness" / "data").glob("*.py"))
+    for f in files:
+        h.update(str(f.name).encode())
+        h.update(f.read_bytes() if f.is_file() else b"<missing>")
+    return h.hexdigest()[:24]
+
+
+def cached_report(exercise: Exercise, *, windows: int = 40, seed: int = 7, cache_dir: Path | None = None,
+                  progress: Callable[[int, int, str], None] | None = None) -> CalibrationReport:
+    folder = cache_dir or repo_root() / ".cache" / "calibration"
+    path = folder / f"{exercise.id}-{cache_key(exercise, windows=windows, seed=seed)}.json"
+    if path.is_file():
+        try:
+            return CalibrationReport.model_validate_json(path.read_text())
+        except ValueError:
+            log.warning("ignoring unreadable calibration cache %s", path)
+    report = calibrate(exercise, windows=windows, seed=seed, progress=progress)
+    try:
+        folder.mkdir(parents=True, exist_ok=True)
+        tmp = path.with_suffix(".tmp")
+        tmp.write_text(report.model_dump_json(indent=1))
+        tmp.replace(path)
+    except OSError as exc:  # a read-only checkout still grades; it just recalibrates next time
+        log.warning("cannot cache calibration at %s: %s", path, exc)
+    return report
+
+
+def scored_phases(exercise: Exercise, *, windows: int = 40, seed: int = 7, cache_dir: Path | None = None) -> Scored:
+    """Phases whose expectation the reference confirmed; only these may be scored."""
+    report = cached_report(exercise, windows=windows, seed=seed, cache_dir=cache_dir)
+    scored = Scored()
+    for p in report.phases:
+        for a in ASPECTS:
+            v = p.verdicts[a]
+            if v in ("must detect", "must stay silent"):
+                getattr(scored, a)[(p.scenario, p.phase)] = "detect" if v == "must detect" else "silent"
+    return scored
+
+
+def render(report: CalibrationReport, console) -> None:
+    from rich.table import Table
+
+    def pct(x: float | None) -> str:
+        return "n/a" if x is None else f"{x:.2f}"
+
+    style = {"FAIL": "bold red", "must detect": "green", "must stay silent": "green", "reported": "dim"}
+    for scenario in dict.fromkeys(p.scenario for p in report.phases):
+        table = Table(title=f"{scenario}", title_justify="left", show_lines=False)
+        for col in ("phase", "window", "drift", "quality", "perf", "acc", "evidently", "expect d/q/p", "verdict d/q/p", "fields"):
+            table.add_column(col)
+        for p in (p for p in report.phases if p.scenario == scenario):
+            expect = "/".join(getattr(p.expect, a) for a in ASPECTS)
+            verdicts = " / ".join(f"[{style[p.verdicts[a]]}]{p.verdicts[a]}[/]" for a in ASPECTS)
+            fields = ", ".join(f"{f} {r:.2f}" for f, r in p.field_rates.items() if r >= 0.1)
+            ev = pct(p.evidently_rate) if p.evidently_rate is not None else (p.evidently_note[:30] or "n/a")
+            table.add_row(p.phase, str(p.window), pct(p.drift_rate), pct(p.quality_rate), pct(p.performance_rate),
+                          pct(p.window_accuracy), ev, expect, verdicts, fields)
+        console.print(table)
+    console.print(f"{len(report.phases)} phases x {report.windows} windows, seed {report.seed}; "
+                  f"stable accuracy {report.stable_accuracy:.3f}; {report.reference}; "
+                  f"simulated in {report.seconds:.1f} s (cache key {report.key})")
+
+
+def check_command(exercise_id: str, *, windows: int, seed: int, console) -> None:
+    """`shiftwork scenarios check`: print the calibration table; CalibrationFailed if unfair."""
+    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+
+    exercise = load_exercise(exercise_id)
+    with Progress(TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn(),
+                  console=console, transient=True) as bar:
+        task = bar.add_task("preparing reference and model", total=None)
+
+        def progress(done: int, total: int, label: str) -> None:
+            bar.update(task, completed=done, total=total, description=f"simulating {label}")
+
+        report = cached_report(exercise, windows=windows, seed=seed, progress=progress)
+    render(report, console)
+    failures = report.failures()
+    if failures:
+        raise CalibrationFailed(f"{len(failures)} phase expectation(s) fail calibration: " + "; ".join(failures))

@@ -1,0 +1,508 @@
+"""The docker runtime: build and run one untrusted submission with no way out.
+
+Build: a capped copy of the submission, a Dockerfile policy check (no remote ADD, no
+image that is not local), `network_mode="none"`, memory limits and a wall-clock
+deadline that kills the build's RUN container. Run: a bridge network made for this run
+with `internal=True` and inter-container traffic off; the grader reaches the service at
+its address on that network. cap_drop ALL, no-new-privileges, nobody:nogroup, read-only
+root with a small /tmp, memory = swap, CPU, pids, ulimits, a capped json log, an init.
+
+docker-py timeouts are per read, so every call here goes through `bounded()`, a real
+wall-clock deadline. Everything made is labelled `shiftwork.run=<label>`; teardown
+removes it by handle and then by label, and `sweep()` clears what killed graders left.
+"""
+from __future__ import annotations
+
+import collections
+import logging
+import re
+import tempfile
+import threading
+import time
+import uuid
+from pathlib import Path
+from typing import Any, Callable, TypeVar
+
+import httpx
+
+from harness.errors import RuntimeUnavailable
+from harness.exercise import Exercise
+from harness.runtime.base import Runtime, RuntimeFailure, ServiceState, StartInfo
+from harness.runtime.policy import PolicyViolation, check_dockerfile, copy_context
+
+log = logging.getLogger(__name__)
+
+LABEL_RUN = "shiftwork.run"
+LABEL_ROLE = "shiftwork.role"
+LABEL_CREATED = "shiftwork.created"
+PORT = 8000
+CALL_TIMEOUT_S = 60.0  # one docker call (create, start, inspect, ...)
+STOP_TIMEOUT_S = 3  # SIGTERM grace on restart before SIGKILL
+SWEEP_AFTER_S = 3600.0  # leftovers older than this belong to a grader that died
+LOG_TAIL_CHARS = 4000
+T = TypeVar("T")
+_swept = False
+
+
+class DockerCallTimeout(Exception):
+    pass
+
+
+def bounded(fn: Callable[..., T], *args: Any, timeout_s: float = CALL_TIMEOUT_S, what: str = "docker call", **kwargs: Any) -> T:
+    """Run fn with a wall-clock deadline (the thread is abandoned if it overruns)."""
+    box: dict[str, Any] = {}
+
+    def run() -> None:
+        try:
+            box["value"] = fn(*args, **kwargs)
+        except BaseException as exc:  # re-raised in the caller's thread
+            box["error"] = exc
+
+    thread = threading.Thread(target=run, name=f"bounded:{what}", daemon=True)
+    thread.start()
+    thread.join(timeout_s)
+    if thread.is_alive():
+        raise DockerCallTimeout(f"{what} did not return within {timeout_s:g} s")
+    if "error" in box:
+        raise box["error"]
+    return box["value"]
+
+
+def docker_client(timeout: int = 30) -> Any:
+    import docker
+
+    return docker.from_env(timeout=timeout)
+
+
+def docker_available() -> bool:
+    """Does a Docker engine answer here, within a few seconds?"""
+    try:
+        client = bounded(docker_client, 5, timeout_s=8, what="connect")
+        bounded(client.ping, timeout_s=8, what="ping")
+        client.close()
+        return True
+    except Exception:
+        return False
+
+
+def _labels(run_label: str, role: str) -> dict[str, str]:
+    return {LABEL_RUN: run_label, LABEL_ROLE: role, LABEL_CREATED: str(int(time.time()))}
+
+
+def _age_s(labels: dict[str, str] | None, now: float) -> float:
+    try:
+        return now - float((labels or {}).get(LABEL_CREATED, "0"))
+    except ValueError:
+        return now
+
+
+def sweep(client: Any, older_than_s: float = SWEEP_AFTER_S, run_label: str | None = None,
+          kinds: tuple[str, ...] = ("container", "network", "image")) -> int:
+    """Remove containers, networks and images labelled by shiftwork runs; returns how many.
+
+    With run_label: that run's things, whatever their age. Without: every run's things
+    older than older_than_s (a grader running now is younger). Never raises.
+    """
+    flt = {"label": f"{LABEL_RUN}={run_label}" if run_label else LABEL_RUN}
+    now, removed = time.time(), 0
+    steps: list[tuple[str, Callable[[], list[Any]], Callable[[Any], None]]] = [
+        ("container", lambda: client.containers.list(all=True, filters=flt), lambda c: c.remove(force=True, v=True)),
+        ("network", lambda: client.networks.list(filters=flt), lambda n: n.remove()),
+        ("image", lambda: client.images.list(filters=flt), lambda i: client.images.remove(i.id, force=True)),
+    ]
+    for kind, lister, remover in steps:
+        if kind not in kinds:
+            continue
+        try:
+            items = bounded(lister, what=f"list {kind}s")
+        except Exception as exc:
+            log.warning("sweep: cannot list %ss: %s", kind, exc)
+            continue
+        for item in items:
+            labels = item.attrs.get("Labels") or item.attrs.get("Config", {}).get("Labels") or {}
+            if run_label is None and _age_s(labels, now) < older_than_s:
+                continue
+            try:
+                bounded(remover, item, what=f"remove {kind}")
+                removed += 1
+            except Exception as exc:
+                log.debug("sweep: %s %s: %s", kind, getattr(item, "id", "?"), exc)
+    return removed
+
+
+def _hex_addr(addr_hex: str) -> str:
+    raw = bytes.fromhex(addr_hex)
+    if len(raw) == 4:
+        return ".".join(str(b) for b in raw[::-1])  # /proc/net/tcp: little-endian
+    words = [raw[i:i + 4][::-1].hex() for i in range(0, 16, 4)]
+    if words[:3] == ["00000000", "00000000", "0000ffff"]:
+        return ".".join(str(b) for b in bytes.fromhex(words[3]))
+    return "::1" if raw == bytes(15) + b"\1" else ("::" if raw == bytes(16) else ":".join(words))
+
+
+def listening_hint(pid: int, port: int) -> str:
+    """What the container listens on, read from the host's /proc (no traffic); '' if unknown."""
+    found: set[tuple[str, int]] = set()
+    for name in ("tcp", "tcp6"):
+        try:
+            rows = Path(f"/proc/{pid}/net/{name}").read_text().splitlines()[1:] if pid else []
+        except OSError:
+            continue
+        for row in rows:
+            cols = row.split()
+            if len(cols) > 3 and cols[3] == "0A":  # LISTEN
+                addr_hex, port_hex = cols[1].split(":")
+                addr = _hex_addr(addr_hex)
+                if addr != "127.0.0.11":  # Docker's embedded DNS, not the candidate's
+                    found.add((addr, int(port_hex, 16)))
+    if not found:
+        return "nothing listens on any TCP port" if pid else ""
+    where = ", ".join(f"{a}:{p}" for a, p in sorted(found))
+    if any(p == port and a not in ("127.0.0.1", "::1") for a, p in found):
+        return f"it listens on {where} but /health did not answer 200"
+    return f"it listens on {where}, not on 0.0.0.0:{port}"
+
+
+def _safe_name(label: str) -> str:
+    return re.sub(r"[^a-z0-9_.-]", "-", label.lower()).strip("-.")[:60] or "run"
+
+
+class DockerRuntime(Runtime):
+    name = "docker"
+    isolates = True
+
+    def __init__(self, exercise: Exercise, console: Any = None, run_label: str | None = None, *,
+                 base_image: str | None = None, build_network: bool = False, keep_image: bool = False) -> None:
+        self.exercise = exercise
+        self.limits = exercise.limits
+        self.console = console
+        self.run_label = run_label or f"sw-{uuid.uuid4().hex[:12]}"
+        self.slug = f"{_safe_name(self.run_label)}-{uuid.uuid4().hex[:6]}"
+        self.base_image = base_image
+        self.build_network = build_network
+        self.keep_image = keep_image
+        self.image_id: str | None = None
+        self.container: Any = None
+        self.network: Any = None
+        self.base_url: str | None = None
+        self._client: Any = None
+        self._peak_mb: float | None = None
+
+    # -- plumbing -------------------------------------------------------------------------
+    @property
+    def client(self) -> Any:
+        if self._client is None:
+            try:
+                self._client = bounded(docker_client, what="connect")
+                bounded(self._client.ping, timeout_s=10, what="ping")
+            except Exception as exc:
+                self._client = None
+                raise RuntimeUnavailable(f"no Docker engine answers: {exc}") from exc
+        return self._client
+
+    def _say(self, msg: str) -> None:
+        log.info(msg)
+        if self.console is not None:
+            self.console.print(msg, highlight=False)
+
+    def _image_exists(self, name: str) -> bool:
+        import docker.errors
+
+        try:
+            bounded(self.client.images.get, name, what="inspect image")
+            return True
+        except docker.errors.ImageNotFound:
+            return False
+        except docker.errors.APIError:
+            return False
+
+    # -- build ----------------------------------------------------------------------------
+    def prepare(self, submission: Path) -> None:
+        global _swept
+        if not _swept:  # once per process: clear what graders killed mid-run left behind
+            _swept = True
+            n = sweep(self.client, older_than_s=SWEEP_AFTER_S)
+            if n:
+                self._say(f"removed {n} leftovers of earlier grading runs")
+        submission = Path(submission)
+        if not (submission / "Dockerfile").is_file():
+            raise RuntimeFailure("build_failed", "no Dockerfile at the top of the submission")
+        base = self.base_image
+        if base is None:
+            from harness.runtime.images import base_image_for_build
+
+            base = base_image_for_build(self.build_network, client=self.client)
+        if base is None:
+            raise RuntimeUnavailable("no base image here: neither python:3.11-slim nor shiftwork/base:py311 "
+                                     "is local (run `make base-image`, or `docker pull python:3.11-slim`)")
+        with tempfile.TemporaryDirectory(prefix="shiftwork-ctx-") as tmp:
+            ctx = Path(tmp) / "context"
+            try:
+                files, size = copy_context(submission, ctx, self.limits.context_mb * 1_000_000, self.limits.context_files)
+            except PolicyViolation as exc:
+                raise RuntimeFailure("build_failed", str(exc)) from None
+            buildargs = {"BASE_IMAGE": base}
+            problems = check_dockerfile((ctx / "Dockerfile").read_text(errors="replace"), buildargs, self._image_exists)
+            if problems:
+                raise RuntimeFailure("build_failed", "refused before building: " + "; ".join(problems))
+            self._say(f"building {submission.name} ({files} files, {size / 1e6:.1f} MB, BASE_IMAGE={base})")
+            self.image_id = self._build(ctx, buildargs)
+        image = bounded(self.client.images.get, self.image_id, what="inspect image")
+        size_mb = image.attrs.get("Size", 0) / 1e6
+        if size_mb > self.limits.image_mb:
+            self._remove_image()
+            raise RuntimeFailure("build_failed", f"image is {size_mb:.0f} MB, over the {self.limits.image_mb} MB limit")
+
+    def _build(self, ctx: Path, buildargs: dict[str, str]) -> str:
+        budget = self.limits.build_timeout_s
+        mem = self.limits.build_memory_mb * 2**20
+        tail: collections.deque[str] = collections.deque(maxlen=60)
+        state: dict[str, Any] = {"running": set(), "layers": [], "image": None, "error": None, "done": False}
+        # A client of its own, with a per-read timeout longer than the whole budget: the
+        # deadline below is what stops a silent build, not a read timeout mid-step.
+        build_client = docker_client(timeout=int(budget) + 60)
+
+        def read() -> None:
+            try:
+                stream = build_client.api.build(
+                    path=str(ctx), tag=f"shiftwork-candidate:{self.slug}", network_mode="bridge" if self.build_network else "none",
+                    pull=False, rm=True, forcerm=True, buildargs=buildargs, labels=_labels(self.run_label, "image"),
+                    container_limits={"memory": mem, "memswap": mem}, decode=True,
+                )
+                for chunk in stream:
+                    text = chunk.get("stream") or ""
+                    for line in text.splitlines():
+                        line = line.rstrip()
+                        if not line:
+                            continue
+                        tail.append(line[:500])
+                        m = re.match(r"^\s*---> Running in ([0-9a-f]{12,64})", line)
+                        if m:
+                            state["running"].add(m.group(1))
+                        m = re.match(r"^\s*---> ([0-9a-f]{12,64})$", line)
+                        if m:
+                            state["layers"].append(m.group(1))
+                    if "aux" in chunk and isinstance(chunk["aux"], dict) and "ID" in chunk["aux"]:
+                        state["image"] = chunk["aux"]["ID"]
+                    if "error" in chunk:
+                        state["error"] = str(chunk["error"]).strip()
+            except Exception as exc:  # includes the connection closed by the deadline
+                state["error"] = state["error"] or f"build stream broke: {exc}"
+            finally:
+                state["done"] = True
+
+        t0 = time.monotonic()
+        reader = threading.Thread(target=read, name=f"build:{self.slug}", daemon=True)
+        reader.start()
+        reader.join(budget)
+        timed_out = reader.is_alive()
+        if timed_out:
+            # Killing the RUN step's container ends the legacy builder's step at once;
+            # closing our connection makes dockerd cancel the rest of the build.
+            for cid in list(state["running"]):
+                try:
+                    bounded(self.client.api.remove_container, cid, force=True, what="remove build container")
+                except Exception as exc:
+                    log.debug("build container %s: %s", cid, exc)
+            reader.join(10)
+            try:
+                build_client.close()
+            except Exception:
+                pass
+            reader.join(5)
+        else:
+            build_client.close()
+        elapsed = time.monotonic() - t0
+        log_tail = "\n".join(tail)[-LOG_TAIL_CHARS:]
+        if timed_out or state["error"] or not state["image"]:
+            self._remove_layers(state["layers"])
+            if timed_out:
+                reason = f"build did not finish within {budget:g} s (cancelled at the deadline)"
+            else:
+                reason = f"docker build failed: {(state['error'] or 'no image produced').splitlines()[0][:300]}"
+            raise RuntimeFailure("build_failed", reason, log_tail=log_tail)
+        self._say(f"built in {elapsed:.0f} s")
+        return state["image"]
+
+    def _remove_layers(self, layers: list[str]) -> None:
+        """Drop the untagged layers a failed build left (never a tagged image, e.g. the base)."""
+        for layer in reversed(layers):
+            try:
+                image = bounded(self.client.images.get, layer, what="inspect layer")
+                if image.attrs.get("RepoTags"):
+                    continue
+                bounded(self.client.images.remove, layer, noprune=False, what="remove layer")
+            except Exception as exc:  # shared with another build's cache, or already gone
+                log.debug("layer %s: %s", layer, exc)
+
+    def _remove_image(self) -> None:
+        if self.image_id and not self.keep_image:
+            try:
+                bounded(self.client.images.remove, self.image_id, force=True, noprune=False, what="remove image")
+            except Exception as exc:
+                log.debug("image %s: %s", self.image_id, exc)
+            self.image_id = None
+
+    # -- run ------------------------------------------------------------------------------
+    def _create(self) -> None:
+        import docker.types
+
+        lim = self.limits
+        net_name = f"shiftwork-{self.slug}"
+        self.network = bounded(
+            self.client.networks.create, net_name, driver="bridge", internal=True, check_duplicate=True,
+            options={"com.docker.network.bridge.enable_icc": "false"}, labels=_labels(self.run_label, "network"),
+            what="create network",
+        )
+        mb = 2**20
+        self.container = bounded(
+            self.client.containers.create, self.image_id, name=f"shiftwork-{self.slug}", detach=True,
+            network=net_name, hostname="candidate",
+            cap_drop=["ALL"], security_opt=["no-new-privileges"], user="65534:65534",
+            read_only=True, tmpfs={"/tmp": f"rw,nosuid,nodev,noexec,size={lim.tmpfs_mb}m"},
+            mem_limit=lim.memory_mb * mb, memswap_limit=lim.memory_mb * mb,
+            nano_cpus=int(lim.cpus * 1e9), pids_limit=lim.pids,
+            ulimits=[
+                docker.types.Ulimit(name="nofile", soft=lim.nofile, hard=lim.nofile),
+                docker.types.Ulimit(name="core", soft=0, hard=0),
+                docker.types.Ulimit(name="fsize", soft=max(lim.tmpfs_mb, 64) * mb, hard=max(lim.tmpfs_mb, 64) * mb),
+            ],
+            log_config=docker.types.LogConfig(type="json-file", config={"max-size": "1m", "max-file": "1"}),
+            init=True, environment={"PORT": str(PORT), "HOME": "/tmp"},
+            labels=_labels(self.run_label, "service"),
+            what="create container",
+        )
+
+    def start(self, startup_budget_s: float) -> StartInfo:
+        if self.image_id is None:
+            raise RuntimeError("start() before a successful prepare()")
+        if self.container is None:
+            self._create()
+        bounded(self.container.start, what="start container")
+        return self._wait_ready(startup_budget_s)
+
+    def _attrs(self) -> dict[str, Any]:
+        bounded(self.container.reload, what="inspect container")
+        return self.container.attrs
+
+    def _wait_ready(self, budget_s: float) -> StartInfo:
+        t0 = time.monotonic()
+        deadline = t0 + budget_s
+        self.base_url = None
+        while True:
+            attrs = self._attrs()
+            st = attrs["State"]
+            if not st.get("Running"):
+                self._raise_exited(st, before_ready=True)
+            if self.base_url is None:
+                ip = (attrs["NetworkSettings"]["Networks"].get(self.network.name) or {}).get("IPAddress")
+                if ip:
+                    self.base_url = f"http://{ip}:{PORT}"
+            if self.base_url and self._health_ok(min(2.0, max(0.2, deadline - time.monotonic()))):
+                return StartInfo(base_url=self.base_url, ready_s=time.monotonic() - t0,
+                                 notes=["docker: internal network, read-only root, non-root user"])
+            if time.monotonic() >= deadline:
+                hint = listening_hint(st.get("Pid") or 0, PORT)
+                raise RuntimeFailure(
+                    "start_failed",
+                    f"no 200 from GET /health on port {PORT} within {budget_s:g} s"
+                    + (f" ({hint})" if hint else " (the service must listen on 0.0.0.0:$PORT, PORT=8000)"),
+                    log_tail=self.logs(LOG_TAIL_CHARS),
+                )
+            time.sleep(0.25)
+
+    def _health_ok(self, timeout_s: float) -> bool:
+        def probe() -> bool:
+            with httpx.Client(timeout=timeout_s, follow_redirects=False, trust_env=False) as http:
+                with http.stream("GET", f"{self.base_url}/health") as resp:
+                    return resp.status_code == 200  # the body is never read: it may be endless
+
+        try:
+            return bounded(probe, timeout_s=timeout_s + 1, what="health probe")
+        except Exception:
+            return False
+
+    def _raise_exited(self, st: dict[str, Any], before_ready: bool) -> None:
+        code = st.get("ExitCode")
+        tail = self.logs(LOG_TAIL_CHARS)
+        if st.get("OOMKilled"):
+            raise RuntimeFailure("crashed", f"killed for using more than its {self.limits.memory_mb} MB memory limit "
+                                            f"(exit code {code})", log_tail=tail)
+        when = "before /health answered" if before_ready else "while running"
+        raise RuntimeFailure("start_failed" if before_ready else "crashed", f"the service exited with code {code} {when}",
+                             log_tail=tail)
+
+    def state(self) -> ServiceState:
+        if self.container is None:
+            return ServiceState(running=False)
+        try:
+            st = self._attrs()["State"]
+        except Exception as exc:
+            log.debug("state: %s", exc)
+            return ServiceState(running=False)
+        mem = None
+        if st.get("Running"):
+            mem = self._sample_memory()
+        return ServiceState(running=bool(st.get("Running")), exit_code=None if st.get("Running") else st.get("ExitCode"),
+                            oom_killed=bool(st.get("OOMKilled")), memory_mb=mem)
+
+    def _sample_memory(self) -> float | None:
+        try:
+            stats = bounded(self.container.stats, stream=False, one_shot=True, timeout_s=10, what="stats")
+        except Exception as exc:
+            log.debug("stats: %s", exc)
+            return None
+        ms = stats.get("memory_stats") or {}
+        usage = ms.get("usage")
+        if usage is None:
+            return None
+        inner = ms.get("stats") or {}
+        cache = inner.get("total_inactive_file", inner.get("inactive_file", 0))
+        current = max(0.0, (usage - cache) / 2**20)
+        peak = max(current, (ms.get("max_usage") or 0) / 2**20)  # max_usage: cgroup v1 only
+        self._peak_mb = max(self._peak_mb or 0.0, peak)
+        return current
+
+    def peak_memory_mb(self) -> float | None:
+        if self.container is not None:
+            self._sample_memory()
+        return self._peak_mb
+
+    def restart(self, startup_budget_s: float) -> StartInfo:
+        if self.container is None:
+            return self.start(startup_budget_s)
+        try:
+            bounded(self.container.stop, timeout=STOP_TIMEOUT_S, timeout_s=STOP_TIMEOUT_S + 15, what="stop container")
+        except Exception as exc:
+            log.debug("stop: %s", exc)
+        if self._attrs()["State"].get("Running"):
+            bounded(self.container.kill, what="kill container")
+        bounded(self.container.start, what="start container")
+        return self._wait_ready(startup_budget_s)
+
+    def logs(self, max_bytes: int = 20_000) -> str:
+        if self.container is None:
+            return ""
+        try:
+            raw = bounded(self.container.logs, stdout=True, stderr=True, tail=400, timeout_s=15, what="logs")
+        except Exception as exc:
+            return f"(logs unavailable: {exc})"
+        return raw[-max_bytes:].decode("utf-8", errors="replace")
+
+    def teardown(self) -> None:
+        if self._client is None:
+            return
+        steps: list[tuple[str, Callable[[], Any]]] = []
+        if self.container is not None:
+            steps.append(("remove container", lambda: self.container.remove(force=True, v=True)))
+        if self.network is not None:
+            steps.append(("remove network", lambda: self.network.remove()))
+        for what, fn in steps:
+            try:
+                bounded(fn, what=what)
+            except Exception as exc:
+                log.warning("teardown: %s: %s", what, exc)
+        self.container = self.network = None
+        self._remove_image()
+        kinds = ("container", "network") if self.keep_image else ("container", "network", "image")
+        sweep(self._client, run_label=self.run_label, kinds=kinds)

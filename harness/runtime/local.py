@@ -1,0 +1,280 @@
+"""The local runtime: the submission as a plain subprocess on 127.0.0.1. It isolates NOTHING.
+
+For candidates checking their own code and for machines without a Docker engine. The
+start command is the Dockerfile's CMD, run with the grader's Python from a temporary
+copy of the submission, in its own session so the whole process tree can be killed.
+"""
+from __future__ import annotations
+
+import logging
+import os
+import shutil
+import signal
+import socket
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+from pathlib import Path
+from typing import Any
+
+from grader.client import ServiceClient
+from harness.runtime.base import RuntimeFailure, Runtime, ServiceState, StartInfo
+from harness.runtime.dockerfile import DockerfileInfo, local_argv, parse_dockerfile, python_run_step
+from harness.runtime.proctree import session_pids, signal_pids, tree_rss_mb
+
+log = logging.getLogger(__name__)
+
+NOT_ISOLATED = ("local runtime: the submission runs as a plain subprocess with your user's rights; "
+                "it is NOT isolated (no network, memory or filesystem limits). Use it only for code you trust.")
+LOG_CAP = 1_000_000  # bytes of service output kept on disk (the tail)
+GRACE_S = 3.0
+
+
+class _LogFile:
+    """Service output, capped on disk: past the cap the oldest half is dropped."""
+
+    def __init__(self, path: Path, cap: int = LOG_CAP) -> None:
+        self.path, self.cap, self.truncated = path, cap, False
+        self._lock = threading.Lock()
+        path.write_bytes(b"")
+
+    def pump(self, stream: Any) -> None:
+        fd = stream.fileno()
+        while True:
+            try:
+                chunk = os.read(fd, 65536)
+            except OSError:
+                return
+            if not chunk:
+                return
+            with self._lock:
+                with self.path.open("ab") as fh:
+                    fh.write(chunk)
+                if self.path.stat().st_size > self.cap:
+                    keep = self.path.read_bytes()[-self.cap // 2:]
+                    self.path.write_bytes(keep)
+                    self.truncated = True
+
+    def tail(self, max_bytes: int) -> str:
+        with self._lock:
+            try:
+                data = self.path.read_bytes()[-max_bytes:]
+            except OSError:
+                return ""
+        head = "[log truncated]\n" if self.truncated or len(data) == max_bytes else ""
+        return head + data.decode("utf-8", "replace")
+
+
+def free_port() -> int:
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+class LocalRuntime(Runtime):
+    name = "local"
+    isolates = False
+
+    def __init__(self, exercise: Any = None, console: Any = None, run_label: str = "") -> None:
+        self.exercise, self.console, self.run_label = exercise, console, run_label
+        self.notes: list[str] = [NOT_ISOLATED]
+        self._tmp: Path | None = None
+        self._app: Path | None = None
+        self._info: DockerfileInfo | None = None
+        self._proc: subprocess.Popen[bytes] | None = None
+        self._log: _LogFile | None = None
+        self._pump: threading.Thread | None = None
+        self._sampler: threading.Thread | None = None
+        self._sampling = threading.Event()
+        self._peak_mb: float | None = None
+        self._known_pids: dict[int, int] = {}  # pid -> start time, for the kill
+        self._final_log = ""
+
+    # -- prepare -----------------------------------------------------------------------
+    def prepare(self, submission: Path) -> None:
+        log.warning(NOT_ISOLATED)
+        if self.console is not None:
+            self.console.print(f"[yellow]warning:[/] {NOT_ISOLATED}", highlight=False)
+        self._tmp = Path(tempfile.mkdtemp(prefix="shiftwork-local-"))
+        self._app = self._tmp / "app"
+        shutil.copytree(submission, self._app, symlinks=True, ignore=shutil.ignore_patterns(".git"))
+        (self._tmp / "home").mkdir()
+        self._log = _LogFile(self._tmp / "service.log")
+        dockerfile = self._app / "Dockerfile"
+        if not dockerfile.is_file():
+            raise RuntimeFailure("start_failed", "the submission has no Dockerfile, so there is no start command")
+        info = parse_dockerfile(dockerfile.read_text(errors="replace"))
+        if not info.argv():
+            raise RuntimeFailure("start_failed", "the Dockerfile has no CMD or ENTRYPOINT")
+        self._info = info
+        self._replay_python_steps(info)
+
+    def _replay_python_steps(self, info: DockerfileInfo) -> None:
+        """Run plain `RUN python ...` steps (e.g. training) the image would have run; skip the rest."""
+        timeout = float(getattr(getattr(self.exercise, "limits", None), "build_timeout_s", 600.0))
+        for step in info.runs:
+            argv = python_run_step(step)
+            if argv is None:
+                log.info("local runtime skips build step: RUN %s", step[:120])
+                continue
+            try:
+                done = subprocess.run(argv, cwd=self._cwd(), env=self._env(0), stdin=subprocess.DEVNULL,
+                                      stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
+                                      timeout=timeout, start_new_session=True)
+            except subprocess.TimeoutExpired:
+                raise RuntimeFailure("build_failed", f"build step `RUN {step[:80]}` ran past {timeout:g} s")
+            if done.returncode != 0:
+                tail = done.stdout[-4000:].decode("utf-8", "replace")
+                raise RuntimeFailure("build_failed", f"build step `RUN {step[:80]}` exited with {done.returncode}",
+                                     log_tail=tail)
+
+    def _cwd(self) -> Path:
+        assert self._app is not None and self._info is not None
+        sub = self._info.app_subdir()
+        if sub and (self._app / sub).is_dir():
+            return self._app / sub
+        return self._app
+
+    def _env(self, port: int) -> dict[str, str]:
+        # A clean environment: the grader's secret and credentials must not reach the service.
+        assert self._tmp is not None and self._info is not None
+        # Paths inside the image's WORKDIR (e.g. MODEL_DIR=/app/model) point into the local copy instead.
+        workdir, cwd = self._info.workdir.rstrip("/"), str(self._cwd())
+        env = {k: cwd + v[len(workdir):] if workdir and (v == workdir or v.startswith(workdir + "/")) else v
+               for k, v in self._info.env.items()}
+        env.update({
+            "PATH": f"{Path(sys.executable).parent}:/usr/local/bin:/usr/bin:/bin",
+            "HOME": str(self._tmp / "home"), "TMPDIR": str(self._tmp),
+            "LANG": "C.UTF-8", "PYTHONUNBUFFERED": "1", "PYTHONDONTWRITEBYTECODE": "1",
+            "HOST": "127.0.0.1", "PORT": str(port),
+        })
+        return env
+
+    # -- start / stop ------------------------------------------------------------------
+    def start(self, startup_budget_s: float) -> StartInfo:
+        if self._info is None or self._log is None:
+            raise RuntimeError("prepare() must succeed before start()")
+        port = free_port()
+        argv = local_argv(self._info.argv() or [], "127.0.0.1", port)
+        log.info("local runtime starts %s in %s", argv, self._cwd())
+        began = time.monotonic()
+        try:
+            self._proc = subprocess.Popen(argv, cwd=self._cwd(), env=self._env(port), stdin=subprocess.DEVNULL,
+                                          stdout=subprocess.PIPE, stderr=subprocess.STDOUT, start_new_session=True)
+        except OSError as exc:
+            raise RuntimeFailure("start_failed", f"cannot run {argv[0]!r}: {exc.strerror or exc}")
+        self._pump = threading.Thread(target=self._log.pump, args=(self._proc.stdout,), daemon=True)
+        self._pump.start()
+        self._start_sampler()
+        base_url = f"http://127.0.0.1:{port}"
+        self._wait_ready(base_url, began, startup_budget_s)
+        return StartInfo(base_url=base_url, ready_s=time.monotonic() - began, notes=list(self.notes))
+
+    def _wait_ready(self, base_url: str, began: float, budget: float) -> None:
+        assert self._proc is not None
+        deadline = began + budget
+        last = "no answer yet"
+        with ServiceClient(base_url, timeout_s=2.0, max_bytes=64_000, max_connections=1) as client:
+            while True:
+                code = self._proc.poll()
+                if code is not None:
+                    self._pump_join()
+                    raise RuntimeFailure("start_failed", f"the service exited with code {code} before it was ready",
+                                         log_tail=self.logs(4000))
+                left = deadline - time.monotonic()
+                if left <= 0:
+                    raise RuntimeFailure("start_failed", f"not ready after {budget:g} s (GET /health: {last})",
+                                         log_tail=self.logs(4000))
+                reply = client.get("/health", timeout_s=min(2.0, left))
+                if reply.ok and isinstance(reply.data, dict) and reply.data.get("status") == "ok":
+                    return
+                last = reply.detail or f"HTTP {reply.status_code} {reply.excerpt(80)!r}"
+                time.sleep(min(0.2, max(0.0, deadline - time.monotonic())))
+
+    def _pump_join(self) -> None:
+        if self._pump is not None:
+            self._pump.join(timeout=1.0)
+
+    def _start_sampler(self) -> None:
+        self._sampling.clear()
+
+        def sample() -> None:
+            while not self._sampling.wait(0.5):
+                self._sample_once()
+
+        self._sample_once()
+        self._sampler = threading.Thread(target=sample, daemon=True)
+        self._sampler.start()
+
+    def _sample_once(self) -> float | None:
+        proc = self._proc
+        if proc is None or proc.poll() is not None:
+            return None
+        pids = session_pids(proc.pid)
+        self._known_pids.update(pids)
+        mb = tree_rss_mb(pids)
+        if mb is not None and (self._peak_mb is None or mb > self._peak_mb):
+            self._peak_mb = mb
+        return mb
+
+    def _stop(self) -> None:
+        """SIGTERM the whole session, a grace period, then SIGKILL whatever is left."""
+        self._sampling.set()
+        proc = self._proc
+        if proc is None:
+            return
+        pids = {**self._known_pids, **session_pids(proc.pid)}
+        if proc.poll() is None:
+            signal_pids(proc.pid, pids, signal.SIGTERM)
+            try:
+                proc.wait(timeout=GRACE_S)
+            except subprocess.TimeoutExpired:
+                pass
+        # Children may outlive (or ignore) the TERM: kill every member of the session.
+        signal_pids(proc.pid, {**pids, **session_pids(proc.pid)}, signal.SIGKILL)
+        try:
+            proc.wait(timeout=5.0)
+        except subprocess.TimeoutExpired:
+            log.error("process %d did not die after SIGKILL", proc.pid)
+        deadline = time.monotonic() + 2.0
+        while session_pids(proc.pid) and time.monotonic() < deadline:
+            time.sleep(0.05)
+        self._pump_join()
+        if proc.stdout is not None:
+            proc.stdout.close()
+
+    def restart(self, startup_budget_s: float) -> StartInfo:
+        self._stop()
+        return self.start(startup_budget_s)
+
+    def state(self) -> ServiceState:
+        proc = self._proc
+        if proc is None:
+            return ServiceState(running=False)
+        code = proc.poll()
+        if code is None:
+            return ServiceState(running=True, memory_mb=self._sample_once())
+        return ServiceState(running=False, exit_code=code)
+
+    def peak_memory_mb(self) -> float | None:
+        return self._peak_mb
+
+    def logs(self, max_bytes: int = 20_000) -> str:
+        if self._log is not None:
+            return self._log.tail(max_bytes)
+        return self._final_log[-max_bytes:]
+
+    def teardown(self) -> None:
+        try:
+            self._stop()
+        except Exception:  # teardown never raises
+            log.exception("local runtime: stopping the service failed")
+        if self._log is not None:
+            self._final_log = self._log.tail(LOG_CAP)
+            self._log = None
+        self._proc = None
+        if self._tmp is not None:
+            shutil.rmtree(self._tmp, ignore_errors=True)
+            self._tmp = None

@@ -1,0 +1,45 @@
+"""Pick the runtime a grading (or a self-check) uses: docker, local, or auto."""
+from __future__ import annotations
+
+import logging
+from typing import Any
+
+from harness.errors import RuntimeUnavailable, UsageError
+from harness.runtime.base import Runtime
+
+log = logging.getLogger(__name__)
+
+RUNTIMES = ("auto", "docker", "local")
+
+
+def _docker_answers() -> bool:
+    try:
+        from harness.runtime.docker import docker_available
+    except ImportError:  # the docker runtime is not installed in this checkout
+        log.debug("harness.runtime.docker cannot be imported", exc_info=True)
+        return False
+    try:
+        return bool(docker_available())
+    except Exception:
+        log.debug("docker_available() failed", exc_info=True)
+        return False
+
+
+def choose_runtime(name: str, exercise: Any, console: Any = None, run_label: str = "") -> Runtime:
+    """`docker` fails with RuntimeUnavailable when no engine answers; `auto` falls back to local, loudly."""
+    if name not in RUNTIMES:
+        raise UsageError(f"unknown runtime {name!r} (choose one of {', '.join(RUNTIMES)})")
+    if name in ("docker", "auto") and _docker_answers():
+        from harness.runtime.docker import DockerRuntime
+
+        return DockerRuntime(exercise, console, run_label)
+    if name == "docker":
+        raise RuntimeUnavailable("--runtime docker: no Docker engine answers (start dockerd, or use --runtime local)")
+    from harness.runtime.local import LocalRuntime
+
+    if name == "auto":
+        msg = "no Docker engine answers: falling back to the local runtime, which does NOT isolate the submission"
+        log.warning(msg)
+        if console is not None:
+            console.print(f"[yellow]warning:[/] {msg}", highlight=False)
+    return LocalRuntime(exercise, console, run_label)

@@ -1,0 +1,334 @@
+"""`shiftwork check` (`make check` in a bundle): the public self-check.
+
+Works from the bundle alone: `.exercise.json`, the pre-generated public traffic with its
+truth (selfcheck/traffic.json) and an allowlisted subset of exercise.toml plus the public
+phases' calibrated expectations (selfcheck/exercise.json), both written by
+`shiftwork package`. It never needs exercises/, datasets/ or anything held back. The
+service runs in the chosen runtime, the public traffic is replayed by the grader's replay
+engine and scored by the grader's checks, and every check is printed.
+"""
+from __future__ import annotations
+
+import json
+import logging
+import shutil
+import tempfile
+from pathlib import Path
+from typing import Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field, ValidationError
+
+from harness.data.truth import ScenarioTraffic
+from harness.errors import ShiftworkError, UsageError
+from harness.exercise import Budgets, CheckSpec, Exercise, Limits
+from harness.scenario import Scenario
+
+log = logging.getLogger(__name__)
+
+SETTINGS_PATH = "selfcheck/exercise.json"
+TRAFFIC_PATH = "selfcheck/traffic.json"
+SETTINGS_VERSION = 1
+GRADED_RUN_NOTE = (
+    "The graded run uses different, larger, shifted traffic: held-back scenarios this self-check "
+    "does not contain. Passing here means your service speaks the contract and reacts sensibly; "
+    "it does not predict your score."
+)
+# Never copied into the runtime's view of the bundle (the docker context ignores them too).
+STAGE_IGNORE = (".git", ".venv", "venv", "reports", "__pycache__", ".pytest_cache", "tools", "selfcheck",
+                "submission.tar.gz", "*.pyc")
+
+Expect = Literal["detect", "silent"]
+
+
+class PhaseExpectation(BaseModel):
+    """Calibrated expectations of one public phase (None: not scored)."""
+
+    model_config = ConfigDict(extra="forbid")
+    phase: str
+    drift: Expect | None = None
+    quality: Expect | None = None
+    performance: Expect | None = None
+
+
+class BundleSettings(BaseModel):
+    """selfcheck/exercise.json: what the self-check needs and nothing held back.
+
+    An allowlisted subset of exercise.toml (no held-back scenario names: they would say
+    which shifts are coming), the public scenario definition and its calibrated expectations.
+    """
+
+    model_config = ConfigDict(extra="forbid")
+    settings_version: int = SETTINGS_VERSION
+    exercise: str
+    version: str
+    title: str
+    label: str
+    classes: list[str]
+    weights: dict[str, float]
+    budgets: Budgets
+    limits: Limits
+    checks: list[CheckSpec] = Field(description="The checks that make sense on the public scenario")
+    scenario: Scenario
+    expectations: list[PhaseExpectation]
+
+    def exercise_model(self, root: Path) -> Exercise:
+        # Exercise needs a held-back list; the public scenario stands in (never loaded from here).
+        return Exercise(
+            id=self.exercise, version=self.version, title=self.title, dataset=self.exercise, label=self.label,
+            weights=self.weights, budgets=self.budgets, limits=self.limits, scenarios=["(held back)"],
+            public_scenario=SETTINGS_PATH, checks=self.checks, root=root,
+        )
+
+    def scored(self) -> Any:
+        from grader.checks.base import Scored
+
+        scored = Scored()
+        for e in self.expectations:
+            for aspect in ("drift", "quality", "performance"):
+                value = getattr(e, aspect)
+                if value is not None:
+                    getattr(scored, aspect)[(self.scenario.name, e.phase)] = value
+        return scored
+
+
+# -- package time (called by harness.bundle) ------------------------------------------------
+
+def public_expectations(ex: Exercise, scenario: Scenario) -> list[PhaseExpectation]:
+    """The public phases' calibrated expectations (calibration of the public scenario only)."""
+    from harness.calibration import scored_phases
+
+    public_only = ex.model_copy(update={"scenarios": []})  # calibrate just the public scenario
+    scored = scored_phases(public_only)
+    out = []
+    for phase in scenario.phases:
+        if phase.kind != "traffic":
+            continue
+        key = (scenario.name, phase.name)
+        out.append(PhaseExpectation(phase=phase.name, drift=scored.drift.get(key),
+                                    quality=scored.quality.get(key), performance=scored.performance.get(key)))
+    return out
+
+
+def public_checks(ex: Exercise, scenario: Scenario, traffic: ScenarioTraffic,
+                  expectations: list[PhaseExpectation]) -> list[CheckSpec]:
+    """The exercise's checks that the public scenario can exercise (no onsets: no delay check, ...)."""
+    def any_expect(aspect: str, value: str) -> bool:
+        return any(getattr(e, aspect) == value for e in expectations)
+
+    kinds = {p.kind for p in scenario.phases}
+    shifted = any(p.shifts for p in scenario.phases if p.kind == "traffic")
+    needs = {
+        "drift_alarm_delay": any_expect("drift", "detect"),
+        "drift_attribution": any_expect("drift", "detect"),
+        "drift_false_alarms": any_expect("drift", "silent"),
+        "quality_alarms": any_expect("quality", "detect"),
+        "performance_alarm": any_expect("performance", "detect"),
+        "unfamiliar_fallback": any(t.kind == "unfamiliar" for t in traffic.all_truths()),
+        "shift_accuracy": shifted,
+        "latency_p95": "load" in kinds,
+        "restart_recovery": "restart" in kinds,
+    }
+    return [c for c in ex.checks if needs.get(c.id, True)]
+
+
+def settings_for(ex: Exercise, scenario: Scenario, traffic: ScenarioTraffic, recipe: Any, *,
+                 console: Any = None) -> BundleSettings:
+    if console is not None:
+        console.print("calibrating the public scenario (cached after the first run)", highlight=False)
+    expectations = public_expectations(ex, scenario)
+    return BundleSettings(
+        exercise=ex.id, version=ex.version, title=ex.title, label=ex.label, classes=list(recipe.classes),
+        weights=dict(ex.weights), budgets=ex.budgets, limits=ex.limits,
+        checks=public_checks(ex, scenario, traffic, expectations), scenario=scenario, expectations=expectations,
+    )
+
+
+# -- check time ---------------------------------------------------------------------------
+
+class Bundle(BaseModel):
+    model_config = ConfigDict(arbitrary_types_allowed=True)
+    root: Path
+    meta: dict[str, str]
+    settings: BundleSettings
+    traffic: ScenarioTraffic
+
+
+def load_bundle(path: Path) -> Bundle:
+    root = Path(path)
+    if not root.is_dir():
+        raise UsageError(f"{root} is not a folder (run `shiftwork check` inside your exercise repository)")
+    meta_path = root / ".exercise.json"
+    if not meta_path.is_file():
+        raise UsageError(f"{root} has no .exercise.json: is this the exercise repository you were sent?")
+    try:
+        meta = json.loads(meta_path.read_text())
+        if not isinstance(meta, dict) or not isinstance(meta.get("exercise"), str):
+            raise ValueError("no exercise id")
+    except ValueError as exc:
+        raise UsageError(f"{meta_path} is not readable: {exc}") from exc
+    missing = [p for p in (SETTINGS_PATH, TRAFFIC_PATH) if not (root / p).is_file()]
+    if missing:
+        raise UsageError(f"{root} lacks {', '.join(missing)}: restore them from the exercise you were sent")
+    try:
+        settings = BundleSettings.model_validate_json((root / SETTINGS_PATH).read_text())
+        traffic = ScenarioTraffic.model_validate_json((root / TRAFFIC_PATH).read_text())
+    except ValidationError as exc:
+        raise UsageError(f"the self-check files in {root}/selfcheck are damaged: {exc.errors()[0]['msg']}") from exc
+    if settings.exercise != meta["exercise"]:
+        raise UsageError(f"{SETTINGS_PATH} is for {settings.exercise}, .exercise.json says {meta['exercise']}")
+    return Bundle(root=root, meta={k: str(v) for k, v in meta.items()}, settings=settings, traffic=traffic)
+
+
+def check_command(path: Path, *, runtime: str, console: Any) -> int:
+    """Run the public self-check; 0 when it could run (whatever the results), else non-zero."""
+    try:
+        bundle = load_bundle(path)
+        results = run_selfcheck(bundle, runtime=runtime, console=console)
+    except ShiftworkError as exc:
+        console.print(f"[bold red]error:[/] {exc}", highlight=False)
+        return exc.exit_code
+    print_results(bundle, results, console)
+    return 0
+
+
+def _stage(root: Path, into: Path) -> Path:
+    """A copy of the service folder without venvs, git data and the self-check's own files."""
+    dest = into / "service"
+    shutil.copytree(root, dest, symlinks=True, ignore=shutil.ignore_patterns(*STAGE_IGNORE))
+    return dest
+
+
+def run_selfcheck(bundle: Bundle, *, runtime: str, console: Any) -> "SelfCheckOutcome":
+    from harness.runtime.select import choose_runtime
+
+    settings = bundle.settings
+    exercise = settings.exercise_model(bundle.root)
+    rt = choose_runtime(runtime, exercise, console, run_label="selfcheck")
+    with tempfile.TemporaryDirectory(prefix="shiftwork-check-") as tmp:
+        service = _stage(bundle.root, Path(tmp))
+        console.print(f"self-check: {settings.title} ({settings.exercise} {settings.version}), "
+                      f"runtime {rt.name}, public scenario {settings.scenario.name!r} "
+                      f"({sum(len(p.records) for p in bundle.traffic.phases)} records)", highlight=False)
+        return replay_and_score(bundle, exercise, rt, service, console)
+
+
+class SelfCheckOutcome(BaseModel):
+    status: str
+    reasons: list[str] = Field(default_factory=list)
+    results: list[Any] = Field(default_factory=list)  # grader.checks.base.CheckResult
+    log_tail: str = ""
+
+
+def replay_and_score(bundle: Bundle, exercise: Exercise, rt: Any, service: Path, console: Any) -> SelfCheckOutcome:
+    """Build/start the service, replay the public traffic like the grader does, run the public checks."""
+    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+
+    from grader.replay import ReplayBudgets, Replayer, ReplayStopped
+    from grader.transcript import Transcript
+    from harness.runtime.base import RuntimeFailure
+
+    settings, traffic = bundle.settings, bundle.traffic
+    transcript = Transcript(exercise=settings.exercise, submission=bundle.root.name, runtime=rt.name,
+                            candidate=bundle.meta.get("candidate"), seed=traffic.seed)
+    with rt:
+        try:
+            console.print("preparing your service (build, or install and run its python build steps)",
+                          highlight=False)
+            rt.prepare(service)
+            info = rt.start(settings.budgets.startup_s)
+            transcript.startup_s = info.ready_s
+            transcript.notes = list(info.notes)
+            console.print(f"your service answered /health after {info.ready_s:.1f} s", highlight=False)
+            budgets = ReplayBudgets.from_budgets(settings.budgets)
+            with Progress(TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn(),
+                          console=console, transient=True) as bar, \
+                    Replayer(rt, info.base_url, budgets, bar) as replayer:
+                try:
+                    transcript.probes = replayer.probes(_clean_sample(traffic))
+                    transcript.runs.append(replayer.run_scenario(traffic, settings.scenario))
+                except ReplayStopped as stop:
+                    if stop.run is not None:
+                        transcript.runs.append(stop.run)
+                    transcript.status, transcript.oom_killed = stop.status, stop.oom
+                    transcript.reasons.append(stop.reason)
+            transcript.peak_memory_mb = rt.peak_memory_mb()
+        except RuntimeFailure as exc:
+            transcript.status = exc.status
+            transcript.reasons.append(exc.reason)
+            transcript.log_tail = exc.log_tail[-4000:]
+        if transcript.status != "graded" and not transcript.log_tail:
+            transcript.log_tail = rt.logs(4000)
+    for run in transcript.runs:  # the grader reads load/restart at the top level too
+        transcript.load = transcript.load or run.load
+        if run.restart is not None:
+            transcript.restart = run.restart
+    results = score_public(bundle, exercise, transcript)
+    return SelfCheckOutcome(status=transcript.status, reasons=transcript.reasons, results=results,
+                            log_tail=transcript.log_tail)
+
+
+def _clean_sample(traffic: ScenarioTraffic) -> dict[str, Any] | None:
+    for phase in traffic.phases:
+        for rec, truth in zip(phase.records, phase.truths):
+            if truth.kind == "clean":
+                return rec
+    return None
+
+
+def score_public(bundle: Bundle, exercise: Exercise, transcript: Any) -> list[Any]:
+    from grader.checks.base import CheckContext
+    from grader.scoring import run_checks
+
+    settings, traffic = bundle.settings, bundle.traffic
+    ctx = CheckContext(exercise=exercise, transcript=transcript, traffic={traffic.scenario: traffic},
+                       scored=settings.scored(), classes=list(settings.classes),
+                       scenarios={settings.scenario.name: settings.scenario}, seed=traffic.seed)
+    ctx.baseline_predictions = _baselines(bundle)
+    return run_checks(ctx)
+
+
+def _baselines(bundle: Bundle) -> dict[str, dict[str, str]]:
+    """The grader's naive baselines, fitted on this bundle's data/train.csv (a few seconds)."""
+    train = bundle.root / "data" / "train.csv"
+    if not train.is_file():
+        log.warning("no data/train.csv: the accuracy checks will report their baselines as unavailable")
+        return {}
+    import pandas as pd
+
+    from grader.baseline import Baselines
+
+    try:
+        frame = pd.read_csv(train, dtype=str)
+        return Baselines.fit(frame, bundle.settings.label).predictions(bundle.traffic)
+    except (ValueError, KeyError) as exc:
+        log.warning("cannot fit the baselines on %s: %s", train, exc)
+        return {}
+
+
+def print_results(bundle: Bundle, outcome: SelfCheckOutcome, console: Any) -> None:
+    from rich.table import Table
+
+    if outcome.status != "graded":
+        console.print(f"[bold red]{outcome.status.replace('_', ' ')}[/]: " + "; ".join(outcome.reasons),
+                      highlight=False, markup=True)
+        if outcome.log_tail:
+            console.rule("the last lines your service printed")
+            console.print(outcome.log_tail[-2000:], highlight=False, markup=False)
+            console.rule()
+    table = Table(title="public self-check", title_justify="left", show_lines=True)
+    for col, kw in (("check", {}), ("dimension", {}), ("score", {"justify": "right"}), ("result", {}),
+                    ("evidence", {"overflow": "fold"})):
+        table.add_column(col, **kw)
+    passed = measured = 0
+    for r in outcome.results:
+        if r.not_measured:
+            verdict = "[dim]n/a[/]"
+        else:
+            measured += 1
+            passed += bool(r.passed)
+            verdict = "[green]pass[/]" if r.passed else "[red]fail[/]"
+        evidence = r.evidence if len(r.evidence) <= 500 else r.evidence[:497] + "..."
+        table.add_row(r.id, r.dimension, f"{r.score:.2f}", verdict, evidence)
+    console.print(table)
+    console.print(f"{passed} of {measured} measured checks passed.", highlight=False)
+    console.print(GRADED_RUN_NOTE, highlight=False)

@@ -1,0 +1,221 @@
+"""`shiftwork package`: deterministic per-candidate bundles that leak nothing held back,
+and (slow) the bundle's self-check and grading end to end."""
+from __future__ import annotations
+
+import io
+import json
+import os
+import re
+import shutil
+import subprocess
+import sys
+import tomllib
+import zipfile
+from pathlib import Path
+
+import pytest
+from rich.console import Console
+
+from harness.secret import verify_token
+
+ROOT = Path(__file__).resolve().parents[2]
+EXERCISE = "support-triage"
+CANARY = "CANARY-7f3a9c1e-do-not-ship"
+SECRET = f"grader-secret-{CANARY}-0123456789abcdef"
+SHIFTWORK = [sys.executable, "-c", "from harness.cli import main; main()"]
+
+
+def _plant(home: Path) -> list[str]:
+    """Plant the canary in every held-back file; return held-back values that must not leak either."""
+    ex = home / "exercises" / EXERCISE
+    for path in sorted((ex / "scenarios").glob("*.toml")):
+        path.write_text(path.read_text() + f"\n# {CANARY}\n")
+    sol = ex / "solutions"
+    sol.mkdir(exist_ok=True)
+    for path in [p for p in sol.rglob("*") if p.is_file()]:
+        with path.open("ab") as fh:
+            fh.write(f"\n# {CANARY}\n".encode())
+    (sol / "reference").mkdir(exist_ok=True)
+    (sol / "reference" / "CANARY.md").write_text(CANARY)
+    (ex / "scenarios" / "canary-only.toml").write_text(f'# {CANARY}\nname = "{CANARY}"\n')
+    held_values: list[str] = []
+    heldout = home / "datasets" / EXERCISE / "heldout.toml"
+    if heldout.is_file():
+        text = heldout.read_text()
+        held_values = sorted(tomllib.loads(text).get("categories", {}))
+        # a canary inside held-back vocabulary, so a leak of held-back text is caught, not just of comments
+        text = text.replace('subject = ["', f'subject = ["{CANARY} ', 1)
+        heldout.write_text(f"# {CANARY}\n{text}")
+    return held_values
+
+
+@pytest.fixture(scope="module")
+def world(tmp_path_factory: pytest.TempPathFactory):
+    tmp = tmp_path_factory.mktemp("bundle")
+    home = tmp / "home"
+    (home / "exercises").mkdir(parents=True)
+    shutil.copytree(ROOT / "datasets", home / "datasets", ignore=shutil.ignore_patterns("__pycache__"))
+    shutil.copytree(ROOT / "exercises" / EXERCISE, home / "exercises" / EXERCISE,
+                    ignore=shutil.ignore_patterns("__pycache__", ".venv"))
+    held_values = _plant(home)
+    from harness import selfcheck
+    from harness.bundle import package_command
+    from harness.exercise import load_exercise
+
+    real = selfcheck.public_expectations
+
+    def calibrated_in_checkout(ex, scenario):
+        # Calibration yields only detect/silent labels for the public phases, and the planted
+        # canaries change its cache key; use the checkout's (cached) calibration so this fixture
+        # does not re-simulate for a minute. The labels are what the real run would give.
+        with pytest.MonkeyPatch.context() as inner:
+            inner.setenv("SHIFTWORK_HOME", str(ROOT))
+            return real(load_exercise(ex.id, root=ROOT), scenario)
+
+    with pytest.MonkeyPatch.context() as mp:
+        mp.setattr(selfcheck, "public_expectations", calibrated_in_checkout)
+        mp.setenv("SHIFTWORK_HOME", str(home))
+        mp.setenv("SHIFTWORK_SECRET", SECRET)
+        quiet = Console(quiet=True)
+        for out, cand in (("a", "alice"), ("b", "alice"), ("c", "bob")):
+            package_command(EXERCISE, candidate=cand, out=tmp / out, console=quiet)
+    return {"tmp": tmp, "home": home, "held": held_values,
+            "alice": tmp / "a" / f"{EXERCISE}-alice", "alice2": tmp / "b" / f"{EXERCISE}-alice",
+            "bob": tmp / "c" / f"{EXERCISE}-bob"}
+
+
+def _tree(folder: Path) -> dict[str, bytes]:
+    return {p.relative_to(folder).as_posix(): p.read_bytes() for p in sorted(folder.rglob("*")) if p.is_file()}
+
+
+def _worktree(folder: Path) -> dict[str, bytes]:
+    return {k: v for k, v in _tree(folder).items() if not k.startswith(".git/")}
+
+
+def test_bundle_holds_exactly_the_allowlist(world) -> None:
+    files = sorted(_worktree(world["alice"]))
+    fixed = {".exercise.json", ".gitignore", "Makefile", "README.md", "Dockerfile", "requirements.txt",
+             "contract/openapi.json", "data/train.csv", "data/data_dictionary.md",
+             "selfcheck/exercise.json", "selfcheck/traffic.json", "tools/run_local.py"}
+    assert fixed <= set(files)
+    assert [f for f in files if f.startswith("tools/") and f.endswith(".whl")], files
+    extra = [f for f in set(files) - fixed
+             if not re.fullmatch(r"(app/.*\.py|tests/.*\.py|[^/]+\.py|\.dockerignore|tools/shiftwork-[^/]+\.whl)", f)]
+    assert extra == []
+    meta = json.loads((world["alice"] / ".exercise.json").read_text())
+    assert sorted(meta) == ["candidate", "exercise", "token", "version"]
+    assert meta["exercise"] == EXERCISE and meta["candidate"] == "alice"
+    readme = (world["alice"] / "README.md").read_text()
+    assert "make check" in readme and "make run" in readme and ".exercise.json" in readme
+
+
+def test_same_candidate_twice_gives_identical_bytes(world) -> None:
+    a, b = world["alice"], world["alice2"]
+    assert _tree(a) == _tree(b)  # working tree and .git, so the commit is identical too
+    za = (a.parent / f"{a.name}.zip").read_bytes()
+    zb = (b.parent / f"{b.name}.zip").read_bytes()
+    assert za == zb
+    log = subprocess.run(["git", "-C", str(a), "rev-list", "--all"], capture_output=True, text=True, check=True)
+    assert len(log.stdout.split()) == 1
+
+
+def test_two_candidates_get_different_variants(world) -> None:
+    a, b = world["alice"], world["bob"]
+    for rel in ("data/train.csv", "selfcheck/traffic.json"):
+        assert (a / rel).read_bytes() != (b / rel).read_bytes(), rel
+    assert json.loads((a / ".exercise.json").read_text())["token"] != json.loads((b / ".exercise.json").read_text())["token"]
+    # same columns: only the variant differs
+    assert (a / "data/train.csv").read_text().splitlines()[0] == (b / "data/train.csv").read_text().splitlines()[0]
+
+
+def test_token_verifies_and_a_tampered_candidate_fails(world) -> None:
+    meta = json.loads((world["alice"] / ".exercise.json").read_text())
+    secret = SECRET.encode()
+    assert verify_token(secret, meta["exercise"], meta["version"], meta["candidate"], meta["token"])
+    assert not verify_token(secret, meta["exercise"], meta["version"], "bob", meta["token"])
+    assert not verify_token(b"another-grader", meta["exercise"], meta["version"], meta["candidate"], meta["token"])
+
+
+def _git_objects(repo: Path) -> bytes:
+    return subprocess.run(["git", "-C", str(repo), "cat-file", "--batch-all-objects", "--batch"],
+                          capture_output=True, check=True).stdout
+
+
+def _zip_members(path: Path) -> dict[str, bytes]:
+    with zipfile.ZipFile(path) as zf:
+        return {n: zf.read(n) for n in zf.namelist()}
+
+
+def _blobs(world) -> list[tuple[str, bytes]]:
+    out: list[tuple[str, bytes]] = []
+    for who in ("alice", "bob"):
+        folder = world[who]
+        out += [(f"{who}:{k}", v) for k, v in _tree(folder).items()]
+        out.append((f"{who}:git-objects", _git_objects(folder)))
+        zpath = folder.parent / f"{folder.name}.zip"
+        for name, data in _zip_members(zpath).items():
+            out.append((f"{who}.zip:{name}", data))
+            if name.endswith(".whl"):  # look inside the wheel too
+                out += [(f"{who}.whl:{n}", d) for n, d in _zip_members_bytes(data).items()]
+    return out
+
+
+def _zip_members_bytes(data: bytes) -> dict[str, bytes]:
+    with zipfile.ZipFile(io.BytesIO(data)) as zf:
+        return {n: zf.read(n) for n in zf.namelist()}
+
+
+def test_canary_and_secret_never_reach_the_bundle(world) -> None:
+    blobs = _blobs(world)
+    assert len(blobs) > 20
+    needles = [CANARY.encode(), SECRET.encode(), b"canary-only"]
+    needles += [v.encode() for v in world["held"]]  # held-back category names (e.g. a launch)
+    leaks = [(where, n.decode()) for where, data in blobs for n in needles if n in data]
+    assert leaks == []
+    names = [where for where, _ in blobs]
+    assert not [n for n in names if re.search(r"(^|/)(solutions|scenarios)/", n.split(":", 1)[1])]
+
+
+def test_package_refuses_bad_input_in_one_line(world, tmp_path: Path) -> None:
+    env = {**os.environ, "SHIFTWORK_HOME": str(world["home"]), "SHIFTWORK_SECRET": SECRET}
+    for args, needle in (((EXERCISE, "--candidate", ""), "empty"),
+                         ((EXERCISE, "--candidate", "../x"), "unsafe candidate id"),
+                         (("nope", "--candidate", "c1"), "unknown exercise")):
+        proc = subprocess.run([*SHIFTWORK, "package", *args, "--out", str(tmp_path)], env=env,
+                              capture_output=True, text=True, timeout=120)
+        assert proc.returncode == 2, proc.stderr
+        assert needle in proc.stderr and len(proc.stderr.strip().splitlines()) == 1, proc.stderr
+        assert "Traceback" not in proc.stderr
+
+
+@pytest.mark.slow
+def test_selfcheck_runs_from_the_unzipped_bundle_alone(world, tmp_path: Path) -> None:
+    folder = world["alice"]
+    with zipfile.ZipFile(folder.parent / f"{folder.name}.zip") as zf:
+        zf.extractall(tmp_path)
+    bundle = tmp_path / folder.name
+    # No exercises/, datasets/ or secret: the self-check must need only the bundle.
+    env = {k: v for k, v in os.environ.items() if not k.startswith("SHIFTWORK_")}
+    env.update({"SHIFTWORK_HOME": str(tmp_path / "no-such-home"), "COLUMNS": "200"})
+    proc = subprocess.run([*SHIFTWORK, "check", ".", "--runtime", "local"], cwd=bundle, env=env,
+                          capture_output=True, text=True, timeout=900)
+    out = proc.stdout + proc.stderr
+    assert proc.returncode == 0, out[-3000:]
+    assert "no_server_errors" in out and "valid_served" in out
+    assert re.search(r"\b(pass|fail)\b", out)
+    assert "graded run uses different, larger, shifted traffic" in " ".join(out.split())
+    assert "does NOT isolate" in out or "NOT isolated" in out
+
+
+@pytest.mark.slow
+def test_grade_writes_a_report_for_the_bundle(world, tmp_path: Path) -> None:
+    pytest.importorskip("grader.grade")
+    folder = world["alice"]
+    env = {**os.environ, "SHIFTWORK_HOME": str(world["home"]), "SHIFTWORK_SECRET": SECRET, "COLUMNS": "200"}
+    proc = subprocess.run([*SHIFTWORK, "grade", str(folder.parent / f"{folder.name}.zip"), "--out",
+                           str(tmp_path / "report"), "--runtime", "local"], cwd=ROOT, env=env,
+                          capture_output=True, text=True, timeout=1800)
+    assert proc.returncode == 0, (proc.stdout + proc.stderr)[-3000:]
+    report = json.loads((tmp_path / "report" / "report.json").read_text())
+    assert report["exercise"] == EXERCISE and report["report_version"] == 1
+    assert 0 <= report["score"] <= 100

@@ -1,0 +1,108 @@
+"""grade_one survives misbehaving services: every case writes a report with a named status and reason."""
+from __future__ import annotations
+
+import importlib.util
+import json
+import time
+from pathlib import Path
+
+import pytest
+
+from grader.checks.base import Scored, resolve
+from grader.grade import GradePlan, grade_one
+from harness.data.engine import generate_scenario, load_recipe
+from harness.exercise import Budgets, load_exercise
+from harness.runtime.local import LocalRuntime
+from harness.runtime.proctree import session_pids
+from harness.scenario import Phase, Scenario
+
+_spec = importlib.util.spec_from_file_location("lrt", Path(__file__).with_name("test_local_runtime.py"))
+_lrt = importlib.util.module_from_spec(_spec)
+_spec.loader.exec_module(_lrt)  # type: ignore[union-attr]
+stub_submission = _lrt.stub_submission
+
+BUDGETS = Budgets(startup_s=4, p95_ms=500, request_timeout_s=1.0, max_response_bytes=1_000_000,
+                  grading_timeout_s=60)
+
+
+@pytest.fixture(scope="module")
+def plan() -> GradePlan:
+    ex = load_exercise("support-triage")
+    recipe = load_recipe(ex.dataset)
+    scenarios = [
+        Scenario(name="mini", batch_size=50, label_delay=1, window=100, phases=[Phase(name="stable", records=150)]),
+        Scenario(name="mini-ops", batch_size=50, label_delay=1, window=100, phases=[
+            Phase(name="stable", records=100), Phase(name="load", kind="load", records=100, requests=4, concurrency=2),
+            Phase(name="restart", kind="restart", records=50)]),
+    ]
+    return GradePlan(exercise=ex, seed=7, scenarios=scenarios,
+                     traffic={s.name: generate_scenario(recipe, s, 7) for s in scenarios},
+                     scored=Scored(), classes=list(recipe.classes), checks=resolve([c.id for c in ex.checks]))
+
+
+def grade(tmp_path: Path, plan: GradePlan, mode: str):
+    sub = stub_submission(tmp_path / mode, mode)
+    rt = LocalRuntime(plan.exercise)
+    start = time.monotonic()
+    report, out = grade_one(sub, out=tmp_path / "out", plan=plan, budgets=BUDGETS, runtime_obj=rt)
+    took = time.monotonic() - start
+    saved = json.loads((out / "report.json").read_text())
+    assert saved["status"] == report.status
+    assert (out / "report.md").is_file() and (out / "report.html").is_file()
+    assert rt._proc is None and rt._tmp is None  # torn down
+    return report, saved, took
+
+
+def test_good_service_is_graded(tmp_path: Path, plan: GradePlan) -> None:
+    report, saved, _ = grade(tmp_path, plan, "good")
+    assert report.status == "graded", report.reasons
+    assert saved["report_version"] == 1
+    assert saved["timings_s"]["replay"] > 0 and "startup" in saved["timings_s"]
+    assert any("NOT isolated" in n for n in saved.get("notes", []))
+    ops = {c["id"]: c for c in saved["checks"] if c["dimension"] == "operations"}
+    assert ops["restart_recovery"]["score"] == 1.0
+    assert ops["latency_p95"]["not_measured"] is None
+
+
+@pytest.mark.parametrize("mode, status, reason", [
+    ("never_ready", "start_failed", "not ready after 4 s"),
+    ("exit", "start_failed", "exited with code 3"),
+    ("hang", "timed_out", "3 requests in a row"),
+    ("crash", "crashed", "died with exit code 1"),
+])
+def test_broken_services_get_a_report_with_a_named_status(tmp_path: Path, plan: GradePlan, mode: str, status: str,
+                                                          reason: str) -> None:
+    report, saved, took = grade(tmp_path, plan, mode)
+    assert report.status == status
+    assert any(reason in r for r in report.reasons), report.reasons
+    if status == "start_failed":
+        assert report.score == 0
+        assert all(d["score"] == 0 for d in saved["dimensions"].values())
+        assert all(c["not_measured"] for c in saved["checks"])
+    assert took < 45  # bounded by the small budgets, not by the service
+
+
+def test_garbage_answers_are_graded_badly_not_fatally(tmp_path: Path, plan: GradePlan) -> None:
+    report, saved, _ = grade(tmp_path, plan, "garbage")
+    assert report.status == "graded"
+    assert saved["dimensions"]["validation"]["score"] < 30
+    assert report.score < 40
+
+
+@pytest.mark.slow
+def test_no_process_survives_a_stubborn_service(tmp_path: Path, plan: GradePlan) -> None:
+    sub = stub_submission(tmp_path / "stubborn", "ignore_term")
+    rt = LocalRuntime(plan.exercise)
+    seen: list[int] = []
+    real_start = rt.start
+
+    def start(budget: float):
+        info = real_start(budget)
+        seen.append(rt._proc.pid)  # type: ignore[union-attr]
+        return info
+
+    rt.start = start  # type: ignore[method-assign]
+    report, _ = grade_one(sub, out=tmp_path / "out", plan=plan, budgets=BUDGETS, runtime_obj=rt)
+    assert report.status == "graded"
+    assert len(seen) == 3  # first start, restart between scenarios, restart phase
+    assert all(not session_pids(pid) for pid in seen)

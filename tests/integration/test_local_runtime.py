@@ -1,0 +1,122 @@
+"""The local runtime against real subprocesses: readiness, early exit, stubborn processes, restart, teardown."""
+from __future__ import annotations
+
+import json
+import shutil
+from pathlib import Path
+
+import pytest
+
+from grader.client import ServiceClient
+from harness.runtime.base import RuntimeFailure
+from harness.runtime.local import LocalRuntime
+from harness.runtime.proctree import session_pids
+
+SERVICES = Path(__file__).resolve().parents[1] / "fixtures" / "services"
+
+
+def stub_submission(dest: Path, mode: str, cmd: list[str] | None = None) -> Path:
+    dest.mkdir(parents=True, exist_ok=True)
+    shutil.copy(SERVICES / "stub" / "serve.py", dest / "serve.py")
+    argv = cmd or ["python", "serve.py", mode]
+    (dest / "Dockerfile").write_text(
+        "ARG BASE_IMAGE=python:3.11-slim\nFROM ${BASE_IMAGE}\nWORKDIR /app\nCOPY . /app\n"
+        "RUN pip install --no-cache-dir fastapi\n"
+        f"CMD {json.dumps(argv)}\n")
+    return dest
+
+
+def test_start_serves_and_teardown_leaves_nothing(tmp_path: Path) -> None:
+    rt = LocalRuntime()
+    rt.prepare(stub_submission(tmp_path / "good", "good"))
+    info = rt.start(20)
+    assert info.base_url.startswith("http://127.0.0.1:")
+    assert any("NOT isolated" in n for n in info.notes)
+    with ServiceClient(info.base_url, timeout_s=5) as client:
+        assert client.get("/health").data == {"status": "ok"}
+    state = rt.state()
+    assert state.running and state.memory_mb and state.memory_mb > 1
+    assert "serving good" in rt.logs()
+    pid = rt._proc.pid  # type: ignore[union-attr]
+    tmp = rt._tmp
+    rt.teardown()
+    rt.teardown()  # idempotent
+    assert not session_pids(pid)
+    assert tmp is not None and not tmp.exists()
+    assert not rt.state().running
+    assert rt.peak_memory_mb() and rt.peak_memory_mb() > 1
+
+
+def test_service_that_never_becomes_ready(tmp_path: Path) -> None:
+    rt = LocalRuntime()
+    try:
+        rt.prepare(stub_submission(tmp_path / "nr", "never_ready"))
+        with pytest.raises(RuntimeFailure) as exc:
+            rt.start(1.5)
+        assert exc.value.status == "start_failed"
+        assert "not ready after 1.5 s" in exc.value.reason
+        assert "503" in exc.value.reason
+    finally:
+        rt.teardown()
+
+
+def test_service_that_exits_at_once(tmp_path: Path) -> None:
+    rt = LocalRuntime()
+    try:
+        rt.prepare(stub_submission(tmp_path / "ex", "exit"))
+        with pytest.raises(RuntimeFailure) as exc:
+            rt.start(20)
+        assert exc.value.status == "start_failed"
+        assert "code 3" in exc.value.reason
+        assert "boom" in exc.value.log_tail
+    finally:
+        rt.teardown()
+
+
+def test_missing_dockerfile_is_start_failed(tmp_path: Path) -> None:
+    sub = tmp_path / "nodocker"
+    sub.mkdir()
+    (sub / "serve.py").write_text("print('hi')\n")
+    rt = LocalRuntime()
+    with pytest.raises(RuntimeFailure) as exc:
+        rt.prepare(sub)
+    rt.teardown()
+    assert exc.value.status == "start_failed" and "Dockerfile" in exc.value.reason
+
+
+def test_sigterm_ignoring_service_is_killed_on_restart_and_teardown(tmp_path: Path) -> None:
+    rt = LocalRuntime()
+    try:
+        rt.prepare(stub_submission(tmp_path / "stubborn", "ignore_term"))
+        first = rt.start(20)
+        first_pid = rt._proc.pid  # type: ignore[union-attr]
+        import time
+        for _ in range(50):  # its child starts right after the server
+            if len(session_pids(first_pid)) >= 2:
+                break
+            time.sleep(0.1)
+        assert len(session_pids(first_pid)) >= 2
+        second = rt.restart(20)
+        assert not session_pids(first_pid), "the old tree survived a restart"
+        with ServiceClient(second.base_url, timeout_s=5) as client:
+            assert client.get("/health").ok
+        second_pid = rt._proc.pid  # type: ignore[union-attr]
+        assert second_pid != first_pid and first.base_url
+    finally:
+        rt.teardown()
+    assert not session_pids(second_pid)
+
+
+def test_uvicorn_command_runs_on_the_grader_python_and_a_free_port(tmp_path: Path) -> None:
+    sub = tmp_path / "uv"
+    shutil.copytree(SERVICES / "uvicorn_app", sub)
+    rt = LocalRuntime()
+    try:
+        rt.prepare(sub)
+        info = rt.start(30)
+        assert not info.base_url.endswith(":8000")
+        with ServiceClient(info.base_url, timeout_s=5) as client:
+            assert client.get("/health").data == {"status": "ok"}
+    finally:
+        rt.teardown()
+    assert sorted(p.name for p in sub.iterdir()) == ["Dockerfile", "app.py"]  # the original is untouched

@@ -1,0 +1,226 @@
+"""Hand-made traffic, services and transcripts for check/scoring/report tests.
+
+A scenario is a list of PhaseSpec; `simulate` plays a fake service (answer + monitor
+policies) over it the way replay would, producing a ScenarioRun. Everything is
+deterministic and small (a few thousand records at most).
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Callable
+
+from grader.checks.base import CheckContext, Scored
+from grader.contract import DriftView, Issue, MonitoringResponse, PerformanceView, Result
+from grader.transcript import Exchange, LoadRun, MonitorRead, Probe, RestartRun, ScenarioRun, Transcript
+from harness.data.truth import Injection, PhaseTraffic, PhaseTruth, RecordTruth, ScenarioTraffic
+from harness.exercise import load_exercise
+from harness.scenario import Scenario
+
+CLASSES = ["billing", "technical", "account", "shipping", "refunds"]
+WORDS = {"billing": "invoice charge", "technical": "crash error", "account": "password login",
+         "shipping": "parcel delivery", "refunds": "refund money back"}
+ROOT = __import__("pathlib").Path(__file__).resolve().parents[2]
+
+
+def exercise():
+    return load_exercise("support-triage", ROOT)
+
+
+@dataclass
+class PhaseSpec:
+    name: str
+    n: int
+    # kinds cycle by index: e.g. ["clean"] * 8 + ["recoverable", "invalid"]
+    kinds: list[str] = field(default_factory=lambda: ["clean"])
+    shifts: list[str] = field(default_factory=list)
+    drift_fields: list[str] = field(default_factory=list)
+    quality_fields: list[str] = field(default_factory=list)
+    drift: str = "unscored"  # detect | silent | unscored (what calibration scored)
+    quality: str = "unscored"
+    performance: str = "unscored"
+
+
+def _record(rid: str, kind: str, label: str, i: int) -> tuple[dict, list[Injection]]:
+    rec = {"id": rid, "channel": "email", "customer_tier": "free", "product": "router", "language": "en",
+           "subject": f"help {WORDS[label].split()[0]}", "body": f"my {WORDS[label]} issue {i % 7}",
+           "account_age_days": 100, "prior_tickets": 1, "order_value": 20.0,
+           "created_at": "2026-03-14T10:22:05Z"}
+    inj: list[Injection] = []
+    if kind == "recoverable":
+        rec["order_value"] = "$1,250.00"
+        inj.append(Injection(field="order_value", code="numeric_string"))
+    elif kind == "invalid":
+        rec["subject"], rec["body"] = None, ""
+        inj.append(Injection(field="body", code="missing"))
+    elif kind == "unfamiliar":
+        rec["product"] = "hover-board"
+        inj.append(Injection(field="product", code="new_category"))
+    return rec, inj
+
+
+def traffic(scenario: str, specs: list[PhaseSpec]) -> tuple[ScenarioTraffic, Scored]:
+    phases, scored, start = [], Scored(), 0
+    for spec in specs:
+        truth = PhaseTruth(scenario=scenario, name=spec.name, start=start, end=start + spec.n, shifts=spec.shifts,
+                           drift_fields=spec.drift_fields, quality_fields=spec.quality_fields)
+        records, truths = [], []
+        for k in range(spec.n):
+            i = start + k
+            kind = spec.kinds[k % len(spec.kinds)]
+            label = CLASSES[(i * 7) % len(CLASSES)]
+            rid = f"{scenario}-{i}"
+            rec, inj = _record(rid, kind, label, i)
+            records.append(rec)
+            truths.append(RecordTruth(id=rid, scenario=scenario, phase=spec.name, index=i, kind=kind,  # type: ignore[arg-type]
+                                      label=label, injections=inj))
+        phases.append(PhaseTraffic(truth=truth, records=records, truths=truths))
+        for sig in ("drift", "quality", "performance"):
+            exp = getattr(spec, sig)
+            if exp != "unscored":
+                getattr(scored, sig)[(scenario, spec.name)] = exp
+        start += spec.n
+    return ScenarioTraffic(scenario=scenario, seed=1, phases=phases), scored
+
+
+# --- answer policies: (record, truth) -> Result ---------------------------------------------
+
+def oracle_answer(rec: dict, t: RecordTruth) -> Result:
+    """A sound service that also happens to be always right."""
+    if t.kind == "invalid":
+        return Result(id=t.id, status="invalid", prediction=None, issues=[Issue(field="body", code="missing")])
+    if t.kind == "recoverable":
+        return Result(id=t.id, status="coerced", prediction=t.label, confidence=0.9,
+                      issues=[Issue(field="order_value", code="numeric_string")])
+    if t.kind == "unfamiliar":
+        return Result(id=t.id, status="fallback", prediction=t.label, confidence=0.3)
+    return Result(id=t.id, status="ok", prediction=t.label, confidence=0.9)
+
+
+def reject_all(rec: dict, t: RecordTruth) -> Result:
+    return Result(id=t.id, status="invalid", prediction=None, issues=[Issue(field="*", code="rejected")])
+
+
+def serve_all_ok(rec: dict, t: RecordTruth) -> Result:
+    """No validation: everything 'ok' with a (right) prediction."""
+    return Result(id=t.id, status="ok", prediction=t.label, confidence=0.9)
+
+
+def fallback_all(rec: dict, t: RecordTruth) -> Result:
+    return Result(id=t.id, status="fallback", prediction="billing", confidence=0.2)
+
+
+def majority_answer(rec: dict, t: RecordTruth) -> Result:
+    base = oracle_answer(rec, t)
+    return base if base.prediction is None else base.model_copy(update={"prediction": "billing"})
+
+
+# --- monitor policies: (records_seen, phase truth of the last record, scored) -> MonitoringResponse ----
+
+Monitor = Callable[[int, PhaseTruth, Scored], MonitoringResponse | None]
+
+
+def view(drift: bool = False, dfeat: list[str] | None = None, quality: bool = False,
+         qfeat: list[str] | None = None, perf: bool = False) -> MonitoringResponse:
+    return MonitoringResponse(drift=DriftView(detected=drift, features=dfeat or []),
+                              data_quality=DriftView(detected=quality, features=qfeat or []),
+                              performance=PerformanceView(degraded=perf, metric="accuracy", value=0.8))
+
+
+def oracle_monitor(delay: int = 200, perf_delay: int = 500) -> Monitor:
+    """Alarms turn on `delay` records into a detect phase with the true fields, off otherwise."""
+    def mon(seen: int, ph: PhaseTruth, scored: Scored) -> MonitoringResponse:
+        into = seen - ph.start
+        key = (ph.scenario, ph.name)
+        return view(drift=scored.drift.get(key) == "detect" and into >= delay, dfeat=ph.drift_fields,
+                    quality=scored.quality.get(key) == "detect" and into >= delay, qfeat=ph.quality_fields,
+                    perf=scored.performance.get(key) == "detect" and into >= perf_delay)
+    return mon
+
+
+def always_on(seen: int, ph: PhaseTruth, scored: Scored) -> MonitoringResponse:
+    return view(True, ["channel", "product", "order_value"], True, ["order_value", "body"], True)
+
+
+def never_on(seen: int, ph: PhaseTruth, scored: Scored) -> MonitoringResponse:
+    return view()
+
+
+def no_monitoring(seen: int, ph: PhaseTruth, scored: Scored) -> None:
+    return None
+
+
+def simulate(tr: ScenarioTraffic, scored: Scored, answer=oracle_answer, monitor: Monitor = oracle_monitor(),
+             batch_size: int = 100, fail_batches: set[int] | None = None, fail_code: int = 500,
+             stop_after: int | None = None, latency_ms: float = 20.0) -> ScenarioRun:
+    """Replay `tr` in batches against a fake service; batches in `fail_batches` get `fail_code`."""
+    flat = [(rec, t, ph.truth) for ph in tr.phases for rec, t in zip(ph.records, ph.truths)]
+    run = ScenarioRun(scenario=tr.scenario, batch_size=batch_size)
+    for b, lo in enumerate(range(0, len(flat), batch_size)):
+        if stop_after is not None and b >= stop_after:
+            run.aborted = "service stopped answering"
+            break
+        chunk = flat[lo:lo + batch_size]
+        ids = [t.id for _, t, _ in chunk]
+        if fail_batches and b in fail_batches:
+            err = "server_error" if fail_code >= 500 else "client_error"
+            run.exchanges.append(Exchange(batch=b, phase=chunk[0][2].name, ids=ids, status_code=fail_code,
+                                          error=err, detail='{"detail":"boom"}', latency_ms=latency_ms))
+        else:
+            run.exchanges.append(Exchange(batch=b, phase=chunk[0][2].name, ids=ids, status_code=200,
+                                          latency_ms=latency_ms, results=[answer(r, t) for r, t, _ in chunk]))
+        seen = lo + len(chunk)
+        v = monitor(seen, chunk[-1][2], scored)
+        run.monitor.append(MonitorRead(after_batch=b, records_seen=seen, status_code=200 if v else 404,
+                                       error=None if v else "client_error", view=v))
+    return run
+
+
+def merge(*scoreds: Scored) -> Scored:
+    out = Scored()
+    for s in scoreds:
+        out.drift.update(s.drift)
+        out.quality.update(s.quality)
+        out.performance.update(s.performance)
+    return out
+
+
+def context(traffics: list[ScenarioTraffic], runs: list[ScenarioRun], scored: Scored, *,
+            window: int = 500, label_delay: int = 3, batch_size: int = 100,
+            baseline: tuple[float, float] | None = None, **transcript: object) -> CheckContext:
+    """A CheckContext over hand-made traffic; `baseline` = (majority, plain_model) accuracy."""
+    ex = exercise()
+    t = Transcript(exercise=ex.id, submission="test-sub", runtime="local", runs=runs, **transcript)  # type: ignore[arg-type]
+    scen = {tr.scenario: Scenario(name=tr.scenario, window=window, label_delay=label_delay, batch_size=batch_size,
+                                  phases=[{"name": "x", "records": 1}]) for tr in traffics}
+    base = {"majority": baseline[0], "plain_model": baseline[1]} if baseline else {}
+    return CheckContext(exercise=ex, transcript=t, traffic={tr.scenario: tr for tr in traffics}, scored=scored,
+                        classes=list(CLASSES), baseline_accuracy=base, scenarios=scen, seed=42)
+
+
+# --- a standard drift scenario: stable -> shifted -> stable, plus a quality outage -----------------
+
+def standard(answer=oracle_answer, monitor: Monitor | None = None, **sim: object) -> CheckContext:
+    drift_tr, s1 = traffic("drift", [
+        PhaseSpec("stable", 1500, kinds=["clean"] * 7 + ["recoverable", "invalid", "clean"], drift="silent",
+                  quality="silent", performance="silent"),
+        PhaseSpec("launch", 1500, kinds=["clean", "unfamiliar", "clean", "recoverable"], shifts=["new_category"],
+                  drift_fields=["product"], drift="detect"),
+    ])
+    out_tr, s2 = traffic("outage", [
+        PhaseSpec("calm", 1000, kinds=["clean"], drift="silent", quality="silent"),
+        PhaseSpec("burst", 1000, kinds=["recoverable", "clean"], shifts=["missing_burst"],
+                  quality_fields=["order_value"], quality="detect"),
+    ])
+    pol_tr, s3 = traffic("policy", [
+        PhaseSpec("before", 1000, kinds=["clean"], performance="silent"),
+        PhaseSpec("after", 1500, kinds=["clean"], shifts=["concept_drift"], performance="detect"),
+    ])
+    scored = merge(s1, s2, s3)
+    mon = monitor or oracle_monitor()
+    runs = [simulate(tr, scored, answer, mon, **sim) for tr in (drift_tr, out_tr, pol_tr)]  # type: ignore[arg-type]
+    return context([drift_tr, out_tr, pol_tr], runs, scored, baseline=(0.2, 0.7),
+                   startup_s=5.0, peak_memory_mb=300.0,
+                   probes=[Probe(name="not_json", sent="{oops", status_code=400),
+                           Probe(name="no_records", sent="{}", status_code=422)],
+                   load=LoadRun(concurrency=8, batch_size=100, latencies_ms=[50.0 + i for i in range(100)]),
+                   restart=RestartRun(attempted=True, ready_s=4.0, served_after=True))

@@ -1,0 +1,172 @@
+"""Monitoring checks: delay (NAB-like), false alarms, attribution, data-quality alarms — and their gaming."""
+from __future__ import annotations
+
+import pytest
+
+import _builders as b
+from grader.checks import load_all
+from grader.checks.alarms import delay_credit
+from grader.checks.base import REGISTRY
+
+
+def run(check_id: str, ctx):
+    load_all()
+    return REGISTRY[check_id]().run(ctx)
+
+
+@pytest.fixture(scope="module")
+def good():
+    return b.standard()
+
+
+@pytest.fixture(scope="module")
+def always():
+    return b.standard(monitor=b.always_on)
+
+
+@pytest.fixture(scope="module")
+def never():
+    return b.standard(monitor=b.never_on)
+
+
+@pytest.fixture(scope="module")
+def deaf():
+    return b.standard(monitor=b.no_monitoring)
+
+
+def drift_ctx(monitor, specs=None):
+    specs = specs or [b.PhaseSpec("stable", 1500, drift="silent"),
+                      b.PhaseSpec("shift", 2000, shifts=["covariate"], drift_fields=["channel"], drift="detect")]
+    tr, scored = b.traffic("d", specs)
+    return b.context([tr], [b.simulate(tr, scored, monitor=monitor)], scored)
+
+
+def test_delay_credit_shape():
+    assert delay_credit(0, 500) == 1.0 and delay_credit(500, 500) == 1.0
+    assert delay_credit(1000, 500) == pytest.approx(0.5)
+    assert delay_credit(1500, 500) == 0.0 and delay_credit(5000, 500) == 0.0
+    vals = [delay_credit(d, 500) for d in range(500, 1501, 50)]
+    assert all(a >= c for a, c in zip(vals, vals[1:]))
+
+
+def test_drift_alarm_delay_full_credit_within_a_window(good):
+    r = run("drift_alarm_delay", good)
+    assert r.score == 1.0 and r.passed and "200 records" in r.evidence
+
+
+def test_drift_alarm_delay_fades_with_delay():
+    assert run("drift_alarm_delay", drift_ctx(b.oracle_monitor(delay=1000))).score == pytest.approx(0.5, abs=0.05)
+    late = run("drift_alarm_delay", drift_ctx(b.oracle_monitor(delay=1600)))
+    assert late.score == 0.0 and not late.passed and late.debrief and "channel" in late.debrief[0]
+
+
+def test_drift_alarm_delay_never_on_scores_zero(never, deaf):
+    for ctx in (never, deaf):
+        r = run("drift_alarm_delay", ctx)
+        assert r.score == 0.0 and r.failures and r.debrief
+
+
+def test_drift_alarm_delay_always_on_gets_no_credit(always):
+    r = run("drift_alarm_delay", always)
+    assert r.score == 0.0 and "already on" in r.failures[0]
+
+
+def test_alarm_raised_afresh_after_a_false_alarm_counts():
+    # on in the stable phase, off just before the onset, on again 300 records in
+    def mon(seen, ph, scored):
+        if ph.name == "stable":
+            return b.view(drift=600 <= seen < 1200, dfeat=["channel"])
+        return b.view(drift=seen - ph.start >= 300, dfeat=["channel"])
+    assert run("drift_alarm_delay", drift_ctx(mon)).score == 1.0
+
+
+def test_alarm_carried_over_from_a_scored_onset_counts():
+    specs = [b.PhaseSpec("stable", 1000, drift="silent"),
+             b.PhaseSpec("shift1", 1000, shifts=["covariate"], drift_fields=["channel"], drift="detect"),
+             b.PhaseSpec("shift2", 1000, shifts=["covariate"], drift_fields=["channel", "product"], drift="detect")]
+    def mon(seen, ph, scored):
+        return b.view(drift=seen > 1200, dfeat=["channel"])
+    r = run("drift_alarm_delay", drift_ctx(mon, specs))
+    assert r.score == 1.0 and r.metrics["onsets"] == 2
+
+
+def test_drift_alarm_delay_not_measured_without_onsets():
+    tr, scored = b.traffic("d", [b.PhaseSpec("stable", 500, drift="silent")])
+    r = run("drift_alarm_delay", b.context([tr], [b.simulate(tr, scored)], scored))
+    assert r.not_measured and r.score == 0.0
+
+
+def test_drift_false_alarms(good, never):
+    r = run("drift_false_alarms", good)
+    assert r.score == 1.0 and "0.00 false alarms per 1,000" in r.evidence
+    assert run("drift_false_alarms", never).score == 1.0  # never-on is caught by drift_alarm_delay instead
+
+
+def test_drift_false_alarms_always_on_and_missing_monitoring_score_zero(always, deaf):
+    a = run("drift_false_alarms", always)
+    assert a.score == 0.0 and a.metrics["false_alarm_share"] == 1.0 and a.debrief and a.failures
+    d = run("drift_false_alarms", deaf)
+    assert d.score == 0.0 and any("/monitoring reads failed" in q for q in d.debrief)
+
+
+def test_drift_false_alarms_scales_with_share_and_counts_episodes():
+    # one 100-record blip per 1,000 records of stable traffic: 1 read in 10 alarmed -> share 10% -> 0
+    def blip(seen, ph, scored):
+        return b.view(drift=ph.name == "stable" and seen % 1000 == 0, dfeat=["channel"])
+    specs = [b.PhaseSpec("stable", 4500, drift="silent")]
+    r = run("drift_false_alarms", drift_ctx(blip, specs))
+    # grace: the first window (5 reads) of the scenario is skipped -> 40 reads, 4 alarmed
+    assert r.metrics["false_alarm_share"] == pytest.approx(4 / 40)
+    assert r.score == pytest.approx(0.0, abs=1e-9)
+    assert r.metrics["false_alarms_per_1000"] == pytest.approx(1000 * 4 / 4000)
+
+
+def test_drift_false_alarms_grace_after_a_shift():
+    # alarm lingers 300 records into a stable phase after a scored shift: not a false alarm
+    specs = [b.PhaseSpec("shift", 1000, shifts=["covariate"], drift_fields=["channel"], drift="detect"),
+             b.PhaseSpec("back", 2000, drift="silent")]
+    def mon(seen, ph, scored):
+        return b.view(drift=(ph.name == "shift" and seen >= 200) or seen <= 1300, dfeat=["channel"])
+    assert run("drift_false_alarms", drift_ctx(mon, specs)).score == 1.0
+
+
+def test_drift_attribution(good, never):
+    assert run("drift_attribution", good).score == 1.0
+    assert run("drift_attribution", never).score == 0.0
+
+
+def test_drift_attribution_naming_everything_is_penalised():
+    def noisy(seen, ph, scored):
+        on = ph.name == "shift" and seen - ph.start >= 200
+        return b.view(drift=on, dfeat=["channel", "product", "language", "order_value", "customer_tier"])
+    r = run("drift_attribution", drift_ctx(noisy))
+    assert r.score == pytest.approx(2 * 0.2 / 1.2) and not r.passed and r.debrief
+
+
+def test_drift_attribution_ignores_quality_fields():
+    specs = [b.PhaseSpec("stable", 1500, drift="silent"),
+             b.PhaseSpec("shift", 1500, shifts=["covariate", "rename_field"], drift_fields=["channel"],
+                         quality_fields=["order_value", "order_total"], drift="detect")]
+    def mon(seen, ph, scored):
+        return b.view(drift=ph.name == "shift", dfeat=["channel", "order_total"])
+    assert run("drift_attribution", drift_ctx(mon, specs)).score == 1.0
+
+
+def test_quality_alarms(good):
+    r = run("quality_alarms", good)
+    assert r.score == 1.0 and r.passed
+
+
+def test_quality_alarms_gaming(always, never):
+    a = run("quality_alarms", always)
+    assert a.score == 0.0 and a.metrics["silent_share"] == 1.0
+    assert any("always on" in q for q in a.debrief)
+    n = run("quality_alarms", never)
+    assert n.score == 0.0 and n.debrief
+
+
+def test_quality_alarms_half_credit_without_fields():
+    def mon(seen, ph, scored):
+        return b.view(quality=scored.quality.get((ph.scenario, ph.name)) == "detect")
+    r = run("quality_alarms", b.standard(monitor=mon))
+    assert r.score == pytest.approx(0.5)

@@ -1,0 +1,69 @@
+"""Operations checks: start-up, latency p95 under load (errors count), memory, restart."""
+from __future__ import annotations
+
+import pytest
+
+import _builders as b
+from grader.checks import load_all
+from grader.checks.base import REGISTRY
+from grader.checks.operations import percentile
+from grader.transcript import LoadRun, RestartRun
+
+
+def run(check_id: str, **transcript):
+    load_all()
+    return REGISTRY[check_id]().run(b.context([], [], b.Scored(), **transcript))
+
+
+def test_startup_time():
+    assert run("startup_time", startup_s=5.0).score == 1.0
+    assert run("startup_time", startup_s=45.0).score == pytest.approx(0.5)
+    slow = run("startup_time", startup_s=70.0)
+    assert slow.score == 0.0 and slow.debrief
+    nm = run("startup_time", status="start_failed")
+    assert nm.not_measured and "start_failed" in nm.not_measured
+
+
+def test_percentile_nearest_rank():
+    assert percentile([float(i) for i in range(1, 101)], 95) == 95.0
+    assert percentile([1.0, float("inf")], 95) == float("inf")
+
+
+def test_latency_p95_within_budget():
+    r = run("latency_p95", load=LoadRun(concurrency=8, batch_size=100, latencies_ms=[100.0] * 100))
+    assert r.score == 1.0 and r.metrics["p95_ms"] == 100.0
+
+
+def test_latency_p95_fades_to_zero_at_four_times_budget():
+    r = run("latency_p95", load=LoadRun(concurrency=8, batch_size=100, latencies_ms=[1250.0] * 100))
+    assert r.score == pytest.approx(0.5) and not r.passed and r.debrief
+    assert run("latency_p95", load=LoadRun(concurrency=8, batch_size=100, latencies_ms=[2000.0] * 100)).score == 0.0
+
+
+def test_latency_p95_errors_count_as_slow():
+    fast_but_failing = LoadRun(concurrency=8, batch_size=100, latencies_ms=[10.0] * 90, errors=10,
+                               error_examples=["HTTP 503"])
+    r = run("latency_p95", load=fast_but_failing)
+    assert r.score == 0.0 and r.metrics["p95_ms"] is None and r.failures == ["load error: HTTP 503"]
+
+
+def test_latency_p95_not_measured_without_load():
+    assert run("latency_p95").not_measured
+
+
+def test_memory_limit():
+    assert run("memory_limit", peak_memory_mb=300.0).score == 1.0
+    assert run("memory_limit", peak_memory_mb=1024.0).score == pytest.approx(0.5)
+    assert run("memory_limit", peak_memory_mb=1500.0).score == 0.0
+    oom = run("memory_limit", peak_memory_mb=200.0, oom_killed=True)
+    assert oom.score == 0.0 and "OOM" in oom.evidence and oom.debrief
+    assert run("memory_limit").not_measured
+
+
+def test_restart_recovery():
+    assert run("restart_recovery", restart=RestartRun(attempted=True, ready_s=3.0, served_after=True)).score == 1.0
+    assert run("restart_recovery", restart=RestartRun(attempted=True, ready_s=90.0, served_after=True)).score == 0.5
+    dead = run("restart_recovery", restart=RestartRun(attempted=True, ready_s=None, served_after=False,
+                                                      error="never ready"))
+    assert dead.score == 0.0 and "never ready" in dead.evidence and dead.debrief
+    assert run("restart_recovery").not_measured
