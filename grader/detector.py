@@ -29,7 +29,7 @@ from typing import Iterable, Literal
 import numpy as np
 import pandas as pd
 from pydantic import BaseModel, Field
-from scipy import stats
+from scipy import special, stats
 
 log = logging.getLogger(__name__)
 
@@ -90,6 +90,34 @@ class _Pending:
 
 def _as_category(s: pd.Series) -> pd.Series:
     return s.dropna().astype(str)
+
+
+def ks_and_w1(ref_sorted: np.ndarray, values: np.ndarray) -> tuple[float, float]:
+    """Two-sample KS p-value (asymptotic, as scipy's ks_2samp(method="asymp")) and W1 distance.
+
+    Done by hand on the pre-sorted reference: scipy's wrappers cost ~10x more per call.
+    """
+    win = np.sort(values)
+    n1, n2 = len(ref_sorted), len(win)
+    allv = np.sort(np.concatenate([ref_sorted, win]))
+    cdf1 = np.searchsorted(ref_sorted, allv, side="right") / n1
+    cdf2 = np.searchsorted(win, allv, side="right") / n2
+    gap = np.abs(cdf1 - cdf2)
+    d = float(gap.max())
+    en = n1 * n2 / (n1 + n2)
+    p = float(np.clip(stats.kstwo.sf(d, np.round(en)), 0.0, 1.0))
+    w1 = float(np.sum(gap[:-1] * np.diff(allv)))
+    return p, w1
+
+
+def chi2_p(table: np.ndarray) -> float:
+    """p-value of the chi-square test of independence on a 2 x k table (no continuity correction)."""
+    table = table[:, table.sum(axis=0) > 0]
+    if table.shape[1] < 2:
+        return 1.0
+    expected = table.sum(axis=1, keepdims=True) * table.sum(axis=0, keepdims=True) / table.sum()
+    stat = float(((table - expected) ** 2 / expected).sum())
+    return float(special.chdtrc(table.shape[1] - 1, stat))
 
 
 def holm(pvalues: Iterable[float], alpha: float) -> list[bool]:
@@ -157,9 +185,8 @@ class ReferenceDetector:
         vals = vals[np.isfinite(vals)]
         if len(vals) < MIN_VALUES or len(ref.values) < MIN_VALUES:
             return
-        p = float(stats.ks_2samp(ref.values, vals, method="asymp").pvalue)
-        w = float(stats.wasserstein_distance(ref.values, vals)) / ref.std
-        pend.append(_Pending(c, "distribution", p, w, NUMERIC_GATE))
+        p, w1 = ks_and_w1(ref.values, vals)
+        pend.append(_Pending(c, "distribution", p, w1 / ref.std, NUMERIC_GATE))
 
     def _categorical(self, c: str, raw: pd.Series, pend: list[_Pending], unseen: dict[str, list[str]]) -> None:
         ref = self._cat[c].counts
@@ -171,10 +198,7 @@ class ReferenceDetector:
             unseen[c] = new
         keys = sorted(set(ref) | set(win))
         table = np.array([[ref.get(k, 0) for k in keys], [win.get(k, 0) for k in keys]], dtype=float)
-        if len(keys) < 2:
-            p = 1.0
-        else:
-            p = float(stats.chi2_contingency(table, correction=False).pvalue)
+        p = chi2_p(table)
         shares = table / table.sum(axis=1, keepdims=True)
         tvd = 0.5 * float(np.abs(shares[0] - shares[1]).sum())
         pend.append(_Pending(c, "distribution", p, tvd, CATEGORICAL_GATE))

@@ -228,6 +228,8 @@ def _report(plan: GradePlan, transcript: Transcript, out: Path, console: Console
     try:
         out.mkdir(parents=True, exist_ok=True)
         paths = write_reports(report, ctx, out)
+        # What replay observed, for re-scoring and debugging (ids and answers, never held-back records).
+        (out / "transcript.json").write_text(transcript.model_dump_json())
     except OSError as exc:
         raise UsageError(f"cannot write the report to {out}: {exc.strerror or exc}") from exc
     _print_summary(console, report, paths, out)

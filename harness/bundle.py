@@ -53,7 +53,7 @@ def validate_candidate(candidate: str) -> str:
         raise UsageError("the candidate id is empty")
     if not CANDIDATE_RE.match(cand) or ".." in cand:
         raise UsageError(
-            f"unsafe candidate id {candidate!r}: use 1-64 letters, digits, '.', '_' or '-', starting with a letter or digit"
+            f"unsafe candidate id {candidate!r}: use 1-64 of A-Z a-z 0-9 . _ -, starting with a letter or digit"
         )
     return cand
 

@@ -42,6 +42,10 @@ MUST_DETECT = 0.95
 MUST_BE_SILENT = 0.05
 EVIDENTLY_WINDOWS = 5
 REFERENCE_ROWS = 5000
+HOLDOUT_ROWS = 10000
+# A window "underperforms" when the z-test says so AND accuracy fell by at least this much:
+# the same effect-size gate idea as the detector, so tiny biases do not become alarms.
+PERFORMANCE_GATE = 0.03
 # Bump when the simulation changes meaning, so cached reports are not reused.
 CALIBRATION_VERSION = 1
 
@@ -88,6 +92,7 @@ class CalibrationReport(BaseModel):
     stable_accuracy: float
     seconds: float
     phases: list[PhaseCalibration]
+    cached: bool = Field(default=False, exclude=True)
 
     def failures(self) -> list[str]:
         return [f for p in self.phases for f in p.failures()]
@@ -119,8 +124,8 @@ def _text(frame: pd.DataFrame) -> pd.Series:
 
 
 def _underperforms(correct: int, n: int, stable_correct: int, stable_n: int) -> bool:
-    """One-sided two-proportion z-test: is the window's accuracy below the stable one?"""
-    if n == 0:
+    """One-sided two-proportion z-test (alpha 0.01) plus an effect gate: did accuracy fall?"""
+    if n == 0 or stable_correct / stable_n - correct / n < PERFORMANCE_GATE:
         return False
     pooled = (correct + stable_correct) / (n + stable_n)
     se = math.sqrt(pooled * (1 - pooled) * (1 / n + 1 / stable_n))
@@ -145,14 +150,20 @@ class _Simulator:
         self.text = [f for f, k in kinds.items() if k == "text"]
         # Identity and time are not monitored: timestamps always move forward.
         self.ignore = [f for f, k in kinds.items() if k not in ("numeric", "categorical", "text")] + ["id", self.label]
-        ref = engine.reference_clean(self.recipe, seed, n=2 * REFERENCE_ROWS)
-        self.reference_note = f"reference_clean(seed={seed}), {REFERENCE_ROWS} rows; accuracy on {len(ref) - REFERENCE_ROWS} more"
-        detect_ref, holdout = ref.iloc[:REFERENCE_ROWS], ref.iloc[REFERENCE_ROWS:]
-        self.reference = self._monitored(detect_ref)
+        # The whole training period, as a candidate's service would use its training data.
+        # Stable phases run at the end of training (a mild categorical trend), but at this
+        # window size the difference is invisible: measured false-alarm rate over 480
+        # stable windows was 0.4 % against the whole period, 1.0 % against its last quarter.
+        self.reference = self._monitored(engine.reference_clean(self.recipe, seed, n=REFERENCE_ROWS))
         self.detector = ReferenceDetector(self.reference, self.numeric, self.categorical, ALPHA, missing_only=self.text)
         self.model = self._train(engine.generate_training(self.recipe, seed).frame)
+        # Stable accuracy from a large, separate draw: a biased estimate here turns straight
+        # into performance false alarms on stable phases.
+        holdout = engine.reference_clean(self.recipe, seed + 1, n=HOLDOUT_ROWS)
         self.stable_n = len(holdout)
         self.stable_correct = int(self._correct(holdout).sum())
+        self.reference_note = (f"reference: reference_clean(seed={seed}) {REFERENCE_ROWS} rows (whole training period); "
+                               f"stable accuracy on {HOLDOUT_ROWS} more")
 
     def _monitored(self, frame: pd.DataFrame) -> pd.DataFrame:
         return frame.drop(columns=[c for c in self.ignore if c in frame.columns])
@@ -163,8 +174,9 @@ class _Simulator:
         from sklearn.pipeline import make_pipeline
 
         frame = frame[frame[self.label].notna()]
-        model = make_pipeline(TfidfVectorizer(min_df=2, ngram_range=(1, 2), sublinear_tf=True),
-                              LogisticRegression(max_iter=1000))
+        # Unigrams and a loose tolerance: as accurate here as bigrams, ten times faster to fit.
+        model = make_pipeline(TfidfVectorizer(min_df=2, sublinear_tf=True),
+                              LogisticRegression(C=3.0, tol=1e-3, max_iter=300))
         model.fit(_text(frame), frame[self.label].astype(str))
         return model
 
@@ -178,7 +190,8 @@ class _Simulator:
         acc: list[float] = []
         ev_frames: list[pd.DataFrame] = []
         for i in range(windows):
-            w = self.engine.sample_clean(self.recipe, scenario, phase.name, scenario.window, _window_seed(seed, scenario.name, phase.name, i))
+            wseed = _window_seed(seed, scenario.name, phase.name, i)
+            w = self.engine.sample_clean(self.recipe, scenario, phase.name, scenario.window, wseed)
             v = self.detector.check(self._monitored(w))
             drift += v.drift
             quality += v.quality
@@ -190,7 +203,7 @@ class _Simulator:
             else:
                 labelled = False
             if i < EVIDENTLY_WINDOWS:
-                ev_frames.append(self._monitored(w))
+                ev_frames.append(w)
             tick()
         ev_rate, ev_note = evidently_rate(self.reference, ev_frames, self.numeric, self.categorical, ALPHA)
         rates = {"drift": drift / windows, "quality": quality / windows, "performance": perf / windows if labelled else None}
@@ -217,6 +230,9 @@ def evidently_rate(reference: pd.DataFrame, frames: list[pd.DataFrame], numeric:
     cols = numeric + categorical
     dd = DataDefinition(numerical_columns=numeric, categorical_columns=categorical)
     ref_ds = Dataset.from_pandas(reference[cols], data_definition=dd)
+    # Keep only monitored columns that are present: a renamed one is then simply absent,
+    # which is exactly the break evidently cannot handle (it raises -> "n/a").
+    frames = [f[[c for c in f.columns if c in cols]] for f in frames]
     metric = DriftedColumnsCount(columns=cols, num_method="ks", cat_method="chisquare", threshold=alpha / len(cols))
     hits = 0
     for frame in frames:
@@ -282,15 +298,21 @@ def cached_report(exercise: Exercise, *, windows: int = 40, seed: int = 7, cache
     path = folder / f"{exercise.id}-{cache_key(exercise, windows=windows, seed=seed)}.json"
     if path.is_file():
         try:
-            return CalibrationReport.model_validate_json(path.read_text())
+            report = CalibrationReport.model_validate_json(path.read_text())
+            report.cached = True
+            return report
         except ValueError:
             log.warning("ignoring unreadable calibration cache %s", path)
     report = calibrate(exercise, windows=windows, seed=seed, progress=progress)
     try:
         folder.mkdir(parents=True, exist_ok=True)
-        tmp = path.with_suffix(".tmp")
+        tmp = path.with_suffix(f".{os.getpid()}.tmp")  # graders may calibrate side by side
         tmp.write_text(report.model_dump_json(indent=1))
         tmp.replace(path)
+        for stale in folder.glob(f"{exercise.id}-*.json"):
+            # Older inputs or code: never read again (the key changed), so do not let them pile up.
+            if stale != path and stale.stat().st_mtime < path.stat().st_mtime - 1:
+                stale.unlink(missing_ok=True)
     except OSError as exc:  # a read-only checkout still grades; it just recalibrates next time
         log.warning("cannot cache calibration at %s: %s", path, exc)
     return report
@@ -308,28 +330,40 @@ def scored_phases(exercise: Exercise, *, windows: int = 40, seed: int = 7, cache
     return scored
 
 
+def _cell(rate: float | None, expect: str, v: Verdict) -> str:
+    shown = "n/a" if rate is None else f"{rate:.2f}"
+    if v == "reported":
+        return f"[dim]{shown}[/]"
+    mark = "[red]FAIL[/]" if v == "FAIL" else "[green]ok[/]"
+    return f"{shown} {expect} {mark}"
+
+
 def render(report: CalibrationReport, console) -> None:
+    """One table per scenario: per aspect the reference's rate, the expectation and whether it holds."""
     from rich.table import Table
 
-    def pct(x: float | None) -> str:
-        return "n/a" if x is None else f"{x:.2f}"
-
-    style = {"FAIL": "bold red", "must detect": "green", "must stay silent": "green", "reported": "dim"}
     for scenario in dict.fromkeys(p.scenario for p in report.phases):
-        table = Table(title=f"{scenario}", title_justify="left", show_lines=False)
-        for col in ("phase", "window", "drift", "quality", "perf", "acc", "evidently", "expect d/q/p", "verdict d/q/p", "fields"):
-            table.add_column(col)
+        table = Table(title=scenario, title_justify="left", title_style="bold")
+        for col, kw in (("phase", {"no_wrap": True}), ("window", {"justify": "right"}), ("drift", {}),
+                        ("quality", {}), ("performance", {}), ("evidently", {}), ("accuracy", {"justify": "right"}),
+                        ("fields (rate)", {})):
+            table.add_column(col, **kw)
         for p in (p for p in report.phases if p.scenario == scenario):
-            expect = "/".join(getattr(p.expect, a) for a in ASPECTS)
-            verdicts = " / ".join(f"[{style[p.verdicts[a]]}]{p.verdicts[a]}[/]" for a in ASPECTS)
+            cells = [_cell(p.rate(a), getattr(p.expect, a), p.verdicts[a]) for a in ASPECTS]
+            ev = f"{p.evidently_rate:.2f}" if p.evidently_rate is not None else "n/a"
+            acc = "n/a" if p.window_accuracy is None else f"{p.window_accuracy:.3f}"
             fields = ", ".join(f"{f} {r:.2f}" for f, r in p.field_rates.items() if r >= 0.1)
-            ev = pct(p.evidently_rate) if p.evidently_rate is not None else (p.evidently_note[:30] or "n/a")
-            table.add_row(p.phase, str(p.window), pct(p.drift_rate), pct(p.quality_rate), pct(p.performance_rate),
-                          pct(p.window_accuracy), ev, expect, verdicts, fields)
+            table.add_row(p.phase, str(p.window), *cells, ev, acc, fields)
         console.print(table)
-    console.print(f"{len(report.phases)} phases x {report.windows} windows, seed {report.seed}; "
-                  f"stable accuracy {report.stable_accuracy:.3f}; {report.reference}; "
-                  f"simulated in {report.seconds:.1f} s (cache key {report.key})")
+    notes = sorted({p.evidently_note for p in report.phases if p.evidently_note})
+    console.print(
+        f"Rates = share of {report.windows} simulated windows the reference detector flagged; "
+        f"'detect' needs >= {MUST_DETECT}, 'silent' <= {MUST_BE_SILENT}; dim = not scored. "
+        f"Evidently (ks/chisquare, Bonferroni) on {EVIDENTLY_WINDOWS} windows per phase, second opinion only"
+        + (f"; n/a: {'; '.join(notes)}" if notes else "") + ".")
+    console.print(f"Stable accuracy {report.stable_accuracy:.3f} (TF-IDF + logistic regression); {report.reference}; "
+                  f"seed {report.seed}; simulated in {report.seconds:.1f} s"
+                  f"{' (read from cache)' if report.cached else ''}; cache key {report.key}.")
 
 
 def check_command(exercise_id: str, *, windows: int, seed: int, console) -> None:

@@ -9,7 +9,9 @@ the same way (research/drift.md §5, "Scoring the candidate's alarms"):
   (the preceding phase was itself a scored onset for the same signal); otherwise the
   service must raise it afresh (an off -> on edge). An always-on alarm never earns delay.
 * Silent phases get a grace of one window (plus the label delay for performance) after a
-  phase that was not itself silent: a recent-window monitor legitimately lags.
+  phase that was not itself silent, or at a scenario's start when the service was not
+  restarted before it: a recent-window monitor legitimately lags. A freshly (re)started
+  service gets no grace: alarms on its first small windows are false alarms.
 """
 from __future__ import annotations
 
@@ -70,6 +72,17 @@ def expectations(ctx: CheckContext, signal: Signal) -> dict[tuple[str, str], str
 def _reads(ctx: CheckContext, scenario: str) -> list[MonitorRead]:
     run = next((r for r in ctx.transcript.runs if r.scenario == scenario), None)
     return sorted(run.monitor, key=lambda m: m.records_seen) if run else []
+
+
+def _carried_over(ctx: CheckContext, scenario: str) -> bool:
+    """True when the service may still hold the previous scenario's window (it was not restarted).
+
+    A fresh service (the first scenario, or one restarted before this scenario) gets no
+    grace at the start: small-window false alarms right after start-up are real false alarms.
+    """
+    runs = ctx.transcript.runs
+    run = next((r for r in runs if r.scenario == scenario), None)
+    return run is not None and run is not runs[0] and run.restart_ready_s is None
 
 
 def _previous(phases: list[PhaseTruth], phase: PhaseTruth) -> PhaseTruth | None:
@@ -161,7 +174,10 @@ def silent_stats(ctx: CheckContext, signal: Signal, label_grace: bool = False) -
             if exp.get((name, ph.name)) != "silent":
                 continue
             prev = _previous(phases, ph)
-            grace = 0 if prev is not None and exp.get((name, prev.name)) == "silent" else window
+            if prev is None:
+                grace = window if _carried_over(ctx, name) else 0
+            else:
+                grace = 0 if exp.get((name, prev.name)) == "silent" else window
             if label_grace and grace:
                 grace += label_delay * batch
             lo = ph.start + grace

@@ -101,7 +101,7 @@ class UnfamiliarFallback(Check):
         excess = max(0.0, rate - self.TOLERANCE)
         factor = clip01(1.0 - 2.0 * excess)  # 55% fallback on familiar records -> 0
         score = recall * factor
-        missed = [o for o in unf if o not in hit]
+        missed = [o for o in unf if o.result is None or o.result.status != "fallback"]
         conf = [o.result.confidence for o in missed if o.result is not None and o.result.confidence is not None]
         mean_conf = sum(conf) / len(conf) if conf else None
         evidence = (f"Sent {len(unf)} usable but unfamiliar records (e.g. a product never seen in training). "

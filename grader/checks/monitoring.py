@@ -10,9 +10,9 @@ from __future__ import annotations
 
 import logging
 
-from grader.checks.alarms import OnsetScore, delay_credit, named, score_onsets, silent_stats, state
+from grader.checks.alarms import OnsetScore, named, score_onsets, silent_stats, state
 from grader.checks.base import Check, CheckContext, CheckResult, register
-from grader.checks.records import clip01, ratio
+from grader.checks.records import clip01
 
 log = logging.getLogger(__name__)
 
@@ -111,8 +111,7 @@ class DriftAttribution(Check):
             if not truth:
                 continue
             ignore = {f.lower() for f in ph.quality_fields}  # quality events belong to quality_alarms
-            alarmed = [r for r in o.reads_after if state(r, "drift") is True and r.records_seen <= ph.end + 
-                       ctx.scenario_params(o.scenario)[0]]
+            alarmed = [r for r in o.reads_after if state(r, "drift") is True]
             per_read = [_f1(named(r, "drift") - ignore, truth) for r in alarmed]
             f1 = sum(x[2] for x in per_read) / len(per_read) if per_read else 0.0
             prec = sum(x[0] for x in per_read) / len(per_read) if per_read else 0.0
@@ -191,6 +190,3 @@ class QualityAlarms(Check):
         failures = [ln for ln, p in zip(lines, parts) if p < 0.8][:4] + st.examples[:1]
         return self.result(score, evidence, failures=failures, debrief=debrief,
                            metrics={"onset_score": onset_score, "silent_share": st.share})
-
-
-__all__ = ["DriftAlarmDelay", "DriftFalseAlarms", "DriftAttribution", "QualityAlarms", "delay_credit"]

@@ -110,6 +110,8 @@ def _join(ctx: CheckContext, names: tuple[str, ...]) -> list[Outcome]:
             for rid in ex.ids:
                 sent[rid] = (ex, by_id.get(rid))
         for phase in traffic.phases:
+            if phase.truth.kind != "traffic":  # load/restart pools are scored by operations checks
+                continue
             payload = {str(r.get("id")): r for r in phase.records if isinstance(r, dict)}
             for t in phase.truths:
                 ex, res = sent.get(t.id, (None, None))

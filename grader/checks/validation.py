@@ -39,11 +39,12 @@ class NoServerErrors(Check):
         runs = {r.scenario: r for r in ctx.transcript.runs}
         for name, traffic in ctx.traffic.items():
             _, _, batch = ctx.scenario_params(name)
-            n_records = sum(len(p.truths) for p in traffic.phases)
             run = runs.get(name)
+            batch = run.batch_size if run else batch
             exchanges = run.exchanges if run else []
-            sent_ids = sum(len(e.ids) for e in exchanges)
-            unsent = math.ceil(max(0, n_records - sent_ids) / batch)
+            # replay batches within a phase, never across phases
+            due = sum(math.ceil(len(p.records) / batch) for p in traffic.phases if p.truth.kind == "traffic")
+            unsent = max(0, due - len(exchanges))
             expected += len(exchanges) + unsent
             sent += len(exchanges)
             broken += unsent
@@ -102,7 +103,8 @@ class InvalidFlagged(Check):
         precision = ratio(len(hit) + len(with_pred), len(flagged_all)) if flagged_all else 1.0
         # precision of 0.8 or better costs nothing; rejecting everything (precision ~ invalid share) scores ~0
         score = recall * clip01(precision / 0.8)
-        missed = [o for o in bad if o not in hit]
+        hit_ids = {id(o) for o in hit}
+        missed = [o for o in bad if id(o) not in hit_ids]
         evidence = (f"Sent {len(bad)} records that cannot be scored (e.g. subject and body missing, unparseable or "
                     f"out-of-range numbers). Expected status 'invalid' with a null prediction. Got it for "
                     f"{pct(len(hit), len(bad))}; 'invalid' but with a prediction: {len(with_pred)}. What came back "

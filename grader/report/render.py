@@ -35,7 +35,9 @@ def _context(report: Report) -> dict:
     by_dim: dict[str, list] = {}
     for c in report.checks:
         by_dim.setdefault(c.dimension, []).append(c)
-    return {"r": report, "by_dim": by_dim}
+    extra = report.model_extra or {}
+    return {"r": report, "by_dim": by_dim, "notes": list(extra.get("notes") or []),
+            "log_tail": str(extra.get("service_log_tail") or "")}
 
 
 def render_markdown(report: Report) -> str:

@@ -17,13 +17,12 @@ from typing import Any
 
 import numpy as np
 import pandas as pd
+from pydantic import TypeAdapter
 
 from harness.data.mess import ABSENT, Messer, Mode, duplicate_pairs, record_kind
 from harness.data.recipe import Recipe, load_recipe
 from harness.data.sampler import Sample, World, sample_typed, world_for
-from harness.data.truth import (
-    Injection, PhaseTraffic, PhaseTruth, RecordTruth, ScenarioTraffic,
-)
+from harness.data.truth import PhaseTraffic, PhaseTruth, RecordTruth, ScenarioTraffic
 from harness.errors import ConfigError
 from harness.scenario import Phase, Scenario
 
@@ -38,6 +37,7 @@ _TRAIN_STREAM = 1
 _SCENARIO_STREAM = 2
 _REFERENCE_STREAM = 3
 _SAMPLE_STREAM = 4
+_TRUTHS = TypeAdapter(list[RecordTruth])
 
 
 def _rng(*key: int) -> np.random.Generator:
@@ -134,7 +134,9 @@ def _rename(records: list[dict[str, Any]], injections: list[list[tuple[str, str]
             items = [(new if k == old else k, v) for k, v in rec.items()]
             rec.clear()
             rec.update(items)
-        inj[:] = [(new if f == old else f, c) for f, c in inj if not (f == old and c == "missing")]
+        # whatever the mess did to the old field now hides inside a field nobody knows:
+        # the service can only see "old missing, new unknown"
+        inj[:] = [(f, c) for f, c in inj if f != old]
         inj.extend([(old, "renamed_field"), (old, "missing")] + ([(new, "extra_field")] if present else []))
 
 
@@ -172,21 +174,24 @@ def generate_training(recipe: Recipe, seed: int) -> TrainingData:
         labels[j] = labels[i]
         wire_labels[j] = wire_labels[i]
     required = list(recipe.text.required_any) if recipe.text else []
-    truths = []
+    rows = []
     for i in range(n):
-        inj = [Injection(field=f, code=c) for f, c in injections[i]]
+        inj = [{"field": f, "code": c} for f, c in injections[i]]
         if wire_labels[i] != labels[i]:
-            inj.append(Injection(field=recipe.label, code="label_noise"))
-        truths.append(RecordTruth(
-            id=ids[i], scenario="training", phase="training", index=i,
-            kind=record_kind(injections[i], required), label=labels[i], injections=inj,
-            duplicate_of=ids[dup_of[i]] if i in dup_of else None))
+            inj.append({"field": recipe.label, "code": "label_noise"})
+        rows.append({
+            "id": ids[i], "scenario": "training", "phase": "training", "index": i,
+            "kind": record_kind(injections[i], required), "label": labels[i], "injections": inj,
+            "duplicate_of": ids[dup_of[i]] if i in dup_of else None})
+    truths = _TRUTHS.validate_python(rows)
     cols = recipe.columns
     frame = pd.DataFrame([[rec.get(c) for c in recipe.field_names] for rec in records], columns=recipe.field_names,
                          dtype=object)
     frame[recipe.label] = wire_labels
     frame = frame[cols]
     clean = sample.frame.copy()
+    for j, i in dup_of.items():  # a duplicate re-sends its source's payload
+        clean.iloc[j] = clean.iloc[i]
     clean.insert(0, recipe.id_field, ids)
     return TrainingData(recipe=recipe, seed=seed, frame=frame, clean=clean, truths=truths)
 
@@ -244,6 +249,8 @@ def generate_scenario(recipe: Recipe, scenario: Scenario, seed: int) -> Scenario
         records: list[dict[str, Any]] = []
         truths: list[RecordTruth] = []
         onset = None
+        if phase.kind != "traffic" and n == 0:
+            log.debug("%s/%s: %s phase without records", scenario.name, phase.name, phase.kind)
         if n:
             sample = sample_typed(recipe, world, n, rng, t0, t1)
             ids = [f"{prefix}-{index + i:06d}" for i in range(n)]
@@ -251,16 +258,20 @@ def generate_scenario(recipe: Recipe, scenario: Scenario, seed: int) -> Scenario
                 recipe, sample, ids, mode="json", mess=phase.mess, rng=rng, renames=world.renames)
             labels = sample.frame[recipe.label].to_numpy(dtype=object)
             original = sample.original_label
+            rows = []
             for i in range(n):
                 src = dup_of.get(i, i)
-                truths.append(RecordTruth(
-                    id=ids[i], scenario=scenario.name, phase=phase.name, index=index + i,
-                    kind=record_kind(injections[i], required), label=labels[src],
-                    original_label=original[src], injections=[Injection(field=f, code=c) for f, c in injections[i]],
-                    duplicate_of=ids[src] if src != i else None))
+                rows.append({
+                    "id": ids[i], "scenario": scenario.name, "phase": phase.name, "index": index + i,
+                    "kind": record_kind(injections[i], required), "label": labels[src],
+                    "original_label": original[src],
+                    "injections": [{"field": f, "code": c} for f, c in injections[i]],
+                    "duplicate_of": ids[src] if src != i else None})
+            # one validation call for the whole list: pydantic-core is fast in bulk, slow per object
+            truths = _TRUTHS.validate_python(rows)
             first = sample.frame[recipe.time_field].iloc[0]
             onset = first.strftime("%Y-%m-%dT%H:%M:%SZ")
-        phases.append(PhaseTraffic(
+        phases.append(PhaseTraffic.model_construct(
             truth=_phase_truth(recipe, scenario, phase, index, index + n, onset), records=records, truths=truths))
         index += n
     return ScenarioTraffic(scenario=scenario.name, seed=seed, phases=phases)

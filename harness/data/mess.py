@@ -41,6 +41,8 @@ class Messed:
 
 
 def record_kind(injections: list[tuple[str, str]], required_any: list[str]) -> str:
+    if not injections:
+        return "clean"
     codes = {c for _, c in injections}
     if codes & INVALID_CODES:
         return "invalid"

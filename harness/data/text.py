@@ -45,18 +45,22 @@ def generate_text(
     n = len(labels)
     vocab: dict[str, CategoryVocab] = {**spec.categories, **recipe.heldout_categories}
     others = {lab: spec.confusable.get(lab) or [c for c in recipe.classes if c != lab] for lab in recipe.classes}
-    u = rng.random((n, _N_DRAWS))
-    orders = rng.integers(10_000, 99_999, size=n)
-    amounts = rng.integers(5, 900, size=n)
+    # plain Python lists: indexing numpy arrays one scalar at a time is the slow part here
+    u = rng.random((n, _N_DRAWS)).tolist()
+    orders = rng.integers(10_000, 99_999, size=n).tolist()
+    amounts = rng.integers(5, 900, size=n).tolist()
     lo, hi = spec.sentences
-    k_sent = rng.integers(lo, hi + 1, size=n)
+    k_sent = rng.integers(lo, hi + 1, size=n).tolist()
+    labels_l = [str(x) for x in labels]
+    cats_l = [str(x) for x in categories]
+    langs_l = [str(x) for x in languages] if languages is not None else None
     subjects: list[str] = []
     bodies: list[str] = []
     for i in range(n):
         row = u[i]
-        label = str(labels[i])
-        cat = vocab.get(str(categories[i]))
-        lang = spec.languages.get(str(languages[i])) if languages is not None else None
+        label = labels_l[i]
+        cat = vocab.get(cats_l[i])
+        lang = spec.languages.get(langs_l[i]) if langs_l is not None else None
         # whose phrasing: the true label, or (confusion) a neighbouring label's
         phr_body = _pick(others[label], row[1]) if row[0] < spec.confusion else label
         phr_subj = phr_body if row[2] < 0.5 else label

@@ -41,6 +41,7 @@ STOP_TIMEOUT_S = 3  # SIGTERM grace on restart before SIGKILL
 SWEEP_AFTER_S = 3600.0  # leftovers older than this belong to a grader that died
 LOG_TAIL_CHARS = 4000
 T = TypeVar("T")
+_ANSI = re.compile(r"\x1b\[[0-9;]*[A-Za-z]")
 _swept = False
 
 
@@ -271,7 +272,7 @@ class DockerRuntime(Runtime):
                 )
                 for chunk in stream:
                     text = chunk.get("stream") or ""
-                    for line in text.splitlines():
+                    for line in _ANSI.sub("", text).splitlines():
                         line = line.rstrip()
                         if not line:
                             continue

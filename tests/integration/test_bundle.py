@@ -72,8 +72,17 @@ def world(tmp_path_factory: pytest.TempPathFactory):
             inner.setenv("SHIFTWORK_HOME", str(ROOT))
             return real(load_exercise(ex.id, root=ROOT), scenario)
 
+    # A snapshot of the code the wheel is built from: the checkout may change while this runs.
+    snapshot = tmp / "src"
+    snapshot.mkdir()
+    shutil.copy2(ROOT / "pyproject.toml", snapshot / "pyproject.toml")
+    for pkg in ("harness", "grader"):
+        shutil.copytree(ROOT / pkg, snapshot / pkg, ignore=shutil.ignore_patterns("__pycache__"))
+    from harness import bundle
+
     with pytest.MonkeyPatch.context() as mp:
         mp.setattr(selfcheck, "public_expectations", calibrated_in_checkout)
+        mp.setattr(bundle, "repo_source_root", lambda: snapshot)
         mp.setenv("SHIFTWORK_HOME", str(home))
         mp.setenv("SHIFTWORK_SECRET", SECRET)
         quiet = Console(quiet=True)
@@ -100,7 +109,7 @@ def test_bundle_holds_exactly_the_allowlist(world) -> None:
     assert fixed <= set(files)
     assert [f for f in files if f.startswith("tools/") and f.endswith(".whl")], files
     extra = [f for f in set(files) - fixed
-             if not re.fullmatch(r"(app/.*\.py|tests/.*\.py|[^/]+\.py|\.dockerignore|tools/shiftwork-[^/]+\.whl)", f)]
+             if not re.fullmatch(r"((app|service)/.*\.py|tests/.*\.py|[^/]+\.py|\.dockerignore|tools/shiftwork-[^/]+\.whl)", f)]
     assert extra == []
     meta = json.loads((world["alice"] / ".exercise.json").read_text())
     assert sorted(meta) == ["candidate", "exercise", "token", "version"]
@@ -177,7 +186,7 @@ def test_canary_and_secret_never_reach_the_bundle(world) -> None:
 
 
 def test_package_refuses_bad_input_in_one_line(world, tmp_path: Path) -> None:
-    env = {**os.environ, "SHIFTWORK_HOME": str(world["home"]), "SHIFTWORK_SECRET": SECRET}
+    env = {**os.environ, "SHIFTWORK_HOME": str(world["home"]), "SHIFTWORK_SECRET": SECRET, "COLUMNS": "300"}
     for args, needle in (((EXERCISE, "--candidate", ""), "empty"),
                          ((EXERCISE, "--candidate", "../x"), "unsafe candidate id"),
                          (("nope", "--candidate", "c1"), "unknown exercise")):

@@ -151,27 +151,31 @@ def no_monitoring(seen: int, ph: PhaseTruth, scored: Scored) -> None:
 
 def simulate(tr: ScenarioTraffic, scored: Scored, answer=oracle_answer, monitor: Monitor = oracle_monitor(),
              batch_size: int = 100, fail_batches: set[int] | None = None, fail_code: int = 500,
-             stop_after: int | None = None, latency_ms: float = 20.0) -> ScenarioRun:
-    """Replay `tr` in batches against a fake service; batches in `fail_batches` get `fail_code`."""
-    flat = [(rec, t, ph.truth) for ph in tr.phases for rec, t in zip(ph.records, ph.truths)]
-    run = ScenarioRun(scenario=tr.scenario, batch_size=batch_size)
-    for b, lo in enumerate(range(0, len(flat), batch_size)):
-        if stop_after is not None and b >= stop_after:
-            run.aborted = "service stopped answering"
-            break
-        chunk = flat[lo:lo + batch_size]
-        ids = [t.id for _, t, _ in chunk]
-        if fail_batches and b in fail_batches:
-            err = "server_error" if fail_code >= 500 else "client_error"
-            run.exchanges.append(Exchange(batch=b, phase=chunk[0][2].name, ids=ids, status_code=fail_code,
-                                          error=err, detail='{"detail":"boom"}', latency_ms=latency_ms))
-        else:
-            run.exchanges.append(Exchange(batch=b, phase=chunk[0][2].name, ids=ids, status_code=200,
-                                          latency_ms=latency_ms, results=[answer(r, t) for r, t, _ in chunk]))
-        seen = lo + len(chunk)
-        v = monitor(seen, chunk[-1][2], scored)
-        run.monitor.append(MonitorRead(after_batch=b, records_seen=seen, status_code=200 if v else 404,
-                                       error=None if v else "client_error", view=v))
+             stop_after: int | None = None, latency_ms: float = 20.0, restarted: bool = True) -> ScenarioRun:
+    """Replay `tr` as grader.replay does (batches within a phase, /monitoring after each batch)
+    against a fake service; batches in `fail_batches` get `fail_code`."""
+    run = ScenarioRun(scenario=tr.scenario, batch_size=batch_size, restart_ready_s=1.0 if restarted else None)
+    b, seen = -1, 0
+    for ph in tr.phases:
+        pairs = list(zip(ph.records, ph.truths))
+        for lo in range(0, len(pairs), batch_size):
+            b += 1
+            if stop_after is not None and b >= stop_after:
+                run.aborted = "service stopped answering"
+                return run
+            chunk = pairs[lo:lo + batch_size]
+            ids = [t.id for _, t in chunk]
+            if fail_batches and b in fail_batches:
+                err = "server_error" if fail_code >= 500 else "client_error"
+                run.exchanges.append(Exchange(batch=b, phase=ph.truth.name, ids=ids, status_code=fail_code,
+                                              error=err, detail='{"detail":"boom"}', latency_ms=latency_ms))
+            else:
+                run.exchanges.append(Exchange(batch=b, phase=ph.truth.name, ids=ids, status_code=200,
+                                              latency_ms=latency_ms, results=[answer(r, t) for r, t in chunk]))
+            seen += len(chunk)
+            v = monitor(seen, ph.truth, scored)
+            run.monitor.append(MonitorRead(after_batch=b, records_seen=seen, status_code=200 if v else 404,
+                                           error=None if v else "client_error", view=v))
     return run
 
 

@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import io
+import shutil
 import subprocess
 import zipfile
 from pathlib import Path
@@ -116,8 +117,17 @@ def test_zip_holds_the_repo_under_one_folder(tmp_path: Path) -> None:
     assert status.returncode == 0 and status.stdout == ""
 
 
-def test_wheel_holds_only_harness_and_grader(repo_root: Path) -> None:
-    name, data = bundle.build_wheel(repo_root)
+def test_wheel_holds_only_harness_and_grader_and_builds_identically(repo_root: Path, tmp_path: Path,
+                                                                   monkeypatch: pytest.MonkeyPatch) -> None:
+    snap = tmp_path / "src"  # a snapshot: the shared checkout may change between the two builds
+    snap.mkdir()
+    (snap / "pyproject.toml").write_bytes((repo_root / "pyproject.toml").read_bytes())
+    for pkg in ("harness", "grader"):
+        shutil.copytree(repo_root / pkg, snap / pkg, ignore=shutil.ignore_patterns("__pycache__"))
+    monkeypatch.setattr(bundle, "_WHEEL_CACHE", {})
+    name, data = bundle.build_wheel(snap)
+    monkeypatch.setattr(bundle, "_WHEEL_CACHE", {})
+    assert bundle.build_wheel(snap) == (name, data)
     assert name.startswith("shiftwork-") and name.endswith("-py3-none-any.whl")
     with zipfile.ZipFile(io.BytesIO(data)) as zf:
         names = zf.namelist()

@@ -45,14 +45,22 @@ def test_performance_alarm_gaming():
 
 
 def test_performance_alarm_counterweight_multiplies():
-    # correct onset, but degraded in 2 of the 10 stable reads after the grace period
+    # correct onset, but degraded in 4 of the 15 reads of the stable phase (a fresh service: no grace)
     def mon(seen, ph, scored):
         if ph.name == "before":
-            return b.view(perf=seen in (100, 200, 900, 1000))  # 100/200 fall inside the grace period
+            return b.view(perf=seen in (100, 200, 900, 1000))
         return b.view(perf=seen - ph.start >= 500)
     r = run("performance_alarm", perf_ctx(mon))
-    # grace = window 500 + label delay 300 -> reads at 900..1500 counted (7), 2 alarmed
-    assert r.score == pytest.approx(1 - 2 / 7)
+    assert r.score == pytest.approx(1 - 4 / 15)
+
+
+def test_performance_silent_phase_after_a_drop_gets_label_grace():
+    tr, scored = b.traffic("p", [b.PhaseSpec("drop", 1000, shifts=["concept_drift"], performance="detect"),
+                                 b.PhaseSpec("recovered", 2000, performance="silent")])
+    def mon(seen, ph, scored):  # stays degraded until the window + late labels have moved on
+        return b.view(perf=200 <= seen <= 1800)
+    ctx = b.context([tr], [b.simulate(tr, scored, monitor=mon)], scored, window=500, label_delay=3)
+    assert run("performance_alarm", ctx).score == 1.0
 
 
 def test_unfamiliar_fallback(good):

@@ -110,15 +110,34 @@ def test_drift_false_alarms_always_on_and_missing_monitoring_score_zero(always, 
 
 
 def test_drift_false_alarms_scales_with_share_and_counts_episodes():
-    # one 100-record blip per 1,000 records of stable traffic: 1 read in 10 alarmed -> share 10% -> 0
+    # one 100-record blip per 1,000 records of stable traffic from a freshly started service
     def blip(seen, ph, scored):
         return b.view(drift=ph.name == "stable" and seen % 1000 == 0, dfeat=["channel"])
-    specs = [b.PhaseSpec("stable", 4500, drift="silent")]
-    r = run("drift_false_alarms", drift_ctx(blip, specs))
-    # grace: the first window (5 reads) of the scenario is skipped -> 40 reads, 4 alarmed
-    assert r.metrics["false_alarm_share"] == pytest.approx(4 / 40)
-    assert r.score == pytest.approx(0.0, abs=1e-9)
-    assert r.metrics["false_alarms_per_1000"] == pytest.approx(1000 * 4 / 4000)
+    r = run("drift_false_alarms", drift_ctx(blip, [b.PhaseSpec("stable", 4500, drift="silent")]))
+    assert r.metrics["false_alarm_share"] == pytest.approx(4 / 45)
+    assert r.score == pytest.approx(1 - (4 / 45) / 0.10)
+    assert r.metrics["false_alarms_per_1000"] == pytest.approx(1000 * 4 / 4500)
+
+
+def test_drift_false_alarms_small_window_alarms_after_start_count():
+    # alarms on the first (small) windows after start-up are false alarms, not lag
+    def early(seen, ph, scored):
+        return b.view(drift=seen <= 300, dfeat=["channel"])
+    r = run("drift_false_alarms", drift_ctx(early, [b.PhaseSpec("stable", 1000, drift="silent")]))
+    assert r.metrics["false_alarm_share"] == pytest.approx(0.3) and r.score == 0.0
+
+
+def test_drift_false_alarms_grace_when_the_service_was_not_restarted():
+    first, s1 = b.traffic("a", [b.PhaseSpec("shift", 1000, shifts=["covariate"], drift_fields=["channel"],
+                                            drift="detect")])
+    second, s2 = b.traffic("b", [b.PhaseSpec("stable", 1500, drift="silent")])
+    scored = b.merge(s1, s2)
+    def lingering(seen, ph, scored):  # the previous scenario's drift is still in the window
+        return b.view(drift=ph.name == "shift" or seen <= 400, dfeat=["channel"])
+    runs = [b.simulate(first, scored, monitor=lingering),
+            b.simulate(second, scored, monitor=lingering, restarted=False)]
+    r = run("drift_false_alarms", b.context([first, second], runs, scored))
+    assert r.score == 1.0 and r.metrics["false_alarm_share"] == 0.0
 
 
 def test_drift_false_alarms_grace_after_a_shift():

@@ -129,3 +129,23 @@ def test_holm_is_applied_across_the_window(detector: ReferenceDetector) -> None:
 def test_reference_must_have_monitored_columns() -> None:
     with pytest.raises(ValueError, match="lacks"):
         ReferenceDetector(frame(0, 100), ["nope"], [])
+
+
+def test_fast_statistics_match_scipy() -> None:
+    from scipy import stats
+
+    from grader.detector import chi2_p, ks_and_w1
+
+    rng = np.random.default_rng(11)
+    ref = np.sort(rng.lognormal(3, 1, 3000))
+    for shift in (0.0, 0.1, 0.5):
+        win = rng.lognormal(3 + shift, 1, 400)
+        win[:50] = np.round(win[:50])  # ties
+        p, w1 = ks_and_w1(ref, win)
+        assert p == pytest.approx(stats.ks_2samp(ref, win, method="asymp").pvalue, rel=1e-6, abs=1e-12)
+        assert w1 == pytest.approx(stats.wasserstein_distance(ref, win), rel=1e-9)
+    table = np.array([[400.0, 300, 200, 100, 0], [40, 35, 15, 10, 7]])
+    expected = stats.chi2_contingency(table[:, :4], correction=False).pvalue
+    assert chi2_p(table[:, :4]) == pytest.approx(expected, rel=1e-9)
+    assert chi2_p(table) == pytest.approx(stats.chi2_contingency(table, correction=False).pvalue, rel=1e-9)
+    assert chi2_p(np.array([[10.0], [3.0]])) == 1.0

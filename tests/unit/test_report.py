@@ -89,10 +89,15 @@ def test_failed_status_report_still_renders(tmp_path):
     ctx = b.context(list(base.traffic.values()), [], base.scored, status="build_failed",
                     reasons=["pip install failed: no matching distribution"])
     report = build_report(ctx, run_checks(ctx))
+    report = report.model_copy(update={"notes": ["graded with the local runtime: NOT isolated"],
+                                       "service_log_tail": "ERROR: No matching distribution <torch>"})
     assert report.score == 0.0 and report.status == "build_failed"
     assert len(report.debrief) == 1 and "did not build" in report.debrief[0]
     paths = write_reports(report, ctx, tmp_path)
-    assert "pip install failed" in paths["md"].read_text()
+    md, html = paths["md"].read_text(), paths["html"].read_text()
+    assert "pip install failed" in md and "NOT isolated" in md and "No matching distribution <torch>" in md
+    assert "No matching distribution &lt;torch&gt;" in html and "NOT isolated" in html
+    assert json.loads(paths["json"].read_text())["service_log_tail"].startswith("ERROR")
     assert json.loads(paths["json"].read_text())["accuracy"] == {"in_distribution": None, "under_shift": None}
 
 

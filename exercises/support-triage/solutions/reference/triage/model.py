@@ -98,7 +98,7 @@ class Classifier:
     @classmethod
     def fit(cls, rows: list[dict[str, Any]], labels: list[str], C: float = 4.0) -> "Classifier":
         feat = Featurizer().fit(rows)
-        lr = LogisticRegression(C=C, max_iter=300, tol=1e-3)
+        lr = LogisticRegression(C=C, max_iter=200, tol=1e-3)
         lr.fit(feat.transform(rows), labels)
         return cls(feat, lr, [str(c) for c in lr.classes_])
 
