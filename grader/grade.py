@@ -180,6 +180,7 @@ def grade_one(submission: str | Path, *, exercise: str | None = None, out: Path 
         ex_id = exercise or (sub.meta.exercise if sub.meta else None) or (plan.exercise.id if plan else None)
         if not ex_id:
             raise UsageError(f"{sub.name}: no exercise named: pass --exercise, or grade a bundle with .exercise.json")
+        planned = time.monotonic()
         if plan is None:
             ex = load_exercise(ex_id)
             key = (ex.id, pick_seed(ex.id, sub, seed))
@@ -191,6 +192,7 @@ def grade_one(submission: str | Path, *, exercise: str | None = None, out: Path 
         out = out or Path("reports") / sub.name
         transcript = Transcript(exercise=ex.id, submission=sub.name, runtime=runtime, seed=plan.seed,
                                 candidate=sub.meta.candidate if sub.meta else None, reasons=list(sub.flags))
+        transcript.timings_s["plan"] = round(time.monotonic() - planned, 3)
         if sub.meta is not None and sub.meta.exercise != ex.id:
             transcript.reasons.append(f"graded as {ex.id} although .exercise.json names {sub.meta.exercise}")
         label = f"sw-{sub.name[:20]}-{uuid.uuid4().hex[:8]}"
@@ -224,10 +226,12 @@ def _report(plan: GradePlan, transcript: Transcript, out: Path, console: Console
     report = build_report(ctx, results)
     extra = {"notes": transcript.notes, "service_log_tail": transcript.log_tail[-LOG_TAIL:]}
     report = report.model_copy(update={k: v for k, v in extra.items() if v})
-    report.timings_s["report"] = round(time.monotonic() - began, 3)
     try:
         out.mkdir(parents=True, exist_ok=True)
         paths = write_reports(report, ctx, out)
+        # The report's own timing includes rendering: patch it into report.json afterwards.
+        report.timings_s["report"] = round(time.monotonic() - began, 3)
+        (out / "report.json").write_text(report.model_dump_json(indent=2) + "\n")
         # What replay observed, for re-scoring and debugging (ids and answers, never held-back records).
         (out / "transcript.json").write_text(transcript.model_dump_json())
     except OSError as exc:

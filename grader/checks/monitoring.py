@@ -79,7 +79,8 @@ class DriftFalseAlarms(Check):
         share = st.share
         score = clip01(1.0 - share / FALSE_ALARM_SHARE_ZERO)
         evidence = (f"{st.reads} /monitoring reads over {st.records} records of {len(st.phases)} stable phase(s) "
-                    f"({', '.join(st.phases)}), skipping one window after a change. Expected drift.detected = "
+                    f"({', '.join(st.phases)}; the first window after a shift, or after a start without restart, is "
+                    f"skipped as monitor lag). Expected drift.detected = "
                     f"false throughout. Alarmed: {st.alarmed}, unreadable or never read: {st.unreadable} "
                     f"(share {share:.1%}); {st.episodes} alarm episode(s) = {st.per_1000:.2f} false alarms per "
                     f"1,000 records. Score 1 - share/{FALSE_ALARM_SHARE_ZERO:.0%}; an always-on alarm scores 0.")

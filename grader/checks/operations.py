@@ -10,6 +10,7 @@ import math
 
 from grader.checks.base import Check, CheckContext, CheckResult, register
 from grader.checks.records import clip01
+from grader.transcript import RestartRun
 
 log = logging.getLogger(__name__)
 
@@ -121,6 +122,8 @@ class RestartRecovery(Check):
         r = ctx.transcript.restart
         budget = ctx.exercise.budgets.startup_s
         if not r.attempted:
+            r = _from_scenario_restarts(ctx) or r
+        if not r.attempted:
             return self.not_measured("no restart was attempted" + (f" ({r.error})" if r.error else ""))
         ready = r.ready_s is not None and r.ready_s <= budget
         if ready and r.served_after:
@@ -138,3 +141,13 @@ class RestartRecovery(Check):
             if score < self.pass_mark else []
         return self.result(score, evidence, debrief=debrief,
                            metrics={"ready_s": r.ready_s, "served_after": float(r.served_after)})
+
+
+def _from_scenario_restarts(ctx: CheckContext) -> RestartRun | None:
+    """Replay restarts the service before each scenario; use those when there was no restart phase."""
+    restarted = [run for run in ctx.transcript.runs if run.restart_ready_s is not None]
+    if not restarted:
+        return None
+    served = all(any(ex.status_code == 200 and ex.results is not None for ex in run.exchanges) for run in restarted)
+    return RestartRun(attempted=True, ready_s=max(run.restart_ready_s or 0.0 for run in restarted),
+                      served_after=served)

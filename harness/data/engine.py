@@ -185,13 +185,14 @@ def generate_training(recipe: Recipe, seed: int) -> TrainingData:
             "duplicate_of": ids[dup_of[i]] if i in dup_of else None})
     truths = _TRUTHS.validate_python(rows)
     cols = recipe.columns
-    frame = pd.DataFrame([[rec.get(c) for c in recipe.field_names] for rec in records], columns=recipe.field_names,
-                         dtype=object)
+    names = recipe.field_names
+    frame = pd.DataFrame([[rec.get(c) for c in names] for rec in records], columns=names, dtype=object)
     frame[recipe.label] = wire_labels
     frame = frame[cols]
-    clean = sample.frame.copy()
+    order = np.arange(n)
     for j, i in dup_of.items():  # a duplicate re-sends its source's payload
-        clean.iloc[j] = clean.iloc[i]
+        order[j] = i
+    clean = sample.frame.iloc[order].reset_index(drop=True)
     clean.insert(0, recipe.id_field, ids)
     return TrainingData(recipe=recipe, seed=seed, frame=frame, clean=clean, truths=truths)
 

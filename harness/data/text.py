@@ -11,15 +11,11 @@ import logging
 
 import numpy as np
 
-from harness.data.recipe import CategoryVocab, Recipe, TextSpec, TextVocab
+from harness.data.recipe import CategoryVocab, LanguageVocab, Recipe, TextSpec, TextVocab
 
 log = logging.getLogger(__name__)
 
 _N_DRAWS = 14  # uniform draws per record; each choice below uses its own column
-
-
-def _pick(options: list[str], u: float) -> str:
-    return options[int(u * len(options))] if options else ""
 
 
 class _Slots(dict):
@@ -54,51 +50,62 @@ def generate_text(
     labels_l = [str(x) for x in labels]
     cats_l = [str(x) for x in categories]
     langs_l = [str(x) for x in languages] if languages is not None else None
+    # plain dicts and locals: this loop is the engine's hot path
+    confusion = spec.confusion
+    fillers = spec.fillers
+    g_subj = {lab: v.subject for lab, v in spec.labels.items()}
+    g_body = {lab: v.body for lab, v in spec.labels.items()}
+    no_lang = LanguageVocab()
     subjects: list[str] = []
     bodies: list[str] = []
     for i in range(n):
         row = u[i]
         label = labels_l[i]
         cat = vocab.get(cats_l[i])
-        lang = spec.languages.get(langs_l[i]) if langs_l is not None else None
+        lang = spec.languages.get(langs_l[i], no_lang) if langs_l is not None else no_lang
         # whose phrasing: the true label, or (confusion) a neighbouring label's
-        phr_body = _pick(others[label], row[1]) if row[0] < spec.confusion else label
+        if row[0] < confusion:
+            opts = others[label]
+            phr_body = opts[int(row[1] * len(opts))]
+        else:
+            phr_body = label
         phr_subj = phr_body if row[2] < 0.5 else label
-        src_body = _source(spec, cat, lang, phr_body, row[3], row[4])
-        src_subj = _source(spec, cat, lang, phr_subj, row[3], row[4])
-        slots = _Slots(
-            item=_pick(cat.item, row[5]) if cat else "it",
-            order=f"#{orders[i]}",
-            amount=f"{amounts[i]}",
-        )
-        subjects.append(_fill(_pick(src_subj.subject or spec.labels[phr_subj].subject, row[6]), slots))
+        src_body = _source(cat, lang, phr_body, row[3], row[4])
+        src_subj = src_body if phr_subj == phr_body else _source(cat, lang, phr_subj, row[3], row[4])
+        slots = _Slots(item=cat.item[int(row[5] * len(cat.item))] if cat else "it",
+                       order=f"#{orders[i]}", amount=str(amounts[i]))
+        opts = (src_subj.subject if src_subj is not None and src_subj.subject else g_subj[phr_subj])
+        subjects.append(_fill(opts[int(row[6] * len(opts))], slots))
         parts: list[str] = []
-        greet = _pick(lang.greeting, row[7]) if lang else ""
+        greet = lang.greeting[int(row[7] * len(lang.greeting))]
         if greet:
             parts.append(greet)
-        body_opts = src_body.body or spec.labels[phr_body].body
-        generic = body_opts if len(body_opts) > 2 else spec.labels[phr_body].body
-        first = int(row[8] * len(body_opts))
-        parts.append(_fill(body_opts[first], slots))
+        generic_pool = g_body[phr_body]
+        body_opts = src_body.body if src_body is not None and src_body.body else generic_pool
+        generic = body_opts if len(body_opts) > 2 else generic_pool
+        first = body_opts[int(row[8] * len(body_opts))]
+        parts.append(_fill(first, slots))
         if k_sent[i] > 1:
             # a second sentence from the generic pool, never a repeat of the first
             second = generic[(int(row[8] * len(generic)) + 1 + int(row[3] * 5)) % len(generic)]
-            if second != body_opts[first]:
+            if second != first:
                 parts.append(_fill(second, slots))
-        if cat and cat.detail and row[9] < 0.6:
-            parts.append(_fill(_pick(cat.detail, row[10]), slots))
-        if spec.fillers and row[11] < 0.5:
-            parts.append(_fill(_pick(spec.fillers, row[12]), slots))
-        close = _pick(lang.closing, row[13]) if lang else ""
+        if cat is not None and cat.detail and row[9] < 0.6:
+            parts.append(_fill(cat.detail[int(row[10] * len(cat.detail))], slots))
+        if fillers and row[11] < 0.5:
+            parts.append(_fill(fillers[int(row[12] * len(fillers))], slots))
+        close = lang.closing[int(row[13] * len(lang.closing))]
         if close:
             parts.append(close)
         bodies.append(" ".join(parts))
     return {"subject": subjects, "body": bodies}
 
 
-def _source(spec: TextSpec, cat: CategoryVocab | None, lang, label: str, u_cat: float, u_lang: float) -> TextVocab:
-    if cat is not None and label in cat.labels and u_cat < cat.specific_share:
+def _source(cat: CategoryVocab | None, lang: LanguageVocab, label: str, u_cat: float,
+            u_lang: float) -> TextVocab | None:
+    """The category's own phrases for this label, else the language's, else None (generic)."""
+    if cat is not None and u_cat < cat.specific_share and label in cat.labels:
         return cat.labels[label]
-    if lang is not None and label in lang.labels and u_lang < lang.native_share:
+    if u_lang < lang.native_share and label in lang.labels:
         return lang.labels[label]
-    return spec.labels[label]
+    return None

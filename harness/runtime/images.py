@@ -9,7 +9,6 @@ everything that went in, so a rebuild happens only when the requirements change.
 from __future__ import annotations
 
 import hashlib
-import io
 import logging
 import os
 import platform
@@ -238,15 +237,15 @@ def _fill_wheelhouse(req: Path, console: Any) -> Path:
     return wheelhouse
 
 
-def _context_tar(req: Path, wheelhouse: Path) -> io.BytesIO:
-    """Build context in memory-free form: a temp tar of Dockerfile + requirements + wheels."""
+def _context_tar(req: Path, wheelhouse: Path) -> Any:
+    """The build context as a temporary tar file (not in memory): Dockerfile, pins, wheels."""
     buf = tempfile.TemporaryFile()
     with tarfile.open(fileobj=buf, mode="w") as tar:
         tar.add(_dockerfile_path(), arcname="Dockerfile")
         tar.add(req, arcname="runtime-requirements.txt")
         tar.add(wheelhouse, arcname="wheelhouse")
     buf.seek(0)
-    return buf  # type: ignore[return-value]
+    return buf
 
 
 def _build(client: Any, name: str, req: Path, wheelhouse: Path, digest: str, exercise: str, console: Any) -> None:

@@ -67,3 +67,11 @@ def test_restart_recovery():
                                                       error="never ready"))
     assert dead.score == 0.0 and "never ready" in dead.evidence and dead.debrief
     assert run("restart_recovery").not_measured
+
+
+def test_restart_recovery_falls_back_to_restarts_between_scenarios():
+    tr, scored = b.traffic("s", [b.PhaseSpec("p", 200)])
+    ctx = b.context([tr], [b.simulate(tr, scored, restarted=True)], scored)
+    load_all()
+    r = REGISTRY["restart_recovery"]().run(ctx)
+    assert r.score == 1.0 and r.metrics["ready_s"] == 1.0

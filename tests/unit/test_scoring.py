@@ -69,3 +69,11 @@ def test_gaming_strategies_lose_heavily(kw):
     total, dims = score(run_checks(ctx), ctx.exercise)
     assert total < 80.0
     assert min(s for s, _ in dims.values()) < 50.0
+
+
+def test_a_demo_grade_service_scores_far_below_a_sound_one(oracle):
+    # no validation (everything 'ok'), no /monitoring: what an accuracy-only demo does
+    ctx = b.standard(answer=b.serve_all_ok, monitor=b.no_monitoring)
+    total, dims = score(run_checks(ctx), ctx.exercise)
+    assert dims["monitoring"][0] == 0.0
+    assert total < 60.0

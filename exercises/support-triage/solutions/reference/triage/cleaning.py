@@ -119,6 +119,13 @@ def parse_number(name: str, v: Any) -> tuple[float | None, str | None, bool]:
 
 
 def parse_timestamp(v: Any) -> tuple[datetime | None, str | None]:
+    ts, code = _parse_timestamp(v)
+    if ts is not None and ts.tzinfo is None:
+        ts = ts.replace(tzinfo=timezone.utc)  # comparable with every other timestamp
+    return ts, code
+
+
+def _parse_timestamp(v: Any) -> tuple[datetime | None, str | None]:
     if isinstance(v, str) and _ISO.match(v.strip()):
         try:
             return datetime.fromisoformat(v.strip().replace("Z", "+00:00")), None

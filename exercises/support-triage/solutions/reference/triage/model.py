@@ -38,7 +38,11 @@ class Featurizer:
     n_cat: int = 0
 
     def fit(self, rows: list[dict[str, Any]]) -> "Featurizer":
-        self.vectorizer.fit([text_of(r) for r in rows])
+        self.fit_transform(rows)
+        return self
+
+    def fit_transform(self, rows: list[dict[str, Any]]) -> sparse.csr_matrix:
+        x_text = self.vectorizer.fit_transform([text_of(r) for r in rows])
         col = 0
         for name in CATEGORICAL_FIELDS:
             counts: dict[str, int] = {}
@@ -55,10 +59,12 @@ class Featurizer:
             xs = np.array([math.log1p(r[name]) for r in rows if r.get(name) is not None])
             self.num_mean[name] = float(xs.mean()) if xs.size else 0.0
             self.num_std[name] = (float(xs.std()) or 1.0) if xs.size else 1.0
-        return self
+        return self._assemble(x_text, rows)
 
     def transform(self, rows: list[dict[str, Any]]) -> sparse.csr_matrix:
-        x_text = self.vectorizer.transform([text_of(r) for r in rows])
+        return self._assemble(self.vectorizer.transform([text_of(r) for r in rows]), rows)
+
+    def _assemble(self, x_text: sparse.spmatrix, rows: list[dict[str, Any]]) -> sparse.csr_matrix:
         n = len(rows)
         ri: list[int] = []
         ci: list[int] = []
@@ -96,11 +102,21 @@ class Classifier:
     classes: list[str]
 
     @classmethod
-    def fit(cls, rows: list[dict[str, Any]], labels: list[str], C: float = 4.0) -> "Classifier":
-        feat = Featurizer().fit(rows)
+    def fit(cls, rows: list[dict[str, Any]], labels: list[str], holdout: np.ndarray | None = None,
+            C: float = 4.0) -> tuple["Classifier", np.ndarray | None]:
+        """Fit; with a boolean `holdout` mask, first fit without those rows and return their
+        probabilities (to calibrate thresholds), then refit on everything from that start."""
+        feat = Featurizer()
+        x = feat.fit_transform(rows)
+        y = np.asarray(labels, dtype=object)
         lr = LogisticRegression(C=C, max_iter=200, tol=1e-3)
-        lr.fit(feat.transform(rows), labels)
-        return cls(feat, lr, [str(c) for c in lr.classes_])
+        hold_proba = None
+        if holdout is not None and holdout.any():
+            lr.fit(x[~holdout], y[~holdout])
+            hold_proba = lr.predict_proba(x[holdout])
+            lr.set_params(warm_start=True)  # the refit starts from the holdout model: a few steps
+        lr.fit(x, y)
+        return cls(feat, lr, [str(c) for c in lr.classes_]), hold_proba
 
     def predict_proba(self, rows: list[dict[str, Any]]) -> np.ndarray:
         if not rows:

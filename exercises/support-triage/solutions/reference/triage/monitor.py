@@ -18,6 +18,7 @@ import logging
 import math
 from collections import OrderedDict, deque
 from dataclasses import dataclass, field
+from datetime import datetime, timezone
 from typing import Any, Iterable
 
 import numpy as np
@@ -40,6 +41,9 @@ SCHEMA_RECENT = 100
 SCHEMA_SHARE = 0.5
 MAX_REMEMBERED = 50_000  # predictions kept for joining late labels
 REF_SAMPLE = 5_000
+# Training shows a mild trend and live traffic continues from its end: compare the
+# distributions with the later part of training, not its average.
+REF_LATEST_SHARE = 0.5
 
 
 @dataclass
@@ -59,7 +63,10 @@ class Reference:
     def from_training(cls, cleaned: list[Cleaned], holdout_accuracy: float, holdout_n: int,
                       seed: int = 0) -> "Reference":
         rng = np.random.default_rng(seed)
-        valid = [c for c in cleaned if not c.invalid]
+        epoch = datetime(1970, 1, 1, tzinfo=timezone.utc)
+        dated = sorted((c for c in cleaned if not c.invalid),
+                       key=lambda c: c.values.get("created_at") or epoch)
+        valid = dated[int(len(dated) * (1 - REF_LATEST_SHARE)):]
         numeric, numeric_std = {}, {}
         for name in NUMERIC_FIELDS:
             xs = np.array([c.values[name] for c in valid if c.values.get(name) is not None], dtype=float)

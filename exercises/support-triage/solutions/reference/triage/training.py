@@ -81,18 +81,17 @@ def _train(path: Path, seed: int) -> Bundle:
     rng = np.random.default_rng(seed)
     order = rng.permutation(usable)
     n_hold = int(len(order) * HOLDOUT_SHARE)
-    hold, fit = order[:n_hold], order[n_hold:]
-    rows = [cleaned[i].values for i in fit]
-    clf = Classifier.fit(rows, [labels[i] for i in fit])
-    hold_rows = [cleaned[i].values for i in hold]
-    proba = clf.predict_proba(hold_rows)
-    pred = np.array(clf.classes)[proba.argmax(axis=1)]
-    holdout_acc = float(np.mean(pred == np.array([labels[i] for i in hold])))
+    holdout = np.arange(len(order)) < n_hold
+    rows = [cleaned[i].values for i in order]
+    y = [labels[i] for i in order]
+    clf, proba = Classifier.fit(rows, y, holdout=holdout)
+    classes_arr = np.array(clf.classes, dtype=object)
+    holdout_acc = float(np.mean(classes_arr[proba.argmax(axis=1)] == np.array(y, dtype=object)[holdout]))
     confidence_floor = float(np.quantile(proba.max(axis=1), FALLBACK_QUANTILE))
-    known = np.array([clf.featurizer.known_fraction(r) for r in hold_rows])
+    # known-token shares are measured with the final vocabulary, which saw the holdout texts:
+    # a slight overestimate, so the floor errs low (fewer needless fallbacks).
+    known = np.array([clf.featurizer.known_fraction(r) for r, h in zip(rows, holdout) if h])
     known_text_floor = min(0.5, float(np.quantile(known, 0.005)))
-    # Refit on everything: the holdout only calibrated the thresholds and the accuracy reference.
-    clf = Classifier.fit([cleaned[i].values for i in order], [labels[i] for i in order])
     reference = Reference.from_training(cleaned, holdout_acc, n_hold, seed=seed)
     default = max(counts, key=lambda y: counts[y] if y in classes else -1)
     log.info("trained on %d rows (holdout accuracy %.3f) in %.1fs", len(order), holdout_acc,
