@@ -267,7 +267,11 @@ def write_cohort(rows: list[dict[str, Any]], out: Path) -> tuple[Path, Path]:
         writer.writeheader()
         writer.writerows(rows)
     lines = ["| " + " | ".join(cols) + " |", "|" + "---|" * len(cols)]
-    for row in sorted(rows, key=lambda r: -(r.get("score") or -1)):
+    def rank(row: dict[str, Any]) -> float:
+        value = row.get("score")
+        return -float(value) if isinstance(value, (int, float)) else 1.0
+
+    for row in sorted(rows, key=rank):
         lines.append("| " + " | ".join(str(row.get(c, "")).replace("|", "/") for c in cols) + " |")
     md_path.write_text("# Cohort\n\n" + "\n".join(lines) + "\n")
     return md_path, csv_path

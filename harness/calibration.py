@@ -112,15 +112,9 @@ def _window_seed(seed: int, scenario: str, phase: str, i: int) -> int:
     return int.from_bytes(digest[:4], "big")
 
 
-def _field_kinds(recipe: object) -> dict[str, str]:
-    fields = getattr(recipe, "fields")
-    if isinstance(fields, dict):
-        return {name: getattr(f, "kind", f) for name, f in fields.items()}
-    return {f.name: f.kind for f in fields}
-
-
-def _text(frame: pd.DataFrame) -> pd.Series:
-    parts = [frame[c].fillna("").astype(str) for c in ("subject", "body") if c in frame.columns]
+def _text(frame: pd.DataFrame, columns: list[str]) -> pd.Series:
+    """The model's input: every text field joined (training text may hold lists or numbers)."""
+    parts = [frame[c].fillna("").astype(str) for c in columns if c in frame.columns]
     return parts[0].str.cat(parts[1:], sep=" ") if parts else pd.Series([""] * len(frame), index=frame.index)
 
 
@@ -145,12 +139,12 @@ class _Simulator:
         self.engine = engine
         self.recipe = engine.load_recipe(exercise.dataset, root=exercise.root.parent.parent)
         self.label = self.recipe.label
-        kinds = _field_kinds(self.recipe)
+        kinds = {f.name: f.kind for f in self.recipe.fields}
         self.numeric = [f for f, k in kinds.items() if k == "numeric"]
         self.categorical = [f for f, k in kinds.items() if k == "categorical"]
         self.text = [f for f, k in kinds.items() if k == "text"]
         # Identity and time are not monitored: timestamps always move forward.
-        self.ignore = [f for f, k in kinds.items() if k not in ("numeric", "categorical", "text")] + ["id", self.label]
+        self.ignore = [f for f, k in kinds.items() if k not in ("numeric", "categorical", "text")] + [self.label]
         # The whole training period, as a candidate's service would use its training data.
         # Stable phases run at the end of training (a mild categorical trend), but at this
         # window size the difference is invisible: measured false-alarm rate over 480
@@ -178,11 +172,11 @@ class _Simulator:
         # Unigrams and a loose tolerance: as accurate here as bigrams, ten times faster to fit.
         model = make_pipeline(TfidfVectorizer(min_df=2, sublinear_tf=True),
                               LogisticRegression(C=3.0, tol=1e-3, max_iter=300))
-        model.fit(_text(frame), frame[self.label].astype(str))
+        model.fit(_text(frame, self.text), frame[self.label].astype(str))
         return model
 
     def _correct(self, frame: pd.DataFrame) -> np.ndarray:
-        return self.model.predict(_text(frame)) == frame[self.label].astype(str).to_numpy()
+        return self.model.predict(_text(frame, self.text)) == frame[self.label].astype(str).to_numpy()
 
     def phase(self, scenario: Scenario, phase: Phase, windows: int, seed: int, tick: Callable[[], None]) -> PhaseCalibration:
         drift = quality = perf = 0

@@ -7,9 +7,14 @@ copied, so nothing held back (scenarios, other solutions, heldout vocabulary) le
 """
 from __future__ import annotations
 
+import importlib
 import logging
 import shutil
+import sys
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
+from types import ModuleType
 
 from harness.errors import UsageError
 from harness.exercise import exercises_dir, load_exercise
@@ -66,3 +71,24 @@ def materialize_solution(exercise_id: str, name: str, dest: Path, seed: int = 7,
     write_training_csv(exercise_id, dest / "data" / "train.csv", seed=seed, root=root)
     log.info("materialized %s/%s into %s (seed %d)", exercise_id, name, dest, seed)
     return dest
+
+
+@contextmanager
+def imported_service(folder: Path, module: str) -> Iterator[ModuleType]:
+    """Import `module` from a service folder in this process (for TestClient tests), then forget it.
+
+    Services use plain top-level names (`app`, `service`, `triage`); everything imported
+    from `folder` is dropped from sys.modules afterwards, so two services can be tested in
+    one process one after the other.
+    """
+    folder = Path(folder).resolve()
+    sys.path.insert(0, str(folder))
+    importlib.invalidate_caches()
+    try:
+        yield importlib.import_module(module)
+    finally:
+        sys.path.remove(str(folder))
+        for name, mod in list(sys.modules.items()):
+            origin = getattr(mod, "__file__", None) or ""
+            if origin and Path(origin).resolve().is_relative_to(folder):
+                del sys.modules[name]

@@ -28,7 +28,9 @@ RECOVERABLE_CODES = frozenset({
 })
 SHIFT_CODES = frozenset({"new_category", "unit_change", "renamed_field"})
 
-TS_FORMATS = ["%m/%d/%Y %H:%M", "epoch", "%Y-%m-%d %H:%M:%S", "%d %b %Y %H:%M", "%Y-%m-%dT%H:%M:%S+00:00"]
+# none of these is ISO 8601 (a service reading ISO with an offset or a space separator is right
+# to call it clean, so those variants would make the truth unfair)
+TS_FORMATS = ["%m/%d/%Y %H:%M", "epoch", "%d %b %Y %H:%M", "%d.%m.%Y %H:%M", "%B %d, %Y %H:%M:%S"]
 HTML_WRAPS = ["<p>{}</p>", "<div>{}</div>", "<p>{}<br></p>", "<html><body>{}</body></html>", "{}<br/>"]
 VARIANTS = [str.upper, str.title, lambda v: " " + v, lambda v: v + " ", lambda v: " " + v.upper() + " "]
 TEXT_TYPES: list[Any] = [12345, ["refund", "please"], {"text": "help"}, 0, True]

@@ -75,7 +75,7 @@ def generate_text(
         slots = _Slots(item=cat.item[int(row[5] * len(cat.item))] if cat else "it",
                        order=f"#{orders[i]}", amount=str(amounts[i]))
         opts = (src_subj.subject if src_subj is not None and src_subj.subject else g_subj[phr_subj])
-        subjects.append(_fill(opts[int(row[6] * len(opts))], slots))
+        subjects.append(_fill(opts[int(row[6] * len(opts))], slots) if opts else "")
         parts: list[str] = []
         greet = lang.greeting[int(row[7] * len(lang.greeting))]
         if greet:

@@ -106,3 +106,44 @@ def test_no_process_survives_a_stubborn_service(tmp_path: Path, plan: GradePlan)
     assert report.status == "graded"
     assert len(seen) == 3  # first start, restart between scenarios, restart phase
     assert all(not session_pids(pid) for pid in seen)
+
+
+def test_cohort_grades_every_entry_and_writes_a_table(tmp_path: Path, plan: GradePlan,
+                                                       monkeypatch: pytest.MonkeyPatch) -> None:
+    import grader.grade as grade_mod
+    from rich.console import Console
+
+    real = grade_mod.grade_one
+
+    def small(entry, **kw):  # the real grade_one, with the small plan and budgets of this module
+        kw.update(plan=plan, budgets=BUDGETS, runtime_obj=LocalRuntime(plan.exercise))
+        return real(entry, **kw)
+
+    monkeypatch.setattr(grade_mod, "grade_one", small)
+    subs = tmp_path / "subs"
+    stub_submission(subs / "alice", "good")
+    stub_submission(subs / "bob", "exit")
+    (subs / "carol.zip").write_text("not a zip")
+    (subs / ".hidden").mkdir()
+    out = tmp_path / "cohort"
+    code = grade_mod.grade_command(submission=None, submissions=subs, exercise="support-triage", out=out,
+                                   runtime="local", seed=None, allow_bad_token=False, console=Console(quiet=True))
+    assert code == 0
+    rows = (out / "cohort.csv").read_text().splitlines()
+    assert rows[0].startswith("submission,status,score,validation")
+    by_name = {r.split(",")[0]: r.split(",")[1] for r in rows[1:]}
+    assert by_name == {"alice": "graded", "bob": "start_failed", "carol": "not_graded"}
+    assert (out / "alice" / "report.json").is_file() and (out / "bob" / "report.json").is_file()
+    assert "| alice | graded |" in (out / "cohort.md").read_text()
+
+
+def test_grade_command_needs_exactly_one_target(tmp_path: Path) -> None:
+    from rich.console import Console
+
+    from grader.grade import grade_command
+    from harness.errors import UsageError
+
+    for sub, subs in ((None, None), ("x", tmp_path)):
+        with pytest.raises(UsageError):
+            grade_command(submission=sub, submissions=subs, exercise=None, out=None, runtime="local", seed=None,
+                          allow_bad_token=False, console=Console(quiet=True))

@@ -120,3 +120,35 @@ def test_uvicorn_command_runs_on_the_grader_python_and_a_free_port(tmp_path: Pat
     finally:
         rt.teardown()
     assert sorted(p.name for p in sub.iterdir()) == ["Dockerfile", "app.py"]  # the original is untouched
+
+
+def test_dockerfile_start_commands_are_rewritten_for_the_local_python() -> None:
+    import sys
+
+    from harness.runtime.dockerfile import local_argv, parse_dockerfile, python_run_step
+
+    info = parse_dockerfile('FROM a AS build\nCMD ["ignored"]\nFROM b\nENV A=1 B="two words"\nWORKDIR /app\n'
+                            'COPY . .\nRUN pip install -r requirements.txt\nRUN python train.py --fast\n'
+                            'CMD ["uvicorn", "app:app", "--host", "0.0.0.0", "--port=8000"]\n')
+    assert info.env == {"A": "1", "B": "two words"} and info.workdir == "/app"
+    assert local_argv(info.argv() or [], "127.0.0.1", 4321) == [
+        sys.executable, "-m", "uvicorn", "app:app", "--host", "127.0.0.1", "--port", "4321"]
+    assert [python_run_step(r) for r in info.runs] == [None, [sys.executable, "train.py", "--fast"]]
+    assert local_argv(["/usr/bin/python3", "serve.py"], "127.0.0.1", 1) == [sys.executable, "serve.py"]
+    assert parse_dockerfile("FROM x\nCMD python serve.py --x 1\n").argv() == ["python", "serve.py", "--x", "1"]
+    assert parse_dockerfile("FROM x\nCMD python s.py && echo $PORT\n").argv() == [
+        "/bin/sh", "-c", "python s.py && echo $PORT"]
+    assert parse_dockerfile('FROM x\nENTRYPOINT ["python"]\nCMD ["serve.py"]\n').argv() == ["python", "serve.py"]
+
+
+def test_choose_runtime(monkeypatch: pytest.MonkeyPatch) -> None:
+    from harness.errors import RuntimeUnavailable, UsageError
+    from harness.runtime import select
+
+    monkeypatch.setattr(select, "_docker_answers", lambda: False)
+    assert isinstance(select.choose_runtime("local", None), LocalRuntime)
+    assert isinstance(select.choose_runtime("auto", None), LocalRuntime)
+    with pytest.raises(RuntimeUnavailable):
+        select.choose_runtime("docker", None)
+    with pytest.raises(UsageError):
+        select.choose_runtime("podman", None)

@@ -16,7 +16,8 @@ def main() -> None:
 
     logging.basicConfig(level=os.environ.get("LOG_LEVEL", "INFO"), format="%(asctime)s %(levelname)s %(name)s: %(message)s")
     port = int(os.environ.get("PORT", "8000"))
-    uvicorn.run(create_app(), host="0.0.0.0", port=port, log_level="warning", access_log=False)
+    host = os.environ.get("HOST", "0.0.0.0")  # a local run may want 127.0.0.1
+    uvicorn.run(create_app(), host=host, port=port, log_level="warning", access_log=False)
 
 
 if __name__ == "__main__":

@@ -16,7 +16,7 @@ from __future__ import annotations
 
 import logging
 import math
-from collections import OrderedDict, deque
+from collections import Counter, OrderedDict, deque
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from typing import Any, Iterable
@@ -120,7 +120,7 @@ def rate_increase_p(k_cur: int, n_cur: int, k_ref: int, n_ref: int) -> float:
         return 1.0
     se = math.sqrt(pooled * (1 - pooled) * (1 / n_cur + 1 / n_ref))
     z = (k_cur / n_cur - k_ref / n_ref) / se
-    return float(stats.norm.sf(z))
+    return 0.5 * math.erfc(z / math.sqrt(2))  # normal survival function, without scipy's overhead
 
 
 @dataclass
@@ -137,6 +137,7 @@ class Monitor:
     perf_window: int = 300
     served: deque = field(init=False)
     seen: deque = field(init=False)
+    recent: deque = field(init=False)  # the last SCHEMA_RECENT records, for schema changes
     outcomes: deque = field(init=False)
     predictions: OrderedDict = field(default_factory=OrderedDict)
     _cache: dict[str, Any] | None = None
@@ -144,15 +145,44 @@ class Monitor:
     def __post_init__(self) -> None:
         self.served = deque(maxlen=self.window)
         self.seen = deque(maxlen=self.window)
+        self.recent = deque(maxlen=SCHEMA_RECENT)
         self.outcomes = deque(maxlen=self.perf_window)
+        # Counts over the windows, kept up to date on every record so /monitoring stays cheap.
+        self.cat_counts: dict[str, Counter] = {n: Counter() for n in CATEGORICAL_FIELDS}
+        self.missing_counts: Counter = Counter()
+        self.invalid_counts: Counter = Counter()
+        self.unknown_counts: Counter = Counter()
+
+    def _push_seen(self, s: _Seen) -> None:
+        if len(self.seen) == self.seen.maxlen:
+            old = self.seen[0]
+            self.missing_counts.subtract(old.missing)
+            self.invalid_counts.subtract(old.invalid_fields)
+        self.seen.append(s)
+        self.missing_counts.update(s.missing)
+        self.invalid_counts.update(s.invalid_fields)
+        if len(self.recent) == self.recent.maxlen:
+            self.unknown_counts.subtract(self.recent[0].unknown)
+        self.recent.append(s)
+        self.unknown_counts.update(s.unknown)
+
+    def _push_served(self, row: dict[str, Any]) -> None:
+        if len(self.served) == self.served.maxlen:
+            for n in CATEGORICAL_FIELDS:
+                if self.served[0][n] is not None:
+                    self.cat_counts[n][self.served[0][n]] -= 1
+        self.served.append(row)
+        for n in CATEGORICAL_FIELDS:
+            if row[n] is not None:
+                self.cat_counts[n][row[n]] += 1
 
     # -- intake -------------------------------------------------------------------------
     def observe(self, cleaned: Iterable[Cleaned], predictions: Iterable[str | None]) -> None:
         for c, pred in zip(cleaned, predictions):
-            self.seen.append(_Seen(frozenset(c.missing), tuple(c.invalid_fields), tuple(c.unknown)))
+            self._push_seen(_Seen(frozenset(c.missing), tuple(c.invalid_fields), tuple(c.unknown)))
             if c.invalid:
                 continue
-            self.served.append({n: c.values.get(n) for n in (*NUMERIC_FIELDS, *CATEGORICAL_FIELDS)})
+            self._push_served({n: c.values.get(n) for n in (*NUMERIC_FIELDS, *CATEGORICAL_FIELDS)})
             if pred is not None and c.id:
                 self.predictions[c.id] = pred
                 self.predictions.move_to_end(c.id)
@@ -191,11 +221,7 @@ class Monitor:
             tests.append(_Test("drift", name, "distribution", p, w, W_GATE))
         for name in CATEGORICAL_FIELDS:
             ref_counts = self.ref.categories[name]
-            cur_counts: dict[str, int] = {}
-            for r in rows:
-                v = r[name]
-                if v is not None:
-                    cur_counts[v] = cur_counts.get(v, 0) + 1
+            cur_counts = {v: k for v, k in self.cat_counts[name].items() if k > 0}
             n_cur = sum(cur_counts.values())
             if n_cur < 30:
                 continue
@@ -212,22 +238,16 @@ class Monitor:
 
     def _quality_tests(self) -> tuple[list[_Test], set[str]]:
         tests: list[_Test] = []
-        seen = list(self.seen)
-        n = len(seen)
+        n = len(self.seen)
         for name in KNOWN_FIELDS:
-            k_miss = sum(name in s.missing for s in seen)
-            k_inv = sum(name in s.invalid_fields for s in seen)
+            k_miss = self.missing_counts[name]
+            k_inv = self.invalid_counts[name]
             for aspect, k, k_ref in (("missing", k_miss, self.ref.missing[name]),
                                      ("invalid", k_inv, self.ref.invalid[name])):
                 delta = k / n - k_ref / self.ref.n_rows
                 tests.append(_Test("quality", name, aspect, rate_increase_p(k, n, k_ref, self.ref.n_rows),
                                    delta, RATE_GATE))
-        recent = seen[-SCHEMA_RECENT:]
-        counts: dict[str, int] = {}
-        for s in recent:
-            for u in s.unknown:
-                counts[u] = counts.get(u, 0) + 1
-        schema = {u for u, k in counts.items() if k >= SCHEMA_SHARE * len(recent)}
+        schema = {u for u, k in self.unknown_counts.items() if k > 0 and k >= SCHEMA_SHARE * len(self.recent)}
         return tests, schema
 
     def _performance(self) -> dict[str, Any]:
