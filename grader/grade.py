@@ -202,7 +202,8 @@ def grade_one(submission: str | Path, *, exercise: str | None = None, out: Path 
             runtime_obj = choose_runtime(runtime, ex, console, label)
         transcript.runtime = runtime_obj.name
         if not runtime_obj.isolates:
-            transcript.notes.append("graded with the local runtime: the submission was NOT isolated")
+            transcript.notes.extend(getattr(runtime_obj, "notes", None)
+                                    or [f"graded with the {runtime_obj.name} runtime: the submission was NOT isolated"])
         console.print(f"grading [bold]{sub.name}[/] ({ex.id}, seed {plan.seed}, runtime {runtime_obj.name})",
                       highlight=False)
         try:

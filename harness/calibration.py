@@ -32,7 +32,7 @@ from scipy import stats
 from grader.checks.base import Scored
 from grader.detector import ReferenceDetector
 from harness.data.truth import PhaseExpect
-from harness.errors import CalibrationFailed, ConfigError
+from harness.errors import CalibrationFailed, UsageError
 from harness.exercise import Exercise, load_exercise, repo_root
 from harness.scenario import Phase, Scenario
 
@@ -250,7 +250,7 @@ def calibrate(exercise: Exercise, *, windows: int = 40, seed: int = 7,
               progress: Callable[[int, int, str], None] | None = None) -> CalibrationReport:
     """Simulate every traffic phase; `progress(done, total, label)` is called per window."""
     if windows < 1:
-        raise ConfigError("calibration needs at least 1 window per phase")
+        raise UsageError("calibration needs at least 1 window per phase")
     started = time.perf_counter()
     scenarios = _traffic(exercise)
     sim = _Simulator(exercise, seed)
@@ -292,7 +292,8 @@ def cache_key(exercise: Exercise, *, windows: int, seed: int) -> str:
 def cached_report(exercise: Exercise, *, windows: int = 40, seed: int = 7, cache_dir: Path | None = None,
                   progress: Callable[[int, int, str], None] | None = None) -> CalibrationReport:
     folder = cache_dir or repo_root() / ".cache" / "calibration"
-    path = folder / f"{exercise.id}-{cache_key(exercise, windows=windows, seed=seed)}.json"
+    stem = f"{exercise.id}-w{windows}-s{seed}"
+    path = folder / f"{stem}-{cache_key(exercise, windows=windows, seed=seed)}.json"
     if path.is_file():
         try:
             report = CalibrationReport.model_validate_json(path.read_text())
@@ -306,8 +307,8 @@ def cached_report(exercise: Exercise, *, windows: int = 40, seed: int = 7, cache
         tmp = path.with_suffix(f".{os.getpid()}.tmp")  # graders may calibrate side by side
         tmp.write_text(report.model_dump_json(indent=1))
         tmp.replace(path)
-        for stale in folder.glob(f"{exercise.id}-*.json"):
-            # Older inputs or code: never read again (the key changed), so do not let them pile up.
+        for stale in folder.glob(f"{stem}-*.json"):
+            # Same settings, older inputs or code: never read again, so do not let them pile up.
             if stale != path and stale.stat().st_mtime < path.stat().st_mtime - 1:
                 stale.unlink(missing_ok=True)
     except OSError as exc:  # a read-only checkout still grades; it just recalibrates next time

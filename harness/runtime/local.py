@@ -95,8 +95,8 @@ class LocalRuntime(Runtime):
     # -- prepare -----------------------------------------------------------------------
     def prepare(self, submission: Path) -> None:
         log.warning(NOT_ISOLATED)
-        if self.console is not None:
-            self.console.print(f"[yellow]warning:[/] {NOT_ISOLATED}", highlight=False)
+        if self._tmp is not None:  # prepared before: start from a clean copy
+            self.teardown()
         self._tmp = Path(tempfile.mkdtemp(prefix="shiftwork-local-"))
         self._app = self._tmp / "app"
         shutil.copytree(submission, self._app, symlinks=True, ignore=shutil.ignore_patterns(".git"))
@@ -156,6 +156,8 @@ class LocalRuntime(Runtime):
     def start(self, startup_budget_s: float) -> StartInfo:
         if self._info is None or self._log is None:
             raise RuntimeError("prepare() must succeed before start()")
+        if self._proc is not None and self._proc.poll() is None:
+            self._stop()  # never two copies of the service at once
         port = free_port()
         argv = local_argv(self._info.argv() or [], "127.0.0.1", port)
         log.info("local runtime starts %s in %s", argv, self._cwd())

@@ -40,6 +40,4 @@ def choose_runtime(name: str, exercise: Any, console: Any = None, run_label: str
     if name == "auto":
         msg = "no Docker engine answers: falling back to the local runtime, which does NOT isolate the submission"
         log.warning(msg)
-        if console is not None:
-            console.print(f"[yellow]warning:[/] {msg}", highlight=False)
     return LocalRuntime(exercise, console, run_label)

@@ -119,7 +119,7 @@ def test_scored_phases_keep_only_confirmed_expectations(tmp_path: Path) -> None:
                                ])
     cache = tmp_path / "cache"
     cache.mkdir()
-    (cache / f"support-triage-{key}.json").write_text(report.model_dump_json())
+    (cache / f"support-triage-w3-s1-{key}.json").write_text(report.model_dump_json())
     scored = scored_phases(ex, windows=3, seed=1, cache_dir=cache)  # read from the cache, not simulated
     assert scored.drift == {("too-weak", "stable"): "silent"}
     assert scored.quality == {}

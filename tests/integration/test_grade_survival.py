@@ -82,11 +82,15 @@ def test_broken_services_get_a_report_with_a_named_status(tmp_path: Path, plan: 
     assert took < 45  # bounded by the small budgets, not by the service
 
 
-def test_garbage_answers_are_graded_badly_not_fatally(tmp_path: Path, plan: GradePlan) -> None:
-    report, saved, _ = grade(tmp_path, plan, "garbage")
+@pytest.mark.parametrize("mode", ["garbage", "huge"])
+def test_garbage_and_huge_answers_are_graded_badly_not_fatally(tmp_path: Path, plan: GradePlan, mode: str) -> None:
+    report, saved, _ = grade(tmp_path, plan, mode)
     assert report.status == "graded"
     assert saved["dimensions"]["validation"]["score"] < 30
     assert report.score < 40
+    if mode == "huge":
+        transcript = json.loads((tmp_path / "out" / "transcript.json").read_text())
+        assert {e["error"] for r in transcript["runs"] for e in r["exchanges"]} == {"too_large"}
 
 
 @pytest.mark.slow
