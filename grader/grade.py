@@ -6,7 +6,6 @@ itself (bad options, broken exercise files, no runtime) ends with a non-zero exi
 """
 from __future__ import annotations
 
-import csv
 import logging
 import time
 import uuid
@@ -19,10 +18,10 @@ from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, T
 
 from grader.checks.base import Check, CheckContext, CheckResult, Scored, resolve
 from grader.replay import Replayer, ReplayBudgets, ReplayStopped
-from grader.submission import Submission, resolve_submission, submission_name
+from grader.submission import Submission, resolve_submission
 from grader.transcript import Transcript
 from harness.data.truth import ScenarioTraffic
-from harness.errors import SubmissionError, UsageError
+from harness.errors import UsageError
 from harness.exercise import DIMENSIONS, Budgets, Exercise, load_exercise
 from harness.runtime.base import Runtime, RuntimeFailure
 from harness.scenario import Scenario
@@ -31,7 +30,6 @@ log = logging.getLogger(__name__)
 
 DEFAULT_SEED = 7
 LOG_TAIL = 4000
-_ARCHIVES = (".zip", ".tar.gz", ".tgz", ".tar")
 
 
 @dataclass
@@ -252,41 +250,6 @@ def _print_summary(console: Console, report: Any, paths: Any, out: Path) -> None
     console.print("  reports: " + ", ".join(str(p) for p in files), highlight=False)
 
 
-def _entries(folder: Path) -> list[Path]:
-    if not folder.is_dir():
-        raise UsageError(f"--submissions {folder}: not a folder")
-    return sorted(p for p in folder.iterdir() if not p.name.startswith(".")
-                  and (p.is_dir() or p.name.lower().endswith(_ARCHIVES)))
-
-
-def write_cohort(rows: list[dict[str, Any]], out: Path) -> tuple[Path, Path]:
-    out.mkdir(parents=True, exist_ok=True)
-    cols = ["submission", "status", "score", *DIMENSIONS, "reason"]
-    csv_path, md_path = out / "cohort.csv", out / "cohort.md"
-    with csv_path.open("w", newline="") as fh:
-        writer = csv.DictWriter(fh, fieldnames=cols, extrasaction="ignore")
-        writer.writeheader()
-        writer.writerows(rows)
-    lines = ["| " + " | ".join(cols) + " |", "|" + "---|" * len(cols)]
-    def rank(row: dict[str, Any]) -> float:
-        value = row.get("score")
-        return -float(value) if isinstance(value, (int, float)) else 1.0
-
-    for row in sorted(rows, key=rank):
-        lines.append("| " + " | ".join(str(row.get(c, "")).replace("|", "/") for c in cols) + " |")
-    md_path.write_text("# Cohort\n\n" + "\n".join(lines) + "\n")
-    return md_path, csv_path
-
-
-def _row(name: str, report: Any = None, error: str = "") -> dict[str, Any]:
-    if report is None:
-        return {"submission": name, "status": "not_graded", "score": "", "reason": error}
-    row = {"submission": report.submission, "status": report.status, "score": report.score,
-           "reason": "; ".join(report.reasons)[:200]}
-    row.update({d: round(report.dimensions[d].score, 1) for d in DIMENSIONS if d in report.dimensions})
-    return row
-
-
 def grade_command(*, submission: str | None, submissions: Path | None, exercise: str | None, out: Path | None,
                   runtime: str, seed: int | None, allow_bad_token: bool, console: Console) -> int:
     """The CLI entry. Returns 0 whenever a report was written; raises ShiftworkError otherwise."""
@@ -297,25 +260,7 @@ def grade_command(*, submission: str | None, submissions: Path | None, exercise:
                   allow_bad_token=allow_bad_token, console=console)
         return 0
     assert submissions is not None
-    entries = _entries(submissions)
-    if not entries:
-        raise UsageError(f"--submissions {submissions}: no folders or archives in it")
-    base = out or Path("reports")
-    rows: list[dict[str, Any]] = []
-    plans: dict[tuple[str, int], GradePlan] = {}  # candidates share traffic only when they share a seed
-    written = 0
-    for entry in entries:
-        name = submission_name(str(entry))
-        try:
-            report, _ = grade_one(entry, exercise=exercise, out=base / name, runtime=runtime, seed=seed,
-                                  allow_bad_token=allow_bad_token, console=console, plan_cache=plans)
-        except (SubmissionError, UsageError) as exc:
-            # One unreadable submission must not stop the cohort; a broken exercise stops it at once.
-            console.print(f"[red]{name}: not graded:[/] {exc}", highlight=False)
-            rows.append(_row(name, error=str(exc)))
-            continue
-        rows.append(_row(name, report))
-        written += 1
-    md, csv_path = write_cohort(rows, base)
-    console.print(f"cohort: {written} of {len(entries)} graded; table in {md} and {csv_path}", highlight=False)
-    return 0 if written else 1
+    from grader.cohort import grade_cohort
+
+    return grade_cohort(submissions, exercise=exercise, out=out, runtime=runtime, seed=seed,
+                        allow_bad_token=allow_bad_token, console=console)

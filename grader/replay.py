@@ -188,7 +188,6 @@ class Replayer:
         pending: list[tuple[int, list[RecordTruth]]] = []  # batches whose labels are not yet sent
         sent: list[dict[str, Any]] = []  # records already sent: the pool for load and restart batches
         batch = -1
-        seen = 0
         for phase, pt in pairs:
             if phase.kind == "load":
                 self._load(run, phase, scenario.batch_size, pt.records or sent, task)
@@ -201,7 +200,8 @@ class Replayer:
             for lo in range(0, len(pt.records), scenario.batch_size):
                 records = pt.records[lo:lo + scenario.batch_size]
                 batch += 1
-                seen += len(records)
+                # Position in the scenario's record index (what checks compare phase bounds with).
+                seen = pt.truth.start + lo + len(records)
                 ids = [str(r.get("id")) for r in records]
                 self._predict(run, batch, phase.name, records, ids)
                 sent.extend(records)

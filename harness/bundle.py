@@ -78,9 +78,11 @@ def package_command(exercise_id: str, *, candidate: str, out: Path, console: Con
     _ensure_writable(out)
     if shutil.which("git") is None:
         raise UsageError("git is not installed; `shiftwork package` needs it to write the bundle repository")
-    secret = load_secret()
     name = f"{ex.id}-{cand}"
     final, stage = out / name, out / f".{name}.tmp-{os.getpid()}"
+    if final.exists() and not (final / ".exercise.json").is_file():
+        raise UsageError(f"{final} exists and is not a bundle; move it away or choose another --out")
+    secret = load_secret()
     shutil.rmtree(stage, ignore_errors=True)
     stage.mkdir()
     try:
@@ -91,6 +93,7 @@ def package_command(exercise_id: str, *, candidate: str, out: Path, console: Con
             token=sign_token(secret, ex.id, ex.version, cand),
             console=console,
         )
+        _refuse_secret(files, secret)
         write_tree(stage, files)
         console.print("committing the bundle repository", highlight=False)
         git_commit(stage, f"{ex.title}\n\nExercise {ex.id} {ex.version} for candidate {cand}.\n")
@@ -102,6 +105,15 @@ def package_command(exercise_id: str, *, candidate: str, out: Path, console: Con
     zip_path = out / f"{name}.zip"
     write_zip(final, zip_path, top=name)
     console.print(f"wrote {final} and {zip_path} ({zip_path.stat().st_size // 1024} KiB)", highlight=False)
+
+
+def _refuse_secret(files: dict[str, bytes], secret: bytes) -> None:
+    """Last line of defence: the grader secret must never be written into a bundle."""
+    if len(secret) < 16:  # a toy secret would match by chance
+        return
+    leaked = [rel for rel, data in files.items() if secret in data]
+    if leaked:
+        raise ShiftworkError(f"refusing to write the bundle: the grader secret appears in {leaked[0]}")
 
 
 def build_files(

@@ -15,7 +15,7 @@ app = typer.Typer(add_completion=False, no_args_is_help=True, pretty_exceptions_
 scenarios_app = typer.Typer(no_args_is_help=True, help="Held-back scenarios: calibration")
 app.add_typer(scenarios_app, name="scenarios")
 
-err = Console(stderr=True)
+err = Console(stderr=True, soft_wrap=True)
 log = logging.getLogger(__name__)
 
 

@@ -149,3 +149,20 @@ def test_dockerignore_keeps_the_starter_lines_and_adds_bundle_folders() -> None:
     assert lines[:2] == ["__pycache__/", ".venv/"]
     assert {"tools", "selfcheck", ".git"} <= set(lines) and lines.count(".venv") == 0
     assert "tools" in bundle.dockerignore(None).splitlines()
+
+
+def test_the_secret_is_refused_as_content() -> None:
+    secret = b"s3cret-value-that-is-long-enough"
+    bundle._refuse_secret({"a.txt": b"fine"}, secret)
+    with pytest.raises(bundle.ShiftworkError, match="grader secret appears in b.txt"):
+        bundle._refuse_secret({"a.txt": b"fine", "b.txt": b"x" + secret}, secret)
+
+
+def test_package_will_not_replace_a_folder_that_is_not_a_bundle(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("SHIFTWORK_SECRET", "test-secret")
+    victim = tmp_path / "support-triage-c1"
+    victim.mkdir()
+    (victim / "precious.txt").write_text("keep me")
+    with pytest.raises(UsageError, match="is not a bundle"):
+        bundle.package_command("support-triage", candidate="c1", out=tmp_path, console=Console(quiet=True))
+    assert (victim / "precious.txt").read_text() == "keep me"

@@ -41,3 +41,9 @@ def test_local_binds_loopback_and_the_port(rl) -> None:
     out = rl.local(["gunicorn", "-b", "0.0.0.0:80", "app:app"], "8000")
     assert out[-2:] == ["--bind", "127.0.0.1:8000"] and "0.0.0.0:80" not in out
     assert rl.local(["python3", "serve.py"], "8000") == [sys.executable, "serve.py"]
+
+
+def test_env_paths_inside_workdir_point_into_the_bundle(rl) -> None:
+    _, env, _ = rl.parse("FROM x\nENV MODEL_DIR=/app/model OTHER=/etc/x TOP=/app\nWORKDIR /app\nCMD [\"python\", \"serve.py\"]\n",
+                         "/home/me/bundle")
+    assert env == {"MODEL_DIR": "/home/me/bundle/model", "OTHER": "/etc/x", "TOP": "/home/me/bundle"}

@@ -47,14 +47,19 @@ def argv_of(form: str) -> list[str]:
     return shlex.split(form) if not SHELL_CHARS.search(form) else ["/bin/sh", "-c", form]
 
 
-def parse(text: str) -> tuple[list[str], dict[str, str], list[list[str]]]:
+def parse(text: str, here: str | None = None) -> tuple[list[str], dict[str, str], list[list[str]]]:
+    """(command, ENV, python build steps) of the last stage. ENV paths inside WORKDIR
+    (e.g. MODEL_DIR=/app/model) are mapped into `here`, this folder, when given."""
     entry: list[str] = []
     cmd: list[str] = []
     env: dict[str, str] = {}
     runs: list[list[str]] = []
+    workdir = "/"
     for word, rest in logical_lines(text):
         if word == "FROM":
-            entry, cmd, env = [], [], {}
+            entry, cmd, env, workdir = [], [], {}, "/"
+        elif word == "WORKDIR":
+            workdir = rest if rest.startswith("/") else f"{workdir.rstrip('/')}/{rest}"
         elif word == "ENTRYPOINT":
             entry = argv_of(rest)
         elif word == "CMD":
@@ -69,6 +74,9 @@ def parse(text: str) -> tuple[list[str], dict[str, str], list[list[str]]]:
             step = shlex.split(rest)
             if step and PYTHON.fullmatch(Path(step[0]).name) and step[1:3] not in (["-m", "pip"], ["-m", "venv"]):
                 runs.append([sys.executable, *step[1:]])
+    top = workdir.rstrip("/")
+    if here is not None and top:
+        env = {k: here + v[len(top):] if v == top or v.startswith(top + "/") else v for k, v in env.items()}
     return entry + cmd, env, runs
 
 
@@ -101,11 +109,12 @@ def drop(argv: list[str], flag: str) -> list[str]:
 
 def main() -> None:
     here = Path(__file__).resolve().parent.parent
-    argv, env, runs = parse((here / "Dockerfile").read_text())
+    argv, env, runs = parse((here / "Dockerfile").read_text(), str(here))
     if not argv:
         sys.exit("error: the Dockerfile has no CMD or ENTRYPOINT to run")
     os.environ.update({k: v for k, v in env.items() if k not in os.environ})
     port = os.environ.setdefault("PORT", "8000")
+    os.environ.setdefault("HOST", "127.0.0.1")  # for services that read HOST; uvicorn et al. are rebound below
     os.chdir(here)
     for step in runs:
         print(f"build step: {shlex.join(step)}", flush=True)

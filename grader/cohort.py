@@ -1,0 +1,84 @@
+"""`shiftwork grade --submissions FOLDER`: grade every entry, then one table (cohort.md, cohort.csv)."""
+from __future__ import annotations
+
+import csv
+import logging
+from pathlib import Path
+from typing import Any
+
+from rich.console import Console
+
+from grader.submission import submission_name
+from harness.errors import SubmissionError, UsageError
+from harness.exercise import DIMENSIONS
+
+log = logging.getLogger(__name__)
+
+_ARCHIVES = (".zip", ".tar.gz", ".tgz", ".tar")
+COLUMNS = ["submission", "status", "score", *DIMENSIONS, "reason"]
+
+
+def entries(folder: Path) -> list[Path]:
+    """Sub-folders and archives, hidden ones left out, in name order."""
+    if not folder.is_dir():
+        raise UsageError(f"--submissions {folder}: not a folder")
+    return sorted(p for p in folder.iterdir() if not p.name.startswith(".")
+                  and (p.is_dir() or p.name.lower().endswith(_ARCHIVES)))
+
+
+def row(name: str, report: Any = None, error: str = "") -> dict[str, Any]:
+    if report is None:
+        return {"submission": name, "status": "not_graded", "score": "", "reason": error}
+    out = {"submission": report.submission, "status": report.status, "score": report.score,
+           "reason": "; ".join(report.reasons)[:200]}
+    out.update({d: round(report.dimensions[d].score, 1) for d in DIMENSIONS if d in report.dimensions})
+    return out
+
+
+def write_cohort(rows: list[dict[str, Any]], out: Path) -> tuple[Path, Path]:
+    """cohort.csv in grading order; cohort.md best score first (ungraded rows last)."""
+    out.mkdir(parents=True, exist_ok=True)
+    csv_path, md_path = out / "cohort.csv", out / "cohort.md"
+    with csv_path.open("w", newline="") as fh:
+        writer = csv.DictWriter(fh, fieldnames=COLUMNS, extrasaction="ignore")
+        writer.writeheader()
+        writer.writerows(rows)
+
+    def rank(r: dict[str, Any]) -> float:
+        value = r.get("score")
+        return -float(value) if isinstance(value, (int, float)) else 1.0
+
+    lines = ["| " + " | ".join(COLUMNS) + " |", "|" + "---|" * len(COLUMNS)]
+    for r in sorted(rows, key=rank):
+        lines.append("| " + " | ".join(str(r.get(c, "")).replace("|", "/") for c in COLUMNS) + " |")
+    md_path.write_text("# Cohort\n\n" + "\n".join(lines) + "\n")
+    return md_path, csv_path
+
+
+def grade_cohort(folder: Path, *, exercise: str | None, out: Path | None, runtime: str, seed: int | None,
+                 allow_bad_token: bool, console: Console) -> int:
+    """Grade every entry into OUT/<name>/; an unreadable entry becomes a row, not a stop."""
+    import grader.grade as grading  # looked up at call time so tests can swap grade_one
+
+    items = entries(folder)
+    if not items:
+        raise UsageError(f"--submissions {folder}: no folders or archives in it")
+    base = out or Path("reports")
+    rows: list[dict[str, Any]] = []
+    plans: dict[tuple[str, int], Any] = {}  # candidates share traffic only when they share a seed
+    written = 0
+    for entry in items:
+        name = submission_name(str(entry))
+        try:
+            report, _ = grading.grade_one(entry, exercise=exercise, out=base / name, runtime=runtime, seed=seed,
+                                          allow_bad_token=allow_bad_token, console=console, plan_cache=plans)
+        except (SubmissionError, UsageError) as exc:
+            # One unreadable submission must not stop the cohort; a broken exercise (ConfigError) does.
+            console.print(f"[red]{name}: not graded:[/] {exc}", highlight=False)
+            rows.append(row(name, error=str(exc)))
+            continue
+        rows.append(row(name, report))
+        written += 1
+    md, csv_path = write_cohort(rows, base)
+    console.print(f"cohort: {written} of {len(items)} graded; table in {md} and {csv_path}", highlight=False)
+    return 0 if written else 1
