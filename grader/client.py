@@ -139,8 +139,11 @@ class ServiceClient:
         budget = self.timeout_s if timeout_s is None else timeout_s
         start = time.monotonic()
         _local.deadline = start + max(0.0, budget)
+        # One connection per call: servers that drop a kept-alive connection after an error (uvicorn
+        # does after a 500) would otherwise make the *next* call fail, and a reused socket could carry
+        # leftovers of a previous, cut-off answer.
         headers = [(b"Host", self._host_header()), (b"Accept", b"application/json"),
-                   (b"User-Agent", b"shiftwork-grader")]
+                   (b"User-Agent", b"shiftwork-grader"), (b"Connection", b"close")]
         if body is not None:
             headers += [(b"Content-Type", content_type.encode()), (b"Content-Length", str(len(body)).encode())]
         ext = {"timeout": {"connect": budget, "read": budget, "write": budget, "pool": budget}}

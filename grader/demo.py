@@ -70,6 +70,9 @@ def main(argv: list[str] | None = None) -> int:
     logging.basicConfig(level=logging.WARNING, format="%(levelname)s %(name)s: %(message)s")
     console = Console()
     err = Console(stderr=True)
+    from grader.grade import exit_on_sigterm
+
+    exit_on_sigterm()
     try:
         reports = run_demo(args.runtime, args.out, err)
     except ShiftworkError as exc:

@@ -7,6 +7,9 @@ itself (bad options, broken exercise files, no runtime) ends with a non-zero exi
 from __future__ import annotations
 
 import logging
+import signal
+import sys
+import threading
 import time
 import uuid
 from dataclasses import dataclass, field
@@ -250,9 +253,16 @@ def _print_summary(console: Console, report: Any, paths: Any, out: Path) -> None
     console.print("  reports: " + ", ".join(str(p) for p in files), highlight=False)
 
 
+def exit_on_sigterm() -> None:
+    """Turn SIGTERM into SystemExit so `finally` blocks tear down containers and processes."""
+    if threading.current_thread() is threading.main_thread():
+        signal.signal(signal.SIGTERM, lambda *_: sys.exit(143))
+
+
 def grade_command(*, submission: str | None, submissions: Path | None, exercise: str | None, out: Path | None,
                   runtime: str, seed: int | None, allow_bad_token: bool, console: Console) -> int:
     """The CLI entry. Returns 0 whenever a report was written; raises ShiftworkError otherwise."""
+    exit_on_sigterm()
     if bool(submission) == bool(submissions):
         raise UsageError("give one SUBMISSION, or --submissions FOLDER (not both)")
     if submission:

@@ -145,10 +145,11 @@ class Replayer:
 
     def ensure_alive(self, what: str) -> None:
         # The process may still be exiting when its socket drops: look twice before deciding.
-        for _ in range(5):
+        for attempt in range(2):
             st = self.runtime.state()
             if st.running:
-                time.sleep(0.1)
+                if attempt == 0:
+                    time.sleep(0.2)
                 continue
             if st.oom_killed:
                 raise ReplayStopped("crashed", f"the service was killed for running out of memory (OOM) during {what}",

@@ -2,10 +2,13 @@
 from __future__ import annotations
 
 import csv
+import importlib
 from pathlib import Path
 
 import pytest
 from fastapi.testclient import TestClient
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from grader.contract import MonitoringResponse, PredictResponse
 from harness.data.engine import generate_scenario, load_recipe
@@ -129,6 +132,18 @@ def test_drift_silent_on_stable_traffic_then_fires_on_a_strong_shift(client: Tes
     assert view.drift.features == ["channel"]
 
 
+def test_one_odd_batch_alone_raises_no_alarm(client: TestClient) -> None:
+    stable, odd = traffic(
+        {"name": "stable", "records": 500},
+        {"name": "odd", "records": 200, "shifts": [{"kind": "unit_change", "field": "order_value", "factor": 100}]},
+    )
+    post_batches(client, stable + odd[:100])
+    view = client.get("/monitoring").json()
+    assert "order_value" in view["drift"]["firing_now"] and not view["drift"]["detected"]
+    post_batches(client, odd[100:])  # the shift persists: now it is an alarm
+    assert client.get("/monitoring").json()["drift"]["features"] == ["order_value"]
+
+
 def test_quality_alarm_names_the_fields_of_a_missing_burst(client: TestClient) -> None:
     stable, outage = traffic(
         {"name": "stable", "records": 300},
@@ -168,3 +183,21 @@ def test_metrics_are_prometheus_text(client: TestClient) -> None:
     post_batches(client, [GOOD])
     text = client.get("/metrics").text
     assert 'triage_records_total{status="ok"} 1.0' in text
+
+
+JSON = st.recursive(st.none() | st.booleans() | st.integers() | st.just(10**400) | st.floats() | st.text(max_size=30),
+                    lambda inner: st.lists(inner, max_size=3) | st.dictionaries(st.text(max_size=5), inner, max_size=3),
+                    max_leaves=6)
+FIELDS = st.sampled_from(["id", "created_at", "channel", "customer_tier", "product", "language", "subject", "body",
+                          "account_age_days", "prior_tickets", "order_value", "extra"])
+
+
+@settings(max_examples=200, deadline=None)
+@given(record=st.dictionaries(FIELDS, JSON, max_size=12) | JSON)
+def test_cleaning_never_raises_and_always_decides(service, record) -> None:
+    cleaning = importlib.import_module("triage.cleaning")
+    c = cleaning.clean_record(record, 0)
+    assert c.status in {"ok", "coerced", "invalid"}
+    assert isinstance(c.id, str)
+    if c.status == "ok":
+        assert not c.issues

@@ -24,7 +24,7 @@ _TAG = re.compile(r"<[^>]{0,200}>")
 _SPACES = re.compile(r"\s+")
 _CAT_SEP = re.compile(r"[\s_]+")
 _ISO = re.compile(r"^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}(\.\d+)?Z$")  # the canonical form; others are coerced
-_NUMBER = re.compile(r"^([-+]?\d*\.?\d+(?:e[-+]?\d+)?)([a-z]*)$")
+_NUMBER = re.compile(r"^([-+]?(?:\d+\.?\d*|\.\d+)(?:e[-+]?\d+)?)([a-z]*)$")
 _MOJIBAKE_MARKS = ("Ã", "Â", "â€", "Å", "Ð")
 _CURRENCY = ("usd", "us$", "$", "dollars", "dollar")
 # Unit words we can convert to the field's unit; anything else is not a number we trust.
@@ -107,7 +107,10 @@ def parse_number(name: str, v: Any) -> tuple[float | None, str | None, bool]:
             return None, "not_a_number", True
         x = float(m.group(1)) * factor
     else:
-        x = float(v)
+        try:
+            x = float(v)
+        except OverflowError:  # an int beyond float range is out of any valid range
+            return None, "out_of_range", True
     if not math.isfinite(x):
         return None, "not_a_number", True
     spec = NUMERIC_FIELDS[name]

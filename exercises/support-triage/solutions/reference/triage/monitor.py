@@ -1,16 +1,18 @@
 """Monitoring over a recent window: input drift, data quality and live performance.
 
 Calibrated tests against the training reference, one Holm family per window at alpha 0.01:
-- drift (last `window` scored records): KS on numeric fields gated by normed Wasserstein
-  >= 0.1; chi2_contingency on categorical fields gated by total variation >= 0.05; a value
-  never seen in training that keeps coming is drift on its field by itself;
-- data quality (last `window` records, invalid ones included): per-field missing rate and
+- drift (the scored records among the last `window`): KS on numeric fields gated by normed
+  Wasserstein >= 0.1; chi2_contingency on categorical fields gated by total variation
+  >= 0.05; a value never seen in training that keeps coming is drift on its field by itself;
+- data quality (the same window, invalid records included): per-field missing rate and
   per-field invalid rate vs training, one-sided two-proportion tests gated by +0.05; a
   field name we do not know arriving in most recent records (schema change);
 - performance (last `perf_window` labelled predictions, from /feedback): accuracy vs the
   training holdout, one-sided two-proportion test at alpha 0.01, gated by a 0.05 drop.
 Effect-size gates keep big windows from flagging trivia; Holm keeps ~30 tests per window
-from false-alarming on stable traffic. Results are cached until new traffic arrives.
+from false-alarming on stable traffic; an alarm must hold on the current window and on the
+one ending `lag` records earlier. Counts are kept incrementally and results cached until
+new traffic arrives, so /monitoring stays cheap.
 """
 from __future__ import annotations
 
@@ -40,9 +42,9 @@ NEW_VALUE_MIN = 10  # records with one unseen category value before it counts as
 SCHEMA_RECENT = 100
 SCHEMA_SHARE = 0.5
 MAX_REMEMBERED = 50_000  # predictions kept for joining late labels
-REF_SAMPLE = 5_000
-# Training shows a mild trend and live traffic continues from its end: compare the
-# distributions with the later part of training, not its average.
+REF_SAMPLE = 20_000  # numeric reference values kept (KS and Wasserstein cost grows with it)
+# Category mixes trend mildly over the training months and live traffic continues from
+# their end: compare category mixes with the later part of training, not its average.
 REF_LATEST_SHARE = 0.5
 
 
@@ -63,12 +65,13 @@ class Reference:
     def from_training(cls, cleaned: list[Cleaned], holdout_accuracy: float, holdout_n: int,
                       seed: int = 0) -> "Reference":
         rng = np.random.default_rng(seed)
+        valid = [c for c in cleaned if not c.invalid]
         epoch = datetime(1970, 1, 1, tzinfo=timezone.utc)
-        dated = sorted((c for c in cleaned if not c.invalid),
-                       key=lambda c: c.values.get("created_at") or epoch)
-        valid = dated[int(len(dated) * (1 - REF_LATEST_SHARE)):]
+        dated = sorted(valid, key=lambda c: c.values.get("created_at") or epoch)
+        latest = dated[int(len(dated) * (1 - REF_LATEST_SHARE)):]
         numeric, numeric_std = {}, {}
         for name in NUMERIC_FIELDS:
+            # numeric fields carry no trend: all of training makes the least noisy reference
             xs = np.array([c.values[name] for c in valid if c.values.get(name) is not None], dtype=float)
             if xs.size > REF_SAMPLE:
                 xs = rng.choice(xs, REF_SAMPLE, replace=False)
@@ -77,7 +80,7 @@ class Reference:
         categories: dict[str, dict[str, int]] = {}
         for name in CATEGORICAL_FIELDS:
             counts: dict[str, int] = {}
-            for c in valid:
+            for c in latest:
                 v = c.values.get(name)
                 if v is not None:
                     counts[v] = counts.get(v, 0) + 1
@@ -124,65 +127,70 @@ def rate_increase_p(k_cur: int, n_cur: int, k_ref: int, n_ref: int) -> float:
 
 
 @dataclass
-class _Seen:
+class _Entry:
+    """What the monitor keeps of one record."""
+
     missing: frozenset[str]
     invalid_fields: tuple[str, ...]
     unknown: tuple[str, ...]
+    row: dict[str, Any] | None  # numeric and categorical values; None when the record was invalid
+
+
+@dataclass
+class _Counts:
+    """Counts over one sliding window, updated as records enter and leave it."""
+
+    n: int = 0
+    missing: Counter = field(default_factory=Counter)
+    invalid: Counter = field(default_factory=Counter)
+    categories: dict[str, Counter] = field(default_factory=lambda: {f: Counter() for f in CATEGORICAL_FIELDS})
+
+    def add(self, e: _Entry, sign: int = 1) -> None:
+        self.n += sign
+        for f in e.missing:
+            self.missing[f] += sign
+        for f in e.invalid_fields:
+            self.invalid[f] += sign
+        if e.row is not None:
+            for f in CATEGORICAL_FIELDS:
+                if e.row[f] is not None:
+                    self.categories[f][e.row[f]] += sign
 
 
 @dataclass
 class Monitor:
+    """Alarms need to hold on two windows, the current one and the one ending LAG records
+    earlier (alerting's usual "for: ..." persistence): a single extreme batch cannot raise
+    one on its own, and a real shift is named one batch later."""
+
     ref: Reference
     window: int = 500
+    lag: int = 100
     perf_window: int = 300
-    served: deque = field(init=False)
-    seen: deque = field(init=False)
-    recent: deque = field(init=False)  # the last SCHEMA_RECENT records, for schema changes
-    outcomes: deque = field(init=False)
     predictions: OrderedDict = field(default_factory=OrderedDict)
     _cache: dict[str, Any] | None = None
 
     def __post_init__(self) -> None:
-        self.served = deque(maxlen=self.window)
-        self.seen = deque(maxlen=self.window)
-        self.recent = deque(maxlen=SCHEMA_RECENT)
-        self.outcomes = deque(maxlen=self.perf_window)
-        # Counts over the windows, kept up to date on every record so /monitoring stays cheap.
-        self.cat_counts: dict[str, Counter] = {n: Counter() for n in CATEGORICAL_FIELDS}
-        self.missing_counts: Counter = Counter()
-        self.invalid_counts: Counter = Counter()
-        self.unknown_counts: Counter = Counter()
+        self.records: deque[_Entry] = deque(maxlen=self.window + self.lag)
+        self.current = _Counts()  # records aged 0 .. window-1
+        self.lagged = _Counts()  # records aged lag .. window+lag-1
+        self.outcomes: deque[bool] = deque(maxlen=self.perf_window)
 
-    def _push_seen(self, s: _Seen) -> None:
-        if len(self.seen) == self.seen.maxlen:
-            old = self.seen[0]
-            self.missing_counts.subtract(old.missing)
-            self.invalid_counts.subtract(old.invalid_fields)
-        self.seen.append(s)
-        self.missing_counts.update(s.missing)
-        self.invalid_counts.update(s.invalid_fields)
-        if len(self.recent) == self.recent.maxlen:
-            self.unknown_counts.subtract(self.recent[0].unknown)
-        self.recent.append(s)
-        self.unknown_counts.update(s.unknown)
-
-    def _push_served(self, row: dict[str, Any]) -> None:
-        if len(self.served) == self.served.maxlen:
-            for n in CATEGORICAL_FIELDS:
-                if self.served[0][n] is not None:
-                    self.cat_counts[n][self.served[0][n]] -= 1
-        self.served.append(row)
-        for n in CATEGORICAL_FIELDS:
-            if row[n] is not None:
-                self.cat_counts[n][row[n]] += 1
+    def _push(self, e: _Entry) -> None:
+        if len(self.records) == self.records.maxlen:
+            self.lagged.add(self.records[0], -1)
+        self.records.append(e)
+        self.current.add(e)
+        if len(self.records) > self.window:
+            self.current.add(self.records[-self.window - 1], -1)
+        if len(self.records) > self.lag:
+            self.lagged.add(self.records[-self.lag - 1])
 
     # -- intake -------------------------------------------------------------------------
     def observe(self, cleaned: Iterable[Cleaned], predictions: Iterable[str | None]) -> None:
         for c, pred in zip(cleaned, predictions):
-            self._push_seen(_Seen(frozenset(c.missing), tuple(c.invalid_fields), tuple(c.unknown)))
-            if c.invalid:
-                continue
-            self._push_served({n: c.values.get(n) for n in (*NUMERIC_FIELDS, *CATEGORICAL_FIELDS)})
+            row = None if c.invalid else {n: c.values.get(n) for n in (*NUMERIC_FIELDS, *CATEGORICAL_FIELDS)}
+            self._push(_Entry(frozenset(c.missing), tuple(c.invalid_fields), tuple(c.unknown), row))
             if pred is not None and c.id:
                 self.predictions[c.id] = pred
                 self.predictions.move_to_end(c.id)
@@ -207,10 +215,12 @@ class Monitor:
             self._cache = self._compute()
         return self._cache
 
-    def _drift_tests(self) -> tuple[list[_Test], set[str]]:
+    def _drift_tests(self, entries: list[_Entry], counts: _Counts) -> tuple[list[_Test], set[str]]:
         tests: list[_Test] = []
         new_values: set[str] = set()
-        rows = list(self.served)
+        rows = [e.row for e in entries if e.row is not None]
+        if len(rows) < MIN_WINDOW:
+            return tests, new_values
         for name in NUMERIC_FIELDS:
             cur = np.array([r[name] for r in rows if r[name] is not None], dtype=float)
             ref = self.ref.numeric[name]
@@ -221,7 +231,7 @@ class Monitor:
             tests.append(_Test("drift", name, "distribution", p, w, W_GATE))
         for name in CATEGORICAL_FIELDS:
             ref_counts = self.ref.categories[name]
-            cur_counts = {v: k for v, k in self.cat_counts[name].items() if k > 0}
+            cur_counts = {v: k for v, k in counts.categories[name].items() if k > 0}
             n_cur = sum(cur_counts.values())
             if n_cur < 30:
                 continue
@@ -236,19 +246,29 @@ class Monitor:
             tests.append(_Test("drift", name, "distribution", p, tvd, TVD_GATE))
         return tests, new_values
 
-    def _quality_tests(self) -> tuple[list[_Test], set[str]]:
+    def _quality_tests(self, entries: list[_Entry], counts: _Counts) -> tuple[list[_Test], set[str]]:
         tests: list[_Test] = []
-        n = len(self.seen)
+        n = counts.n
         for name in KNOWN_FIELDS:
-            k_miss = self.missing_counts[name]
-            k_inv = self.invalid_counts[name]
-            for aspect, k, k_ref in (("missing", k_miss, self.ref.missing[name]),
-                                     ("invalid", k_inv, self.ref.invalid[name])):
+            for aspect, k, k_ref in (("missing", counts.missing[name], self.ref.missing[name]),
+                                     ("invalid", counts.invalid[name], self.ref.invalid[name])):
                 delta = k / n - k_ref / self.ref.n_rows
                 tests.append(_Test("quality", name, aspect, rate_increase_p(k, n, k_ref, self.ref.n_rows),
                                    delta, RATE_GATE))
-        schema = {u for u, k in self.unknown_counts.items() if k > 0 and k >= SCHEMA_SHARE * len(self.recent)}
+        recent = entries[-SCHEMA_RECENT:]
+        unknown = Counter(u for e in recent for u in e.unknown)
+        schema = {u for u, k in unknown.items() if k >= SCHEMA_SHARE * len(recent)}
         return tests, schema
+
+    def _alarms(self, entries: list[_Entry], counts: _Counts) -> tuple[set[str], set[str], list[_Test]]:
+        """Drift and quality fields that fire on one window (one Holm family)."""
+        drift_tests, new_values = self._drift_tests(entries, counts)
+        quality_tests, schema = self._quality_tests(entries, counts)
+        tests = drift_tests + quality_tests
+        fired = [t for t, r in zip(tests, holm([t.p for t in tests])) if r and t.effect >= t.gate]
+        drift = {t.field for t in fired if t.kind == "drift"} | new_values
+        quality = {t.field for t in fired if t.kind == "quality"} | schema
+        return drift, quality, fired
 
     def _performance(self) -> dict[str, Any]:
         n = len(self.outcomes)
@@ -264,21 +284,20 @@ class Monitor:
 
     def _compute(self) -> dict[str, Any]:
         performance = self._performance()
-        if len(self.seen) < MIN_WINDOW:
-            empty = {"detected": False, "features": [], "window": len(self.seen), "tests": []}
+        entries = list(self.records)
+        n_lagged = max(0, len(entries) - self.lag)
+        if min(self.current.n, n_lagged) < MIN_WINDOW:
+            empty = {"detected": False, "features": [], "window": self.current.n, "firing_now": [], "tests": []}
             return {"drift": dict(empty), "data_quality": dict(empty), "performance": performance}
-        drift_tests, new_values = self._drift_tests() if len(self.served) >= MIN_WINDOW else ([], set())
-        quality_tests, schema = self._quality_tests()
-        tests = drift_tests + quality_tests
-        rejected = holm([t.p for t in tests])
-        fired = [t for t, r in zip(tests, rejected) if r and t.effect >= t.gate]
-        drift_fields = sorted({t.field for t in fired if t.kind == "drift"} | new_values)
-        quality_fields = sorted({t.field for t in fired if t.kind == "quality"} | schema)
+        cur_entries = entries[-self.window:]
+        drift, quality, fired = self._alarms(cur_entries, self.current)
+        lag_drift, lag_quality, _ = self._alarms(entries[-self.window - self.lag:-self.lag], self.lagged)
+        drift_fields, quality_fields = sorted(drift & lag_drift), sorted(quality & lag_quality)
         return {
-            "drift": {"detected": bool(drift_fields), "features": drift_fields, "window": len(self.served),
-                      "new_values": sorted(new_values), "tests": [t.as_dict() for t in fired if t.kind == "drift"]},
-            "data_quality": {"detected": bool(quality_fields), "features": quality_fields, "window": len(self.seen),
-                             "unknown_fields": sorted(schema),
+            "drift": {"detected": bool(drift_fields), "features": drift_fields, "window": self.current.n,
+                      "firing_now": sorted(drift), "tests": [t.as_dict() for t in fired if t.kind == "drift"]},
+            "data_quality": {"detected": bool(quality_fields), "features": quality_fields, "window": self.current.n,
+                             "firing_now": sorted(quality),
                              "tests": [t.as_dict() for t in fired if t.kind == "quality"]},
             "performance": performance,
         }
