@@ -73,3 +73,9 @@ def test_the_deadline_holds_across_threads() -> None:
         took = time.monotonic() - start
     assert {r.error for r in replies} == {"timeout"}
     assert took < 4.0
+
+
+def test_a_dropped_connection_does_not_spoil_the_next_call() -> None:
+    with hostile.HostileServer("error_then_close") as server, ServiceClient(server.url, timeout_s=2.0) as client:
+        replies = [client.post_json("/predict", {"records": [{"id": "a"}]}) for _ in range(3)]
+    assert [(r.status_code, r.error) for r in replies] == [(500, "server_error")] * 3
