@@ -111,6 +111,7 @@ def run_service(runtime: Runtime, sub: Submission, plan: GradePlan, transcript: 
                 run = rep.run_scenario(plan.traffic[scenario.name], scenario, restart_first=k > 0)
                 _keep_run(transcript, run)
             transcript.probes = rep.probes(_sample_record(plan))
+            transcript.accuracy_probe = rep.accuracy_probe(_probe_batches(plan))
     except ReplayStopped as stop:
         if stop.run is not None:
             _keep_run(transcript, stop.run)
@@ -148,6 +149,24 @@ def _sample_record(plan: GradePlan) -> dict[str, Any] | None:
                 if truth.kind == "clean":
                     return rec
     return None
+
+
+PROBE_RECORDS = 1000
+
+
+def _probe_batches(plan: GradePlan) -> list[list[dict[str, Any]]]:
+    """Clean records of the scored stable phases (no shift), in clean-only batches."""
+    silent = {k for k, v in plan.scored.drift.items() if v == "silent"}
+    picked: list[dict[str, Any]] = []
+    for scenario in plan.scenarios:
+        for phase in plan.traffic[scenario.name].phases:
+            if (scenario.name, phase.truth.name) not in silent or phase.truth.shifts or phase.truth.kind != "traffic":
+                continue
+            picked += [rec for rec, truth in zip(phase.records, phase.truths)
+                       if truth.kind == "clean" and truth.duplicate_of is None and truth.label is not None]
+    picked = picked[:PROBE_RECORDS]
+    size = plan.scenarios[0].batch_size if plan.scenarios else 100
+    return [picked[i:i + size] for i in range(0, len(picked), size)]
 
 
 def _results(plan: GradePlan, ctx: CheckContext) -> list[CheckResult]:

@@ -309,6 +309,19 @@ class Replayer:
         out.error = None if error is None else f"{error}: {detail}"[:DETAIL_CAP]
         self.judge(reply, "the first batch after a restart")
 
+    # -- accuracy apart from validation, once per grading ---------------------------------
+    def accuracy_probe(self, batches: list[list[dict[str, Any]]]) -> list[Exchange]:
+        """Send clean, in-distribution records in clean-only batches; answers feed the accuracy check."""
+        out: list[Exchange] = []
+        for k, records in enumerate(batches):
+            ids = [str(r["id"]) for r in records]
+            reply = self.call("POST", "/predict", {"records": records})
+            error, detail, results = check_predict(reply, ids)
+            out.append(Exchange(batch=k, phase="accuracy-probe", ids=ids, status_code=reply.status_code,
+                                error=error, detail=detail, latency_ms=reply.latency_ms, results=results))
+            self.judge(reply, f"accuracy probe batch {k}")
+        return out
+
     # -- malformed bodies, once per grading ---------------------------------------------
     def probes(self, sample: dict[str, Any] | None = None) -> list[Probe]:
         base = {k: v for k, v in (sample or {"subject": "Refund", "body": "Please refund my order."}).items()

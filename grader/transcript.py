@@ -94,6 +94,10 @@ class Transcript(BaseModel):
     probes: list[Probe] = Field(default_factory=list)
     load: LoadRun | None = None
     restart: RestartRun = Field(default_factory=RestartRun)
+    # Clean in-distribution records sent again in clean-only batches at the end, so accuracy
+    # is measured apart from validation: a service that 500s on messy batches still shows
+    # how good its model is (the accuracy dimension), and loses only validation for it.
+    accuracy_probe: list[Exchange] = Field(default_factory=list)
     peak_memory_mb: float | None = None
     oom_killed: bool = False
     timings_s: dict[str, float] = Field(default_factory=dict)  # startup, replay, checks, report

@@ -11,7 +11,7 @@ import logging
 
 from grader.checks.base import Check, CheckContext, CheckResult, register
 from grader.checks.degradation import anchored, baseline_accuracy
-from grader.checks.records import outcomes
+from grader.checks.records import outcomes, probe_outcomes
 
 log = logging.getLogger(__name__)
 
@@ -34,8 +34,14 @@ class InDistributionAccuracy(Check):
 
     def run(self, ctx: CheckContext) -> CheckResult:
         phases = stable_phases(ctx)
-        rows = [o for o in outcomes(ctx) if (o.truth.scenario, o.truth.phase) in phases
-                and o.truth.kind == "clean" and o.truth.label is not None]
+        # Prefer the clean-only probe: accuracy is then measured apart from validation, so a
+        # service that breaks on messy batches loses validation points, not its model's.
+        rows = probe_outcomes(ctx)
+        source = "the accuracy probe (clean-only batches)"
+        if not rows:
+            rows = [o for o in outcomes(ctx) if (o.truth.scenario, o.truth.phase) in phases
+                    and o.truth.kind == "clean" and o.truth.label is not None]
+            source = f"{len(phases)} stable phase(s)"
         if not rows:
             return self.not_measured("no clean labelled records in scored stable phases")
         if not any(o.result is not None for o in rows):
@@ -49,7 +55,7 @@ class InDistributionAccuracy(Check):
         high = min(TARGET, plain) if plain is not None else TARGET
         score = anchored(acc, maj, max(high, maj))
         unserved = sum(1 for o in rows if not o.served)
-        evidence = (f"{len(rows)} clean records in {len(phases)} stable phase(s). Accuracy {acc:.3f} ({correct} "
+        evidence = (f"{len(rows)} clean records from {source}. Accuracy {acc:.3f} ({correct} "
                     f"correct; {unserved} not served count as wrong). Majority class {maj:.3f}"
                     + (f", plain TF-IDF + logistic regression {plain:.3f}" if plain is not None else "")
                     + f". Score 0 at the majority baseline, 1 at {max(high, maj):.3f} "

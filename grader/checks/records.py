@@ -119,6 +119,28 @@ def _join(ctx: CheckContext, names: tuple[str, ...]) -> list[Outcome]:
     return out
 
 
+def probe_outcomes(ctx: CheckContext) -> list[Outcome]:
+    """The accuracy probe's records (clean, in distribution, in clean-only batches) with their answers."""
+    probe = ctx.transcript.accuracy_probe
+    if not probe:
+        return []
+    truths: dict[str, tuple[RecordTruth, dict]] = {}
+    for traffic in ctx.traffic.values():
+        for phase in traffic.phases:
+            for rec, t in zip(phase.records, phase.truths):
+                truths[t.id] = (t, rec)
+    out: list[Outcome] = []
+    for ex in probe:
+        by_id = {}
+        if ex.results is not None and not batch_failed(ex) and (ex.status_code or 200) < 300:
+            by_id = {r.id: r for r in ex.results}
+        for rid in ex.ids:
+            if rid in truths:
+                t, rec = truths[rid]
+                out.append(Outcome(truth=t, record=rec, exchange=ex, result=by_id.get(rid)))
+    return out
+
+
 def iter_kind(rows: list[Outcome], *kinds: str) -> Iterator[Outcome]:
     return (o for o in rows if o.truth.kind in kinds)
 
