@@ -50,3 +50,28 @@ def test_accuracy_only_loses_where_production_matters(graded: dict) -> None:
 def test_grading_twice_gives_the_same_score(graded: dict) -> None:
     again = _grade("reference", graded["tmp"], "b")
     assert abs(again.score - graded["reference"].score) <= 1, (again.score, graded["reference"].score)
+
+
+@pytest.mark.docker
+def test_docker_runtime_keeps_the_ranking(tmp_path: Path) -> None:
+    """The same promise in the hardened container runtime, and nothing of the runs is left behind."""
+    import docker
+
+    scores = {}
+    for name in ("reference", "accuracy-only"):
+        folder = materialize_solution("support-triage", name, tmp_path / name / name, seed=7)
+        report, _ = grade_one(folder, exercise="support-triage", out=tmp_path / f"report-{name}",
+                              runtime="docker", seed=7, console=Console(stderr=True, quiet=True))
+        assert report.status == "graded", report.reasons
+        assert report.runtime == "docker"
+        scores[name] = report.score
+    assert scores["reference"] >= 85 and scores["accuracy-only"] <= 35, scores
+    from harness.runtime.docker import LABEL_RUN
+
+    client = docker.from_env()
+    try:
+        left = [c.name for c in client.containers.list(all=True, filters={"label": LABEL_RUN})]
+        nets = [n.name for n in client.networks.list(filters={"label": LABEL_RUN})]
+    finally:
+        client.close()
+    assert not left and not nets, (left, nets)
