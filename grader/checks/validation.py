@@ -140,6 +140,9 @@ class ValidServed(Check):
     pass_mark = 0.8
 
     LOW, HIGH = 0.5, 0.95
+    # Clean, familiar records sent to `fallback` go to a person for review: a few are fine,
+    # but a service that defers everything is rejecting work with extra steps.
+    FALLBACK_TOLERANCE = 0.05
 
     def run(self, ctx: CheckContext) -> CheckResult:
         rows = outcomes(ctx)
@@ -147,7 +150,10 @@ class ValidServed(Check):
         if not good:
             return self.not_measured("the held-back traffic has no usable records")
         served = [o for o in good if o.served]
-        share = ratio(len(served), len(good))
+        clean_n = sum(1 for o in good if o.truth.kind == "clean")
+        deferred = sum(1 for o in served if o.truth.kind == "clean" and o.result.status == "fallback")  # type: ignore[union-attr]
+        excess = max(0, deferred - int(self.FALLBACK_TOLERANCE * clean_n))
+        share = ratio(len(served) - excess, len(good))
         score = clip01((share - self.LOW) / (self.HIGH - self.LOW))
         not_served = [o for o in good if not o.served]
         by_kind = {k: (sum(1 for o in good if o.truth.kind == k and o.served), sum(1 for o in good if o.truth.kind == k))
@@ -156,15 +162,22 @@ class ValidServed(Check):
                     f"status with a prediction. Served: {pct(len(served), len(good))} — "
                     + ", ".join(f"{k} {s}/{n}" for k, (s, n) in by_kind.items() if n)
                     + f". Not served came back as: {_status_mix(not_served)}. "
-                    f"Score 1 at >= {self.HIGH:.0%} served, 0 at <= {self.LOW:.0%}.")
+                    f"Clean records deferred to review as 'fallback': {pct(deferred, clean_n)}"
+                    + (f"; {excess} beyond the {self.FALLBACK_TOLERANCE:.0%} tolerance count as not served. "
+                       if excess else ". ")
+                    + f"Score 1 at >= {self.HIGH:.0%} served, 0 at <= {self.LOW:.0%}.")
         debrief = []
         if score < self.pass_mark and not_served:
             o = not_served[0]
             debrief.append(f"{len(not_served)} usable records got no prediction (e.g. {o.truth.id}, a {o.truth.kind} "
                            f"record, came back '{o.status}'). Ask how strict their validation is and who pays "
                            "for a rejected ticket.")
+        if score < self.pass_mark and excess:
+            debrief.append(f"{deferred} of {clean_n} ordinary, familiar tickets were sent to review as 'fallback'. "
+                           "Ask what a fallback costs the support team and how they would set that threshold.")
         return self.result(score, evidence, failures=[o.describe() for o in not_served[:MAX_FAILURES]],
-                           debrief=debrief, metrics={"served_share": share, "usable": len(good)})
+                           debrief=debrief, metrics={"served_share": share, "usable": len(good),
+                                                     "clean_deferred": deferred})
 
 
 @register

@@ -133,6 +133,8 @@ def test_fallback_for_everything_is_not_recall(graded: dict) -> None:
     assert gamed.metrics["recall"] == 1.0  # it does catch every unfamiliar record...
     assert gamed.metrics["clean_fallback_rate"] > 0.9  # ...by sending familiar ones to review too
     assert gamed.score < 0.5 and honest.passed
+    # Deferring familiar tickets to review beyond a small tolerance is not serving them.
+    assert check(graded, "all_fallback", "valid_served").score < 0.5 and check(graded, "honest", "valid_served").passed
 
 
 @pytest.mark.parametrize("mode", [m for m in MODES if m != "honest"])

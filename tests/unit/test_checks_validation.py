@@ -116,3 +116,13 @@ def test_malformed_rejected():
     assert r.score == 0.0 and len(r.failures) == 2 and r.debrief
     none = run("malformed_rejected", b.context([], [], b.Scored()))
     assert none.not_measured and none.score == 0.0
+
+
+def test_deferring_familiar_records_to_review_is_not_serving_them():
+    tr, scored = b.traffic("s", [b.PhaseSpec("p", 1000)])
+    everything = b.simulate(tr, scored, answer=b.fallback_all)
+    r = run("valid_served", b.context([tr], [everything], scored))
+    assert r.score == 0.0 and r.metrics["clean_deferred"] == 1000 and r.debrief
+    # A few deferrals (within the 5 % tolerance) cost nothing.
+    few = b.simulate(tr, scored, answer=lambda rec, t: (b.fallback_all if t.index < 40 else b.oracle_answer)(rec, t))
+    assert run("valid_served", b.context([tr], [few], scored)).score == 1.0
