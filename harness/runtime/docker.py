@@ -10,125 +10,45 @@ root with a small /tmp, memory = swap, CPU, pids, ulimits, a capped json log, an
 docker-py timeouts are per read, so every call here goes through `bounded()`, a real
 wall-clock deadline. Everything made is labelled `shiftwork.run=<label>`; teardown
 removes it by handle and then by label, and `sweep()` clears what killed graders left.
+
+The build lives in docker_build.py; bounded calls, labels and the sweep in docker_engine.py.
+This module runs the service: network, locked-down container, readiness, state, teardown.
 """
 from __future__ import annotations
 
-import collections
 import logging
 import re
-import tempfile
-import threading
 import time
 import uuid
 from pathlib import Path
-from typing import Any, Callable, TypeVar
+from typing import Any, Callable
 
 import httpx
 
 from harness.errors import RuntimeUnavailable
 from harness.exercise import Exercise
 from harness.runtime.base import Runtime, RuntimeFailure, ServiceState, StartInfo
-from harness.runtime.policy import PolicyViolation, check_dockerfile, copy_context
+from harness.runtime.docker_build import build_submission
+from harness.runtime.docker_engine import (  # noqa: F401  (re-exported: callers import them from here)
+    CALL_TIMEOUT_S,
+    LABEL_CREATED,
+    LABEL_ROLE,
+    LABEL_RUN,
+    LOG_TAIL_CHARS,
+    SWEEP_AFTER_S,
+    DockerCallTimeout,
+    bounded,
+    docker_available,
+    docker_client,
+    run_labels,
+    sweep,
+)
 
 log = logging.getLogger(__name__)
 
-LABEL_RUN = "shiftwork.run"
-LABEL_ROLE = "shiftwork.role"
-LABEL_CREATED = "shiftwork.created"
 PORT = 8000
-CALL_TIMEOUT_S = 60.0  # one docker call (create, start, inspect, ...)
 STOP_TIMEOUT_S = 3  # SIGTERM grace on restart before SIGKILL
-SWEEP_AFTER_S = 3600.0  # leftovers older than this belong to a grader that died
-LOG_TAIL_CHARS = 4000
-T = TypeVar("T")
-_ANSI = re.compile(r"\x1b\[[0-9;]*[A-Za-z]")
 _swept = False
-
-
-class DockerCallTimeout(Exception):
-    pass
-
-
-def bounded(fn: Callable[..., T], *args: Any, timeout_s: float = CALL_TIMEOUT_S, what: str = "docker call", **kwargs: Any) -> T:
-    """Run fn with a wall-clock deadline (the thread is abandoned if it overruns)."""
-    box: dict[str, Any] = {}
-
-    def run() -> None:
-        try:
-            box["value"] = fn(*args, **kwargs)
-        except BaseException as exc:  # re-raised in the caller's thread
-            box["error"] = exc
-
-    thread = threading.Thread(target=run, name=f"bounded:{what}", daemon=True)
-    thread.start()
-    thread.join(timeout_s)
-    if thread.is_alive():
-        raise DockerCallTimeout(f"{what} did not return within {timeout_s:g} s")
-    if "error" in box:
-        raise box["error"]
-    return box["value"]
-
-
-def docker_client(timeout: int = 30) -> Any:
-    import docker
-
-    return docker.from_env(timeout=timeout)
-
-
-def docker_available() -> bool:
-    """Does a Docker engine answer here, within a few seconds?"""
-    try:
-        client = bounded(docker_client, 5, timeout_s=8, what="connect")
-        bounded(client.ping, timeout_s=8, what="ping")
-        client.close()
-        return True
-    except Exception:
-        return False
-
-
-def _labels(run_label: str, role: str) -> dict[str, str]:
-    return {LABEL_RUN: run_label, LABEL_ROLE: role, LABEL_CREATED: str(int(time.time()))}
-
-
-def _age_s(labels: dict[str, str] | None, now: float) -> float:
-    try:
-        return now - float((labels or {}).get(LABEL_CREATED, "0"))
-    except ValueError:
-        return now
-
-
-def sweep(client: Any, older_than_s: float = SWEEP_AFTER_S, run_label: str | None = None,
-          kinds: tuple[str, ...] = ("container", "network", "image")) -> int:
-    """Remove containers, networks and images labelled by shiftwork runs; returns how many.
-
-    With run_label: that run's things, whatever their age. Without: every run's things
-    older than older_than_s (a grader running now is younger). Never raises.
-    """
-    flt = {"label": f"{LABEL_RUN}={run_label}" if run_label else LABEL_RUN}
-    now, removed = time.time(), 0
-    steps: list[tuple[str, Callable[[], list[Any]], Callable[[Any], None]]] = [
-        ("container", lambda: client.containers.list(all=True, filters=flt), lambda c: c.remove(force=True, v=True)),
-        ("network", lambda: client.networks.list(filters=flt), lambda n: n.remove()),
-        ("image", lambda: client.images.list(filters=flt), lambda i: client.images.remove(i.id, force=True)),
-    ]
-    for kind, lister, remover in steps:
-        if kind not in kinds:
-            continue
-        try:
-            items = bounded(lister, what=f"list {kind}s")
-        except Exception as exc:
-            log.warning("sweep: cannot list %ss: %s", kind, exc)
-            continue
-        for item in items:
-            labels = item.attrs.get("Labels") or item.attrs.get("Config", {}).get("Labels") or {}
-            if run_label is None and _age_s(labels, now) < older_than_s:
-                continue
-            try:
-                bounded(remover, item, what=f"remove {kind}")
-                removed += 1
-            except Exception as exc:
-                log.debug("sweep: %s %s: %s", kind, getattr(item, "id", "?"), exc)
-    return removed
 
 
 def _hex_addr(addr_hex: str) -> str:
@@ -206,17 +126,6 @@ class DockerRuntime(Runtime):
         if self.console is not None:
             self.console.print(msg, highlight=False)
 
-    def _image_exists(self, name: str) -> bool:
-        import docker.errors
-
-        try:
-            bounded(self.client.images.get, name, what="inspect image")
-            return True
-        except docker.errors.ImageNotFound:
-            return False
-        except docker.errors.APIError:
-            return False
-
     # -- build ----------------------------------------------------------------------------
     def prepare(self, submission: Path) -> None:
         global _swept
@@ -236,105 +145,13 @@ class DockerRuntime(Runtime):
         if base is None:
             raise RuntimeUnavailable("no base image here: neither python:3.11-slim nor shiftwork/base:py311 "
                                      "is local (run `make base-image`, or `docker pull python:3.11-slim`)")
-        with tempfile.TemporaryDirectory(prefix="shiftwork-ctx-") as tmp:
-            ctx = Path(tmp) / "context"
-            try:
-                files, size = copy_context(submission, ctx, self.limits.context_mb * 1_000_000, self.limits.context_files)
-            except PolicyViolation as exc:
-                raise RuntimeFailure("build_failed", str(exc)) from None
-            buildargs = {"BASE_IMAGE": base}
-            problems = check_dockerfile((ctx / "Dockerfile").read_text(errors="replace"), buildargs, self._image_exists)
-            if problems:
-                raise RuntimeFailure("build_failed", "refused before building: " + "; ".join(problems))
-            self._say(f"building {submission.name} ({files} files, {size / 1e6:.1f} MB, BASE_IMAGE={base})")
-            self.image_id = self._build(ctx, buildargs)
+        self.image_id = build_submission(self.client, submission, base, self.limits, slug=self.slug,
+                                         run_label=self.run_label, build_network=self.build_network, say=self._say)
         image = bounded(self.client.images.get, self.image_id, what="inspect image")
         size_mb = image.attrs.get("Size", 0) / 1e6
         if size_mb > self.limits.image_mb:
             self._remove_image()
             raise RuntimeFailure("build_failed", f"image is {size_mb:.0f} MB, over the {self.limits.image_mb} MB limit")
-
-    def _build(self, ctx: Path, buildargs: dict[str, str]) -> str:
-        budget = self.limits.build_timeout_s
-        mem = self.limits.build_memory_mb * 2**20
-        tail: collections.deque[str] = collections.deque(maxlen=60)
-        state: dict[str, Any] = {"running": set(), "layers": [], "image": None, "error": None, "done": False}
-        # A client of its own, with a per-read timeout longer than the whole budget: the
-        # deadline below is what stops a silent build, not a read timeout mid-step.
-        build_client = docker_client(timeout=int(budget) + 60)
-
-        def read() -> None:
-            try:
-                stream = build_client.api.build(
-                    path=str(ctx), tag=f"shiftwork-candidate:{self.slug}", network_mode="bridge" if self.build_network else "none",
-                    pull=False, rm=True, forcerm=True, buildargs=buildargs, labels=_labels(self.run_label, "image"),
-                    container_limits={"memory": mem, "memswap": mem}, decode=True,
-                )
-                for chunk in stream:
-                    text = chunk.get("stream") or ""
-                    for line in _ANSI.sub("", text).splitlines():
-                        line = line.rstrip()
-                        if not line:
-                            continue
-                        tail.append(line[:500])
-                        m = re.match(r"^\s*---> Running in ([0-9a-f]{12,64})", line)
-                        if m:
-                            state["running"].add(m.group(1))
-                        m = re.match(r"^\s*---> ([0-9a-f]{12,64})$", line)
-                        if m:
-                            state["layers"].append(m.group(1))
-                    if "aux" in chunk and isinstance(chunk["aux"], dict) and "ID" in chunk["aux"]:
-                        state["image"] = chunk["aux"]["ID"]
-                    if "error" in chunk:
-                        state["error"] = str(chunk["error"]).strip()
-            except Exception as exc:  # includes the connection closed by the deadline
-                state["error"] = state["error"] or f"build stream broke: {exc}"
-            finally:
-                state["done"] = True
-
-        t0 = time.monotonic()
-        reader = threading.Thread(target=read, name=f"build:{self.slug}", daemon=True)
-        reader.start()
-        reader.join(budget)
-        timed_out = reader.is_alive()
-        if timed_out:
-            # Killing the RUN step's container ends the legacy builder's step at once;
-            # closing our connection makes dockerd cancel the rest of the build.
-            for cid in list(state["running"]):
-                try:
-                    bounded(self.client.api.remove_container, cid, force=True, what="remove build container")
-                except Exception as exc:
-                    log.debug("build container %s: %s", cid, exc)
-            reader.join(10)
-            try:
-                build_client.close()
-            except Exception:
-                pass
-            reader.join(5)
-        else:
-            build_client.close()
-        elapsed = time.monotonic() - t0
-        log_tail = "\n".join(tail)[-LOG_TAIL_CHARS:]
-        if timed_out or state["error"] or not state["image"]:
-            self._remove_layers(state["layers"])
-            if timed_out:
-                reason = f"build did not finish within {budget:g} s (cancelled at the deadline)"
-            else:
-                reason = f"docker build failed: {(state['error'] or 'no image produced').splitlines()[0][:300]}"
-            raise RuntimeFailure("build_failed", reason, log_tail=log_tail)
-        self._say(f"built in {elapsed:.0f} s")
-        return state["image"]
-
-    def _remove_layers(self, layers: list[str]) -> None:
-        """Drop the untagged layers a failed build left (never a tagged image, e.g. the base)."""
-        for layer in reversed(layers):
-            try:
-                image = bounded(self.client.images.get, layer, what="inspect layer")
-                if image.attrs.get("RepoTags"):
-                    continue
-                bounded(self.client.images.remove, layer, noprune=False, what="remove layer")
-            except Exception as exc:  # shared with another build's cache, or already gone
-                log.debug("layer %s: %s", layer, exc)
 
     def _remove_image(self) -> None:
         if self.image_id and not self.keep_image:
@@ -352,7 +169,7 @@ class DockerRuntime(Runtime):
         net_name = f"shiftwork-{self.slug}"
         self.network = bounded(
             self.client.networks.create, net_name, driver="bridge", internal=True, check_duplicate=True,
-            options={"com.docker.network.bridge.enable_icc": "false"}, labels=_labels(self.run_label, "network"),
+            options={"com.docker.network.bridge.enable_icc": "false"}, labels=run_labels(self.run_label, "network"),
             what="create network",
         )
         mb = 2**20
@@ -370,7 +187,7 @@ class DockerRuntime(Runtime):
             ],
             log_config=docker.types.LogConfig(type="json-file", config={"max-size": "1m", "max-file": "1"}),
             init=True, environment={"PORT": str(PORT), "HOME": "/tmp"},
-            labels=_labels(self.run_label, "service"),
+            labels=run_labels(self.run_label, "service"),
             what="create container",
         )
 

@@ -1,4 +1,9 @@
-"""Read just enough of a submission's Dockerfile to run it without Docker (the local runtime)."""
+"""Reading a submission's Dockerfile: the one instruction parser both runtimes use.
+
+parse_instructions() splits a Dockerfile into instructions (the docker runtime's
+policy checks read these); parse_dockerfile() reads just enough of the final stage
+to run the service without Docker (the local runtime).
+"""
 from __future__ import annotations
 
 import json
@@ -39,23 +44,42 @@ class DockerfileInfo:
         return None
 
 
-def _logical_lines(text: str) -> list[str]:
-    lines: list[str] = []
-    buf = ""
-    for raw in text.splitlines():
+@dataclass
+class Instruction:
+    line: int
+    keyword: str
+    args: str
+
+
+def parse_instructions(text: str) -> list[Instruction]:
+    """Instructions with continuation lines joined and comments dropped (both runtimes read these)."""
+    escape = "\\"
+    lines = text.splitlines()
+    for raw in lines[:5]:  # parser directives come first
+        m = re.match(r"^\s*#\s*escape\s*=\s*(\S)\s*$", raw, re.IGNORECASE)
+        if m:
+            escape = m.group(1)
+    out: list[Instruction] = []
+    buf, start = "", 0
+    for number, raw in enumerate(lines, start=1):
         stripped = raw.strip()
         if not buf and (not stripped or stripped.startswith("#")):
             continue
-        if stripped.startswith("#"):
-            continue  # comments inside a continued instruction
-        if stripped.endswith("\\"):
+        if buf and stripped.startswith("#"):
+            continue  # comments inside a continued instruction are dropped by Docker too
+        if not buf:
+            start = number
+        if stripped.endswith(escape):
             buf += stripped[:-1] + " "
             continue
-        lines.append(buf + stripped)
+        buf += stripped
+        keyword, _, args = buf.partition(" ")
+        out.append(Instruction(start, keyword.upper(), args.strip()))
         buf = ""
-    if buf.strip():
-        lines.append(buf.strip())
-    return lines
+    if buf:
+        keyword, _, args = buf.partition(" ")
+        out.append(Instruction(start, keyword.upper(), args.strip()))
+    return out
 
 
 def _command(rest: str) -> list[str]:
@@ -86,10 +110,10 @@ def _env(rest: str, into: dict[str, str]) -> None:
 
 
 def parse_dockerfile(text: str) -> DockerfileInfo:
+    """Just enough of the final stage to run it without Docker (the local runtime)."""
     info = DockerfileInfo()
-    for line in _logical_lines(text):
-        word, _, rest = line.partition(" ")
-        word = word.upper()
+    for ins in parse_instructions(text):
+        word, rest = ins.keyword, ins.args
         if word == "CMD":
             info.cmd = _command(rest)
         elif word == "ENTRYPOINT":

@@ -14,11 +14,16 @@ import os
 import re
 import shutil
 import stat
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Callable
 
+from harness.runtime.dockerfile import Instruction, parse_instructions
+
 log = logging.getLogger(__name__)
+
+# The instruction parser lives in harness.runtime.dockerfile; these names stay importable here.
+parse_dockerfile = parse_instructions
+__all__ = ["Instruction", "PolicyViolation", "check_dockerfile", "copy_context", "parse_dockerfile"]
 
 _URL = re.compile(r"^[a-zA-Z][a-zA-Z0-9+.-]*://|^git@", re.ASCII)
 _VAR = re.compile(r"\$(?:\{([A-Za-z_][A-Za-z0-9_]*)(?::?[-+][^}]*)?\}|([A-Za-z_][A-Za-z0-9_]*))")
@@ -27,44 +32,6 @@ SKIP_DIRS = {".git", ".hg", ".svn", "__pycache__", ".venv", "venv", ".mypy_cache
 
 class PolicyViolation(Exception):
     """The submission asks for something the grader refuses (reported as build_failed)."""
-
-
-@dataclass
-class Instruction:
-    line: int
-    keyword: str
-    args: str
-
-
-def parse_dockerfile(text: str) -> list[Instruction]:
-    """Instructions with continuation lines joined and comments dropped."""
-    escape = "\\"
-    lines = text.splitlines()
-    for raw in lines[:5]:  # parser directives come first
-        m = re.match(r"^\s*#\s*escape\s*=\s*(\S)\s*$", raw, re.IGNORECASE)
-        if m:
-            escape = m.group(1)
-    out: list[Instruction] = []
-    buf, start = "", 0
-    for number, raw in enumerate(lines, start=1):
-        stripped = raw.strip()
-        if not buf and (not stripped or stripped.startswith("#")):
-            continue
-        if buf and stripped.startswith("#"):
-            continue  # comments inside a continued instruction are dropped by Docker too
-        if not buf:
-            start = number
-        if stripped.endswith(escape):
-            buf += stripped[:-1] + " "
-            continue
-        buf += stripped
-        keyword, _, args = buf.partition(" ")
-        out.append(Instruction(start, keyword.upper(), args.strip()))
-        buf = ""
-    if buf:
-        keyword, _, args = buf.partition(" ")
-        out.append(Instruction(start, keyword.upper(), args.strip()))
-    return out
 
 
 def _words(args: str) -> list[str]:
@@ -100,7 +67,7 @@ def _substitute(value: str, env: dict[str, str]) -> str | None:
 def check_dockerfile(text: str, buildargs: dict[str, str], image_exists: Callable[[str], bool]) -> list[str]:
     """Every reason to refuse this Dockerfile (empty when it may be built)."""
     problems: list[str] = []
-    instructions = parse_dockerfile(text)
+    instructions = parse_instructions(text)
     if not any(i.keyword == "FROM" for i in instructions):
         problems.append("Dockerfile has no FROM instruction")
     global_args: dict[str, str] = {}
@@ -129,7 +96,7 @@ def check_dockerfile(text: str, buildargs: dict[str, str], image_exists: Callabl
                 stages.append(rest[2])
         elif ins.keyword in ("ADD", "COPY", "ONBUILD"):
             if ins.keyword == "ONBUILD":
-                inner = parse_dockerfile(ins.args)
+                inner = parse_instructions(ins.args)
                 if inner and inner[0].keyword == "ADD" and any(_URL.match(w) for w in _words(inner[0].args)):
                     problems.append(f"line {ins.line}: ONBUILD ADD from a URL is not allowed")
                 continue

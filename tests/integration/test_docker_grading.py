@@ -20,7 +20,6 @@ from harness.scenario import Phase, Scenario
 
 pytestmark = pytest.mark.docker
 
-HOSTILE = Path(__file__).resolve().parent.parent / "fixtures" / "hostile"
 CLASSES = ["billing", "technical", "account", "shipping", "refunds"]
 
 
@@ -81,7 +80,8 @@ def client() -> Iterator[Any]:
     ("hang-requests", "timed_out", "no complete answer within 1 s"),
 ])
 def test_hostile_submission_gets_a_report_with_its_status(
-        tmp_path: Path, plan: Any, base_image: str, client: Any, name: str, status: str, needle: str) -> None:
+        tmp_path: Path, hostile: Any, plan: Any, base_image: str, client: Any, name: str, status: str,
+        needle: str) -> None:
     from grader.grade import grade_one
     from harness.runtime.docker import DockerRuntime
 
@@ -89,7 +89,7 @@ def test_hostile_submission_gets_a_report_with_its_status(
     rt = DockerRuntime(plan.exercise, run_label=label, base_image=base_image)
     budgets = Budgets(startup_s=8, request_timeout_s=1, grading_timeout_s=60)
     t0 = time.monotonic()
-    _, out = grade_one(HOSTILE / name, plan=plan, budgets=budgets, runtime_obj=rt, out=tmp_path / "report")
+    _, out = grade_one(hostile(name), plan=plan, budgets=budgets, runtime_obj=rt, out=tmp_path / "report")
     elapsed = time.monotonic() - t0
     report = json.loads((out / "report.json").read_text())
     assert report["status"] == status

@@ -140,26 +140,26 @@ def fail(fn: Callable[[], Any]) -> RuntimeFailure:
     ("add-url", "ADD from a URL is not allowed"),
     ("not-local-base", "registry.invalid/nothing:latest: not available"),
 ])
-def test_refused_before_any_build(runtime, client, name: str, needle: str) -> None:
+def test_refused_before_any_build(runtime, hostile, client, name: str, needle: str) -> None:
     rt = runtime()
-    err = fail(lambda: rt.prepare(HOSTILE / name))
+    err = fail(lambda: rt.prepare(hostile(name)))
     assert err.status == "build_failed" and err.reason.startswith("refused before building") and needle in err.reason
     assert rt.image_id is None and err.log_tail == ""  # no build ran, so nothing was fetched or pulled
 
 
 @docker_only
-def test_failing_build_reports_the_log_tail(runtime) -> None:
+def test_failing_build_reports_the_log_tail(runtime, hostile) -> None:
     rt = runtime()
-    err = fail(lambda: rt.prepare(HOSTILE / "build-fails"))
+    err = fail(lambda: rt.prepare(hostile("build-fails")))
     assert err.status == "build_failed" and "returned a non-zero code: 3" in err.reason
     assert "about to fail" in err.log_tail
 
 
 @docker_only
-def test_hanging_build_is_cancelled_at_the_deadline(runtime, client) -> None:
+def test_hanging_build_is_cancelled_at_the_deadline(runtime, hostile, client) -> None:
     rt = runtime(build_timeout_s=6)
     t0 = time.monotonic()
-    err = fail(lambda: rt.prepare(HOSTILE / "build-hangs"))
+    err = fail(lambda: rt.prepare(hostile("build-hangs")))
     assert err.status == "build_failed" and "did not finish within 6 s" in err.reason
     assert time.monotonic() - t0 < 60  # a generous bound: the build itself would sleep an hour
     time.sleep(1)
@@ -187,9 +187,9 @@ def test_context_over_the_limit_is_refused(runtime, tmp_path: Path) -> None:
     ("loopback-only", "start_failed", "listens on 127.0.0.1:8000, not on 0.0.0.0:8000"),
     ("eats-memory", "crashed", "memory limit"),
 ])
-def test_services_that_never_become_ready(runtime, name: str, status: str, needle: str) -> None:
+def test_services_that_never_become_ready(runtime, hostile, name: str, status: str, needle: str) -> None:
     rt = runtime(memory_mb=128)
-    rt.prepare(HOSTILE / name)
+    rt.prepare(hostile(name))
     err = fail(lambda: rt.start(4))
     assert err.status == status and needle in err.reason, err.reason
     if name == "exits-at-once":
@@ -199,11 +199,11 @@ def test_services_that_never_become_ready(runtime, name: str, status: str, needl
 
 
 @docker_only
-def test_crash_on_first_request_shows_in_state(runtime) -> None:
+def test_crash_on_first_request_shows_in_state(runtime, hostile) -> None:
     from grader.client import ServiceClient
 
     rt = runtime()
-    rt.prepare(HOSTILE / "crash-on-request")
+    rt.prepare(hostile("crash-on-request"))
     info = rt.start(15)
     assert rt.state().running
     with ServiceClient(info.base_url, timeout_s=5) as http:
@@ -218,12 +218,12 @@ def test_crash_on_first_request_shows_in_state(runtime) -> None:
 
 
 @docker_only
-def test_hanging_and_huge_answers_are_bounded_by_the_client(runtime) -> None:
+def test_hanging_and_huge_answers_are_bounded_by_the_client(runtime, hostile) -> None:
     from grader.client import ServiceClient
 
     hang, huge = runtime(), runtime()
-    hang.prepare(HOSTILE / "hang-requests")
-    huge.prepare(HOSTILE / "huge-bodies")
+    hang.prepare(hostile("hang-requests"))
+    huge.prepare(hostile("huge-bodies"))
     hang_url, huge_url = hang.start(15).base_url, huge.start(15).base_url
     with ServiceClient(hang_url, timeout_s=1.5) as http:
         assert http.post_json("/predict", {"records": []}).error == "timeout"
@@ -234,9 +234,9 @@ def test_hanging_and_huge_answers_are_bounded_by_the_client(runtime) -> None:
 
 
 @docker_only
-def test_fork_bomb_is_stopped_by_the_pids_limit(runtime) -> None:
+def test_fork_bomb_is_stopped_by_the_pids_limit(runtime, hostile) -> None:
     rt = runtime(pids=48)
-    rt.prepare(HOSTILE / "fork-bomb")
+    rt.prepare(hostile("fork-bomb"))
     # With every pid taken the server cannot start a thread per request: never ready.
     err = fail(lambda: rt.start(6))
     assert err.status == "start_failed" and "listens on 0.0.0.0:8000" in err.reason
@@ -248,9 +248,9 @@ def test_fork_bomb_is_stopped_by_the_pids_limit(runtime) -> None:
 
 
 @docker_only
-def test_writes_outside_tmp_fail_and_tmp_is_capped(runtime) -> None:
+def test_writes_outside_tmp_fail_and_tmp_is_capped(runtime, hostile) -> None:
     rt = runtime(tmpfs_mb=16)
-    rt.prepare(HOSTILE / "writes-root")
+    rt.prepare(hostile("writes-root"))
     rt.start(20)
     out = rt.logs()
     for path in ("/evil", "/app/evil", "/etc/evil"):
@@ -261,9 +261,9 @@ def test_writes_outside_tmp_fail_and_tmp_is_capped(runtime) -> None:
 
 
 @docker_only
-def test_endless_output_keeps_the_log_file_small(runtime) -> None:
+def test_endless_output_keeps_the_log_file_small(runtime, hostile) -> None:
     rt = runtime()
-    rt.prepare(HOSTILE / "prints-endless")
+    rt.prepare(hostile("prints-endless"))
     rt.start(20)
     log_path = Path(rt.container.attrs["LogPath"])
     sizes = []
@@ -279,9 +279,9 @@ def test_endless_output_keeps_the_log_file_small(runtime) -> None:
 
 
 @docker_only
-def test_restart_kills_a_service_that_ignores_sigterm(runtime) -> None:
+def test_restart_kills_a_service_that_ignores_sigterm(runtime, hostile) -> None:
     rt = runtime()
-    rt.prepare(HOSTILE / "ignores-sigterm")
+    rt.prepare(hostile("ignores-sigterm"))
     first = rt.start(20)
     t0 = time.monotonic()
     again = rt.restart(20)
@@ -290,10 +290,10 @@ def test_restart_kills_a_service_that_ignores_sigterm(runtime) -> None:
 
 
 @docker_only
-def test_running_container_is_locked_down(runtime, client) -> None:
+def test_running_container_is_locked_down(runtime, hostile, client) -> None:
     """No way out, shown by inspection: settings of the container and its network, no traffic."""
     rt = runtime(memory_mb=200, cpus=0.5, pids=50, tmpfs_mb=32, nofile=512)
-    rt.prepare(HOSTILE / "baseline")
+    rt.prepare(hostile("baseline"))
     info = rt.start(20)
     attrs = client.api.inspect_container(rt.container.id)
     hc = attrs["HostConfig"]
@@ -330,13 +330,13 @@ def test_running_container_is_locked_down(runtime, client) -> None:
 
 
 @docker_only
-def test_pinned_requirements_install_without_a_network(runtime, base_image: str) -> None:
+def test_pinned_requirements_install_without_a_network(runtime, hostile, base_image: str) -> None:
     from harness.runtime.images import DEFAULT_BASE_IMAGE
 
     if base_image != DEFAULT_BASE_IMAGE:
         pytest.skip("only the offline base image promises a no-network pip install")
     rt = runtime()
-    rt.prepare(HOSTILE / "offline-pip")  # the build runs with network_mode="none"
+    rt.prepare(hostile("offline-pip"))  # the build runs with network_mode="none"
     rt.start(30)
     assert "imports ok" in rt.logs()
 
