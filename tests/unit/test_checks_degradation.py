@@ -4,13 +4,9 @@ from __future__ import annotations
 import pytest
 
 import _builders as b
-from grader.checks import load_all
-from grader.checks.base import REGISTRY
 
 
-def run(check_id: str, ctx):
-    load_all()
-    return REGISTRY[check_id]().run(ctx)
+run = b.run_check
 
 
 @pytest.fixture(scope="module")
