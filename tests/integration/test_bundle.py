@@ -218,7 +218,6 @@ def test_selfcheck_runs_from_the_unzipped_bundle_alone(world, tmp_path: Path) ->
 
 @pytest.mark.slow
 def test_grade_writes_a_report_for_the_bundle(world, tmp_path: Path) -> None:
-    pytest.importorskip("grader.grade")
     folder = world["alice"]
     env = {**os.environ, "SHIFTWORK_HOME": str(world["home"]), "SHIFTWORK_SECRET": SECRET, "COLUMNS": "200"}
     proc = subprocess.run([*SHIFTWORK, "grade", str(folder.parent / f"{folder.name}.zip"), "--out",
