@@ -1,7 +1,7 @@
 """Accuracy on in-distribution held-back traffic: a small weight, by design.
 
-Anchor: 0 at the majority-class baseline, 1 at min(0.85, the plain TF-IDF + logistic
-regression's accuracy on the same records). Capping the anchor at the plain model keeps
+Anchor: 0 at the best constant answer on the same records (at least the majority class),
+1 at min(0.85, the plain model's accuracy on the same records). Capping the anchor at the plain model keeps
 the check fair when label noise makes 0.85 unreachable; a candidate is not asked to beat
 a plain model to earn full marks here — accuracy is not what this product grades.
 """
@@ -10,7 +10,7 @@ from __future__ import annotations
 import logging
 
 from grader.checks.base import Check, CheckContext, CheckResult, register
-from grader.checks.degradation import anchored, baseline_accuracy
+from grader.checks.degradation import anchored, baseline_accuracy, null_anchor
 from grader.checks.records import outcomes, probe_outcomes
 
 log = logging.getLogger(__name__)
@@ -48,7 +48,7 @@ class InDistributionAccuracy(Check):
             return self.not_measured("no record of the stable phases got an answer", metrics={"accuracy": None})
         correct = sum(1 for o in rows if o.correct())
         acc = correct / len(rows)
-        maj = baseline_accuracy(ctx, "majority", rows, "in_distribution")
+        maj, nulls = null_anchor(ctx, rows, "in_distribution")
         plain = baseline_accuracy(ctx, "plain_model", rows, "in_distribution")
         if maj is None:
             return self.not_measured(f"majority baseline unavailable (raw accuracy {acc:.3f})", metrics={"accuracy": acc})
@@ -56,14 +56,14 @@ class InDistributionAccuracy(Check):
         score = anchored(acc, maj, max(high, maj))
         unserved = sum(1 for o in rows if not o.served)
         evidence = (f"{len(rows)} clean records from {source}. Accuracy {acc:.3f} ({correct} "
-                    f"correct; {unserved} not served count as wrong). Majority class {maj:.3f}"
+                    f"correct; {unserved} not served count as wrong). Best constant answer (or majority class) {maj:.3f}"
                     + (f", plain TF-IDF + logistic regression {plain:.3f}" if plain is not None else "")
-                    + f". Score 0 at the majority baseline, 1 at {max(high, maj):.3f} "
+                    + f". Score 0 at the best constant, 1 at {max(high, maj):.3f} "
                     f"(= min({TARGET}, plain model)).")
         debrief = []
         if score < self.pass_mark:
-            debrief.append(f"On ordinary traffic the service was right {acc:.0%} of the time (majority class: "
-                           f"{maj:.0%}). Ask how they evaluated the model before shipping it.")
+            debrief.append(f"On ordinary traffic the service was right {acc:.0%} of the time ("
+                           f"best constant {maj:.0%}). Ask how they evaluated the model before shipping it.")
         wrong = [o for o in rows if not o.correct()]
         return self.result(score, evidence, failures=[o.describe() + f", truth label {o.truth.label}" for o in wrong[:5]],
-                           debrief=debrief, metrics={"accuracy": acc, "majority": maj, "plain_model": plain})
+                           debrief=debrief, metrics={"accuracy": acc, **nulls, "null": maj, "plain_model": plain})

@@ -205,3 +205,67 @@ def silent_stats(ctx: CheckContext, signal: Signal, label_grace: bool = False) -
                                                f"(features: {feats})")
                 last = s is True
     return st
+
+
+@dataclass
+class Discrimination:
+    """How well one alarm signal separates 'must detect' phases from 'must stay silent' ones.
+
+    `tpr`: share of reads alarmed in scored detect phases, from one window (plus the label
+    delay for performance) after each onset to the phase end; `fpr`: the silent share of
+    `silent_stats`. J = tpr - fpr (Youden's informedness) is 0 for every alarm that does not
+    look at the traffic — never on, always on, on a timer, at random — whatever its duty
+    cycle, and 1 for an alarm that is on exactly when it should be. Every alarm check is
+    multiplied by max(0, J), so no single side of an alarm (silence, or speed) is paid alone.
+    """
+
+    tpr: float | None
+    fpr: float | None
+    detect_reads: int
+    silent_reads: int
+
+    @property
+    def j(self) -> float:
+        if self.tpr is None:
+            return 0.0
+        return max(0.0, self.tpr - (self.fpr or 0.0))
+
+    def describe(self, signal: str) -> str:
+        if self.tpr is None:
+            return f"{signal} alarm discrimination: no read after an onset's first window, J = 0"
+        fpr = f"{self.fpr:.0%} of {self.silent_reads}" if self.fpr is not None else "no stable reads"
+        return (f"{signal} alarm on in {self.tpr:.0%} of {self.detect_reads} reads of shifted traffic and in "
+                f"{fpr} reads of stable traffic: J = {self.j:.2f}")
+
+
+def discrimination(ctx: CheckContext, signal: Signal, label_allowance: bool = False) -> Discrimination:
+    key = ("discrimination", signal, label_allowance, id(ctx.transcript), len(ctx.transcript.runs))
+    if key not in ctx.cache:
+        ctx.cache[key] = _discrimination(ctx, signal, label_allowance)
+    return ctx.cache[key]
+
+
+def _discrimination(ctx: CheckContext, signal: Signal, label_allowance: bool) -> Discrimination:
+    exp = expectations(ctx, signal)
+    reads_n = alarmed = 0
+    for name in ctx.traffic:
+        window, label_delay, batch = ctx.scenario_params(name)
+        allowance = label_delay * batch if label_allowance else 0
+        reads = _reads(ctx, name)
+        phases = ctx.phases(name)
+        last = max((p.end for p in phases if p.kind == "traffic"), default=0)
+        for ph in phases:
+            if exp.get((name, ph.name)) != "detect":
+                continue
+            # the label delay shifts a performance alarm's span past the phase end, never past the scenario
+            lo, hi = ph.start + allowance + window, min(ph.end + allowance, last)
+            if lo >= hi:
+                continue
+            mine = [r for r in reads if lo < r.records_seen <= hi]
+            # a read replay never made, or one that failed, is an alarm that was not on
+            reads_n += max(len(mine), math.ceil((hi - lo) / batch))
+            alarmed += sum(1 for r in mine if state(r, signal) is True)
+    st = silent_stats(ctx, signal, label_grace=label_allowance)
+    tpr = alarmed / reads_n if reads_n else None
+    fpr = st.share if st.reads else None
+    return Discrimination(tpr=tpr, fpr=fpr, detect_reads=reads_n, silent_reads=st.reads)

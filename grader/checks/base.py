@@ -3,7 +3,7 @@ from __future__ import annotations
 
 import abc
 from dataclasses import dataclass, field
-from typing import ClassVar
+from typing import ClassVar, Literal
 
 from pydantic import BaseModel, Field
 
@@ -26,6 +26,10 @@ class CheckResult(BaseModel):
     debrief: list[str] = Field(default_factory=list)  # questions for the interviewer when it failed
     title: str = ""  # human name of the check (from the class)
     metrics: dict[str, float | None] = Field(default_factory=dict)  # raw figures for machines and plots
+    # "measure": a habit, averaged into its dimension by weight; "gate": a contract duty
+    # (no 5xx, 4xx on malformed bodies) that multiplies the dimension and earns nothing alone
+    role: Literal["measure", "gate"] = "measure"
+    gate_floor: float | None = None  # for a gate: the factor it applies when it scores 0
 
 
 @dataclass
@@ -77,6 +81,8 @@ class Check(abc.ABC):
     dimension: ClassVar[Dimension]
     title: ClassVar[str]
     pass_mark: ClassVar[float] = 0.8
+    # None: a measure. A number: a gate whose factor on the dimension is floor + (1 - floor) x score.
+    gate_floor: ClassVar[float | None] = None
 
     @abc.abstractmethod
     def run(self, ctx: CheckContext) -> CheckResult: ...
@@ -85,13 +91,21 @@ class Check(abc.ABC):
         score = max(0.0, min(1.0, float(score)))
         kw.setdefault("title", getattr(self, "title", ""))
         kw.setdefault("passed", score >= self.pass_mark)
+        kw.update(self._role())
         return CheckResult(id=self.id, dimension=self.dimension, score=score,
                            evidence=evidence, **kw)  # type: ignore[arg-type]
 
     def not_measured(self, reason: str, **kw: object) -> CheckResult:
         kw.setdefault("title", getattr(self, "title", ""))
+        kw.update(self._role())
         return CheckResult(id=self.id, dimension=self.dimension, score=0.0, passed=False,
                            evidence=f"not measured: {reason}", not_measured=reason, **kw)  # type: ignore[arg-type]
+
+
+    def _role(self) -> dict[str, object]:
+        if self.gate_floor is None:
+            return {"role": "measure"}
+        return {"role": "gate", "gate_floor": self.gate_floor}
 
 
 REGISTRY: dict[str, type[Check]] = {}

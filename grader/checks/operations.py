@@ -1,7 +1,9 @@
 """Operations: start-up time, latency under load, memory, recovery after a restart.
 
 Counterweights: errors in the load run count as infinitely slow requests (a fast 4xx is
-not a fast answer); an OOM kill scores 0 whatever the measured peak.
+not a fast answer); an OOM kill scores 0 whatever the measured peak; memory and restart
+credit are multiplied by the share of /predict calls the service actually answered, so a
+service that hangs or fails every call keeps no operations credit beyond start-up.
 """
 from __future__ import annotations
 
@@ -9,7 +11,7 @@ import logging
 import math
 
 from grader.checks.base import Check, CheckContext, CheckResult, register
-from grader.checks.records import clip01
+from grader.checks.records import clip01, ratio, served_calls
 from grader.transcript import RestartRun
 
 log = logging.getLogger(__name__)
@@ -100,16 +102,22 @@ class MemoryLimit(Check):
             return self.not_measured("peak memory was not measured")
         share = peak / limit
         if share <= self.COMFORT:
-            score = 1.0
+            within = 1.0
         elif share <= 1.0:
-            score = 1.0 - 0.5 * (share - self.COMFORT) / (1.0 - self.COMFORT)
+            within = 1.0 - 0.5 * (share - self.COMFORT) / (1.0 - self.COMFORT)
         else:
-            score = 0.0
+            within = 0.0
+        answered, due = served_calls(ctx)
+        served = ratio(answered, due)
+        score = within * served
         evidence = (f"Peak resident memory {peak:.0f} MB of a {limit} MB limit ({share:.0%}). Full credit up to "
-                    f"{self.COMFORT:.0%} of the limit, half at the limit, none above it or on an OOM kill.")
+                    f"{self.COMFORT:.0%} of the limit, half at the limit, none above it or on an OOM kill; "
+                    f"times the share of /predict calls answered ({answered}/{due}): staying small while "
+                    f"serving nothing is not a habit. Score {within:.2f} x {served:.2f} = {score:.2f}.")
         debrief = [f"Peak memory reached {share:.0%} of the limit. Ask what dominates memory and how it grows "
-                   "with the monitoring window."] if score < self.pass_mark else []
-        return self.result(score, evidence, debrief=debrief, metrics={"peak_mb": peak, "limit_mb": limit})
+                   "with the monitoring window."] if within < self.pass_mark else []
+        return self.result(score, evidence, debrief=debrief, metrics={"peak_mb": peak, "limit_mb": limit,
+                                                                     "served_share": served})
 
 
 @register
@@ -127,20 +135,26 @@ class RestartRecovery(Check):
             return self.not_measured("no restart was attempted" + (f" ({r.error})" if r.error else ""))
         ready = r.ready_s is not None and r.ready_s <= budget
         if ready and r.served_after:
-            score = 1.0
+            back = 1.0
         elif r.served_after:
-            score = 0.5  # came back, but slower than the start-up budget
+            back = 0.5  # came back, but slower than the start-up budget
         else:
-            score = 0.0
+            back = 0.0
+        answered, due = served_calls(ctx)
+        served = ratio(answered, due)
+        score = back * served
         evidence = (f"The service was restarted. Ready again after "
                     f"{'%.1f s' % r.ready_s if r.ready_s is not None else 'never'} (budget {budget:g} s); "
                     f"served a batch afterwards: {'yes' if r.served_after else 'no'}"
-                    + (f"; error: {r.error}" if r.error else "") + ". Expected: ready within budget and serving.")
+                    + (f"; error: {r.error}" if r.error else "") + ". Expected: ready within budget and serving; "
+                    f"times the share of /predict calls answered over the grading ({answered}/{due}). "
+                    f"Score {back:.2f} x {served:.2f} = {score:.2f}.")
         debrief = [f"After a restart the service {'was slow to return' if r.served_after else 'did not serve again'}"
                    + (f" ({r.error})" if r.error else "") + ". Ask what state it keeps and where."] \
-            if score < self.pass_mark else []
+            if back < self.pass_mark else []
         return self.result(score, evidence, debrief=debrief,
-                           metrics={"ready_s": r.ready_s, "served_after": float(r.served_after)})
+                           metrics={"ready_s": r.ready_s, "served_after": float(r.served_after),
+                                    "served_share": served})
 
 
 def _from_scenario_restarts(ctx: CheckContext) -> RestartRun | None:

@@ -50,6 +50,11 @@ class Outcome:
         return self.result is not None and self.result.status != "invalid" and self.result.prediction is not None
 
     @property
+    def declined(self) -> bool:
+        """The service answered this record and chose not to score it (no broken batch)."""
+        return self.result is not None and not self.served
+
+    @property
     def flagged(self) -> bool:
         return self.result is not None and (self.result.status == "coerced" or bool(self.result.issues))
 
@@ -117,6 +122,29 @@ def _join(ctx: CheckContext, names: tuple[str, ...]) -> list[Outcome]:
                 ex, res = sent.get(t.id, (None, None))
                 out.append(Outcome(truth=t, record=payload.get(t.id), exchange=ex, result=res))
     return out
+
+
+def served_calls(ctx: CheckContext) -> tuple[int, int]:
+    """(answered, due): /predict calls of replay and of the load run answered with a usable 200.
+
+    Calls replay never made (it stopped early) are due but not answered: a service that
+    hangs or dies keeps no credit for what it never served.
+    """
+    answered = due = 0
+    runs = {r.scenario: r for r in ctx.transcript.runs}
+    for name, traffic in ctx.traffic.items():
+        run = runs.get(name)
+        batch = run.batch_size if run else ctx.scenario_params(name)[2]
+        exchanges = run.exchanges if run else []
+        owed = sum(-(-len(p.records) // batch) for p in traffic.phases if p.truth.kind == "traffic")
+        due += max(owed, len(exchanges))
+        answered += sum(1 for ex in exchanges if not batch_failed(ex) and ex.status_code == 200
+                        and ex.results is not None)
+    load = ctx.transcript.load
+    if load is not None:
+        answered += len(load.latencies_ms)
+        due += len(load.latencies_ms) + load.errors
+    return answered, due
 
 
 def probe_outcomes(ctx: CheckContext) -> list[Outcome]:

@@ -1,8 +1,13 @@
 """Validation: messy input never crashes the service, bad records are flagged, good ones served.
 
-Counterweights: invalid_flagged is scaled by the precision of the service's "invalid"
-flags and valid_served punishes every rejected good record, so rejecting everything
-scores badly; recoverable_coerced is scaled down when clean records are flagged too.
+Each measure is a decision scored against its counterweight so that no blanket answer
+earns anything (docs/scoring.md): invalid_flagged is the informedness of the 'invalid'
+flag (invalid records flagged minus usable records rejected), valid_served is the served
+share times the share of invalid records declined, recoverable_coerced is the
+informedness of the repair flag (recoverable records flagged minus clean ones flagged).
+Accept-all, reject-all, all-fallback and all-coerced score 0 on every one of them.
+no_server_errors and malformed_rejected are gates: contract duties that multiply the
+dimension and earn nothing by themselves.
 """
 from __future__ import annotations
 
@@ -29,6 +34,7 @@ class NoServerErrors(Check):
     dimension = "validation"
     title = "No 5xx or broken answers on messy input"
     pass_mark = 1.0  # one 5xx is a failure: the contract says so
+    gate_floor = 0.0  # the share of batches answered multiplies validation: never crashing is owed, not earned
 
     def run(self, ctx: CheckContext) -> CheckResult:
         if not ctx.traffic:
@@ -68,7 +74,8 @@ class NoServerErrors(Check):
                     f"or off-contract answer, or never sent): {pct(broken, expected)}"
                     + (f" — {', '.join(f'{k} {v}' for k, v in kinds.most_common())}" if kinds else "")
                     + f". Expected: a 200 with one result per record for every batch. "
-                    f"Whole batches answered 4xx (scored under valid_served): {client}.")
+                    f"Whole batches answered 4xx (scored under valid_served): {client}. A gate: validation is "
+                    f"multiplied by this score ({score:.2f}); answering without crashing earns nothing by itself.")
         debrief = []
         first = next((ex for r in ctx.transcript.runs for ex in r.exchanges if batch_failed(ex)), None)
         if first is not None:
@@ -96,32 +103,38 @@ class InvalidFlagged(Check):
         bad = list(iter_kind(rows, "invalid"))
         if not bad:
             return self.not_measured("the held-back traffic has no invalid records")
+        usable = list(iter_kind(rows, "clean", "recoverable", "unfamiliar"))
         hit = [o for o in bad if o.result is not None and o.result.status == "invalid" and o.result.prediction is None]
         with_pred = [o for o in bad if o.result is not None and o.result.status == "invalid" and o.result.prediction is not None]
-        flagged_all = [o for o in rows if o.result is not None and o.result.status == "invalid"]
+        rejected = [o for o in usable if o.declined]
         recall = ratio(len(hit), len(bad))
-        precision = ratio(len(hit) + len(with_pred), len(flagged_all)) if flagged_all else 1.0
-        # precision of 0.8 or better costs nothing; rejecting everything (precision ~ invalid share) scores ~0
-        score = recall * clip01(precision / 0.8)
+        false_rate = ratio(len(rejected), len(usable))
+        score = clip01(recall - false_rate)
+        flagged_all = [o for o in rows if o.result is not None and o.result.status == "invalid"]
+        precision = ratio(len(hit) + len(with_pred), len(flagged_all)) if flagged_all else None
         hit_ids = {id(o) for o in hit}
         missed = [o for o in bad if id(o) not in hit_ids]
-        evidence = (f"Sent {len(bad)} records that cannot be scored (e.g. subject and body missing, unparseable or "
-                    f"out-of-range numbers). Expected status 'invalid' with a null prediction. Got it for "
-                    f"{pct(len(hit), len(bad))}; 'invalid' but with a prediction: {len(with_pred)}. What came back "
-                    f"for the invalid records: {_status_mix(bad)}. Precision of the service's 'invalid' flags "
-                    f"over all {len(rows)} records: "
-                    f"{f'{precision:.2f}' if flagged_all else 'n/a'} ({len(flagged_all)} flagged). "
-                    f"Score = recall x min(1, precision/0.8).")
+        evidence = (f"Sent {len(bad)} records that cannot be scored ({_codes(bad)}). Expected status 'invalid' with "
+                    f"a null prediction. Got it for {pct(len(hit), len(bad))}; 'invalid' but with a prediction: "
+                    f"{len(with_pred)}. What came back for them: {_status_mix(bad)}. Counterweight: usable records "
+                    f"answered without a prediction {pct(len(rejected), len(usable))}. Score = recall {recall:.2f} - "
+                    f"rejected usable share {false_rate:.2f} = {score:.2f} (accepting or rejecting everything "
+                    f"scores 0).")
         debrief = []
-        if score < self.pass_mark and missed:
+        if recall < self.pass_mark and missed:
             ex = _example_injection(missed)
             debrief.append(f"The service returned '{missed[0].status}' for a record it could not sensibly score "
                            f"({ex}). Ask which inputs they consider unscorable and how the caller learns why.")
-        if precision < 0.8 and flagged_all:
-            debrief.append(f"{len(flagged_all)} records were flagged invalid but only {precision:.0%} of them really "
-                           "were. Ask how they decided what to reject and what rejecting costs the business.")
+        if false_rate > 0.05:
+            debrief.append(f"{len(rejected)} usable records ({false_rate:.0%}) got no prediction. Ask how they decided "
+                           "what to reject and what rejecting costs the business.")
         return self.result(score, evidence, failures=[o.describe() for o in missed[:MAX_FAILURES]], debrief=debrief,
-                           metrics={"recall": recall, "precision": precision})
+                           metrics={"recall": recall, "precision": precision, "usable_rejected": false_rate})
+
+
+def _codes(rows: list[Outcome]) -> str:
+    codes = Counter(i.code for o in rows for i in o.truth.injections)
+    return ", ".join(f"{k} {v}" for k, v in codes.most_common(5)) or "no injection recorded"
 
 
 def _example_injection(rows: list[Outcome]) -> str:
@@ -154,7 +167,12 @@ class ValidServed(Check):
         deferred = sum(1 for o in served if o.truth.kind == "clean" and o.result.status == "fallback")  # type: ignore[union-attr]
         excess = max(0, deferred - int(self.FALLBACK_TOLERANCE * clean_n))
         share = ratio(len(served) - excess, len(good))
-        score = clip01((share - self.LOW) / (self.HIGH - self.LOW))
+        serving = clip01((share - self.LOW) / (self.HIGH - self.LOW))
+        bad = list(iter_kind(rows, "invalid"))
+        declined = sum(1 for o in bad if o.declined)
+        # serving is a decision only if something is ever declined: scoring everything is accept-all
+        counter = ratio(declined, len(bad)) if bad else 1.0
+        score = serving * counter
         not_served = [o for o in good if not o.served]
         by_kind = {k: (sum(1 for o in good if o.truth.kind == k and o.served), sum(1 for o in good if o.truth.kind == k))
                    for k in ("clean", "recoverable", "unfamiliar")}
@@ -165,19 +183,23 @@ class ValidServed(Check):
                     f"Clean records deferred to review as 'fallback': {pct(deferred, clean_n)}"
                     + (f"; {excess} beyond the {self.FALLBACK_TOLERANCE:.0%} tolerance count as not served. "
                        if excess else ". ")
-                    + f"Score 1 at >= {self.HIGH:.0%} served, 0 at <= {self.LOW:.0%}.")
+                    + f"Serving credit {serving:.2f} (1 at >= {self.HIGH:.0%} served, 0 at <= {self.LOW:.0%}) x "
+                    f"counterweight: invalid records declined {pct(declined, len(bad))} = {score:.2f}.")
         debrief = []
-        if score < self.pass_mark and not_served:
+        if serving < self.pass_mark and not_served:
             o = not_served[0]
             debrief.append(f"{len(not_served)} usable records got no prediction (e.g. {o.truth.id}, a {o.truth.kind} "
                            f"record, came back '{o.status}'). Ask how strict their validation is and who pays "
-                           "for a rejected ticket.")
-        if score < self.pass_mark and excess:
-            debrief.append(f"{deferred} of {clean_n} ordinary, familiar tickets were sent to review as 'fallback'. "
-                           "Ask what a fallback costs the support team and how they would set that threshold.")
+                           "for a rejected record.")
+        if serving < self.pass_mark and excess:
+            debrief.append(f"{deferred} of {clean_n} ordinary, familiar records were sent to review as 'fallback'. "
+                           "Ask what a fallback costs the team downstream and how they would set that threshold.")
+        if counter < self.pass_mark and bad:
+            debrief.append(f"Only {declined} of {len(bad)} unscorable records were declined; the rest got a "
+                           "prediction. Ask what a confident answer to garbage costs.")
         return self.result(score, evidence, failures=[o.describe() for o in not_served[:MAX_FAILURES]],
                            debrief=debrief, metrics={"served_share": share, "usable": len(good),
-                                                     "clean_deferred": deferred})
+                                                     "clean_deferred": deferred, "invalid_declined": counter})
 
 
 @register
@@ -186,40 +208,37 @@ class RecoverableCoerced(Check):
     dimension = "validation"
     title = "Recoverable records repaired and flagged"
 
-    PARTIAL = 0.5  # served but not flagged: the caller never learns the input was repaired
-    CLEAN_TOLERANCE = 0.10  # clean records flagged coerced/with issues before the counterweight bites
-
     def run(self, ctx: CheckContext) -> CheckResult:
         rows = outcomes(ctx)
         rec = list(iter_kind(rows, "recoverable"))
         if not rec:
             return self.not_measured("the held-back traffic has no recoverable records")
         full = [o for o in rec if o.served and o.flagged]
-        partial = [o for o in rec if o.served and not o.flagged]
-        credit = ratio(len(full) + self.PARTIAL * len(partial), len(rec))
+        silent = [o for o in rec if o.served and not o.flagged]
+        recall = ratio(len(full), len(rec))
         clean = [o for o in iter_kind(rows, "clean") if o.served]
         false_flags = [o for o in clean if o.flagged]
         false_rate = ratio(len(false_flags), len(clean))
-        factor = clip01(1.0 - (false_rate - self.CLEAN_TOLERANCE) / 0.4) if false_rate > self.CLEAN_TOLERANCE else 1.0
-        score = credit * factor
-        lost = [o for o in rec if not o.served] + partial
-        codes = Counter(i.code for o in rec for i in o.truth.injections)
-        evidence = (f"Sent {len(rec)} recoverable records ({', '.join(f'{k} {v}' for k, v in codes.most_common(5))}). "
-                    f"Expected a prediction with status 'coerced' or issues naming the repair. Served and flagged: "
-                    f"{pct(len(full), len(rec))}; served silently (half credit): {len(partial)}; not served: "
-                    f"{len(rec) - len(full) - len(partial)} ({_status_mix([o for o in rec if not o.served])}). "
-                    f"Counterweight: clean records flagged as repaired {pct(len(false_flags), len(clean))} "
-                    f"(tolerance {self.CLEAN_TOLERANCE:.0%}, factor {factor:.2f}).")
+        score = clip01(recall - false_rate)
+        lost = [o for o in rec if not o.served] + silent
+        evidence = (f"Sent {len(rec)} recoverable records ({_codes(rec)}). Expected a prediction with status "
+                    f"'coerced' or issues naming the repair. Served and flagged: {pct(len(full), len(rec))}; served "
+                    f"silently: {len(silent)}; not served: {len(rec) - len(full) - len(silent)} "
+                    f"({_status_mix([o for o in rec if not o.served])}). Counterweight: served clean records flagged "
+                    f"too {pct(len(false_flags), len(clean))}. Score = {recall:.2f} - {false_rate:.2f} = {score:.2f} "
+                    f"(flagging everything, or nothing, scores 0).")
         debrief = []
-        if score < self.pass_mark and lost:
+        if recall < self.pass_mark and lost:
             o = next((x for x in rec if not x.served), lost[0])
-            debrief.append(f"A recoverable record came back '{o.status}' ({_example_injection([o])}). Ask how they "
-                           "would coerce such values and how they would tell the caller that they did.")
-        if factor < 1.0:
+            debrief.append(f"A recoverable record came back '{o.status}'"
+                           + (" without saying it was repaired" if o.served else "")
+                           + f" ({_example_injection([o])}). Ask how they would coerce such values and how they "
+                           "would tell the caller that they did.")
+        if false_rate > 0.1:
             debrief.append(f"{false_rate:.0%} of clean records were flagged as repaired. Ask what their issues "
                            "are for if every record carries one.")
         return self.result(score, evidence, failures=[o.describe() for o in lost[:MAX_FAILURES]], debrief=debrief,
-                           metrics={"flagged_share": ratio(len(full), len(rec)), "clean_false_flags": false_rate})
+                           metrics={"flagged_share": recall, "clean_false_flags": false_rate})
 
 
 @register
@@ -227,6 +246,9 @@ class MalformedRejected(Check):
     id = "malformed_rejected"
     dimension = "validation"
     title = "Malformed bodies answered 4xx"
+    # A gate: a framework's request model answers 4xx for free, so it may cost a quarter of
+    # validation when missing but earns nothing for a service that validates no record.
+    gate_floor = 0.75
 
     def run(self, ctx: CheckContext) -> CheckResult:
         probes = ctx.transcript.probes
@@ -241,7 +263,7 @@ class MalformedRejected(Check):
         evidence = (f"Sent {len(probes)} malformed bodies ({', '.join(p.name for p in probes)}). Expected a 4xx with "
                     f"a message. Got 4xx for {pct(len(ok), len(probes))}"
                     + (f"; others: {', '.join(f'{p.name}: {p.status_code or p.error}' for p in bad)}" if bad else "")
-                    + ". (Rejecting everything is caught by valid_served.)")
+                    + f". A gate: validation is multiplied by {self.gate_floor} + {1 - self.gate_floor:g} x this score.")
         debrief = []
         if bad:
             p = bad[0]

@@ -25,7 +25,11 @@ STATUS_QUESTIONS = {
 def lost_points(r: CheckResult, exercise: Exercise, results: list[CheckResult]) -> float:
     """Points of the 0-100 total this check's shortfall cost."""
     dim_w = exercise.weights.get(r.dimension, 0.0)  # type: ignore[call-overload]
-    total_w = sum(x.weight for x in results if x.dimension == r.dimension) or 1.0
+    measures = [x for x in results if x.dimension == r.dimension and x.role == "measure"]
+    total_w = sum(x.weight for x in measures) or 1.0
+    if r.role == "gate":  # a gate takes its share of whatever the measures earned
+        earned = 100.0 * sum(x.weight * x.score for x in measures) / total_w
+        return dim_w * earned * (1.0 - (r.gate_floor or 0.0)) * (1.0 - r.score)
     return 100.0 * dim_w * r.weight / total_w * (1.0 - r.score)
 
 

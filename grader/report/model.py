@@ -13,7 +13,7 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from grader.checks.base import CheckContext, CheckResult
 from grader.report.debrief import collect_debrief
-from grader.scoring import dimension_scores, total_score
+from grader.scoring import NULL_SERVICE, contributions, dimension_scores, total_score
 
 log = logging.getLogger(__name__)
 
@@ -21,9 +21,24 @@ REPORT_VERSION = 1
 Status = Literal["graded", "build_failed", "start_failed", "crashed", "timed_out"]
 
 
+class Earned(BaseModel):
+    check: str
+    points: float  # of the dimension's 100
+
+
+class GateEntry(BaseModel):
+    check: str
+    factor: float = Field(ge=0, le=1)
+
+
 class DimensionScore(BaseModel):
     score: float = Field(ge=0, le=100)
     weight: float = Field(ge=0, le=1)
+    # extra (v1 allows more fields): why the score is not free
+    baseline: float = 0.0  # what a service that does nothing in this dimension scores
+    null_service: str = ""  # which trivial strategies score that baseline
+    earned: list[Earned] = Field(default_factory=list)  # the points above the baseline, by check
+    gates: list[GateEntry] = Field(default_factory=list)  # contract duties multiplying the dimension
 
 
 class CheckEntry(BaseModel):
@@ -35,6 +50,7 @@ class CheckEntry(BaseModel):
     evidence: str
     title: str = ""
     weight: float = 1.0
+    role: Literal["measure", "gate"] = "measure"
     not_measured: str | None = None
     failures: list[str] = Field(default_factory=list)
     metrics: dict[str, float | None] = Field(default_factory=dict)
@@ -77,6 +93,13 @@ def _metric(results: list[CheckResult], check_id: str, key: str) -> float | None
     return None if v is None else max(0.0, min(1.0, float(v)))
 
 
+def _dimension(results: list[CheckResult], dim: str, score: float, weight: float) -> DimensionScore:
+    earned, gates = contributions(results, dim)
+    return DimensionScore(score=round(score, 1), weight=weight, null_service=NULL_SERVICE.get(dim, ""),
+                          earned=[Earned(check=c, points=round(p, 1)) for c, p in earned],
+                          gates=[GateEntry(check=c, factor=round(f, 3)) for c, f in gates])
+
+
 def build_report(ctx: CheckContext, results: list[CheckResult]) -> Report:
     t = ctx.transcript
     dims = dimension_scores(results, ctx.exercise)
@@ -86,9 +109,10 @@ def build_report(ctx: CheckContext, results: list[CheckResult]) -> Report:
         status=t.status,
         reasons=list(t.reasons),
         score=total_score(dims),
-        dimensions={d: DimensionScore(score=round(s, 1), weight=w) for d, (s, w) in dims.items()},
+        dimensions={d: _dimension(results, d, s, w) for d, (s, w) in dims.items()},
         checks=[CheckEntry(id=r.id, dimension=r.dimension, score=round(r.score, 4), passed=r.passed,
-                           evidence=r.evidence, title=r.title, weight=r.weight, not_measured=r.not_measured,
+                           evidence=r.evidence, title=r.title, weight=r.weight, role=r.role,
+                           not_measured=r.not_measured,
                            failures=r.failures, metrics=r.metrics) for r in results],
         accuracy=AccuracySummary(in_distribution=_metric(results, "in_distribution_accuracy", "accuracy"),
                                  under_shift=_metric(results, "shift_accuracy", "accuracy")),

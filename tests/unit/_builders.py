@@ -109,6 +109,17 @@ def fallback_all(rec: dict, t: RecordTruth) -> Result:
     return Result(id=t.id, status="fallback", prediction="billing", confidence=0.2)
 
 
+def coerce_all(rec: dict, t: RecordTruth) -> Result:
+    """Every record 'coerced' with an issue, and a (right) prediction: flags that say nothing."""
+    return Result(id=t.id, status="coerced", prediction=t.label, confidence=0.9,
+                  issues=[Issue(field="record", code="normalised")])
+
+
+def constant_ok(rec: dict, t: RecordTruth) -> Result:
+    """The do-nothing service: everything 'ok', one constant answer."""
+    return Result(id=t.id, status="ok", prediction="billing", confidence=0.5)
+
+
 def majority_answer(rec: dict, t: RecordTruth) -> Result:
     base = oracle_answer(rec, t)
     return base if base.prediction is None else base.model_copy(update={"prediction": "billing"})
@@ -143,6 +154,24 @@ def always_on(seen: int, ph: PhaseTruth, scored: Scored) -> MonitoringResponse:
 
 def never_on(seen: int, ph: PhaseTruth, scored: Scored) -> MonitoringResponse:
     return view()
+
+
+def timer(n: int, on: int) -> Monitor:
+    """Every alarm on for `on` of every `n` batches of 100 records, whatever the traffic."""
+    def mon(seen: int, ph: PhaseTruth, scored: Scored) -> MonitoringResponse:
+        s = (seen // 100) % n < on
+        return view(s, ["channel"] if s else [], s, ["order_value"] if s else [], s)
+    return mon
+
+
+def perf_only(degraded: bool) -> Monitor:
+    """The oracle's drift and quality alarms, with a performance alarm stuck at `degraded`."""
+    oracle = oracle_monitor()
+
+    def mon(seen: int, ph: PhaseTruth, scored: Scored) -> MonitoringResponse:
+        v = oracle(seen, ph, scored)
+        return v.model_copy(update={"performance": v.performance.model_copy(update={"degraded": degraded})})
+    return mon
 
 
 def no_monitoring(seen: int, ph: PhaseTruth, scored: Scored) -> None:

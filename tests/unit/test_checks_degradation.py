@@ -96,7 +96,10 @@ def test_shift_accuracy_uses_per_record_baselines_and_unserved_records_are_wrong
     r = run("shift_accuracy", ctx)
     assert r.metrics["accuracy"] == pytest.approx(0.5)
     assert r.metrics["majority"] == 0.0 and r.metrics["plain_model"] == pytest.approx(0.8)
-    assert r.score == pytest.approx(0.5 / 0.8)
+    # 0 is the best constant answer on these records, not the (worse) majority model
+    best = r.metrics["best_constant"]
+    assert best is not None and best > 0 and r.metrics["null"] == best
+    assert r.score == pytest.approx((0.5 - best) / (0.8 - best))
 
 
 def test_shift_accuracy_without_baselines_is_not_measured_but_reports_accuracy():

@@ -51,7 +51,11 @@ def test_drift_alarm_delay_full_credit_within_a_window(good):
 
 
 def test_drift_alarm_delay_fades_with_delay():
-    assert run("drift_alarm_delay", drift_ctx(b.oracle_monitor(delay=1000))).score == pytest.approx(0.5, abs=0.05)
+    r = run("drift_alarm_delay", drift_ctx(b.oracle_monitor(delay=1000)))
+    assert r.metrics["delay_credit"] == pytest.approx(0.5, abs=0.05)
+    # 15 reads from one window after the onset to the phase end; on in the last 11 of them
+    assert r.metrics["j"] == pytest.approx(11 / 15)
+    assert r.score == pytest.approx(r.metrics["delay_credit"] * 11 / 15)
     late = run("drift_alarm_delay", drift_ctx(b.oracle_monitor(delay=1600)))
     assert late.score == 0.0 and not late.passed and late.debrief and "channel" in late.debrief[0]
 
@@ -73,7 +77,10 @@ def test_alarm_raised_afresh_after_a_false_alarm_counts():
         if ph.name == "stable":
             return b.view(drift=600 <= seen < 1200, dfeat=["channel"])
         return b.view(drift=seen - ph.start >= 300, dfeat=["channel"])
-    assert run("drift_alarm_delay", drift_ctx(mon)).score == 1.0
+    r = run("drift_alarm_delay", drift_ctx(mon))
+    assert r.metrics["delay_credit"] == 1.0
+    # the false alarm is not free: it lowers the alarm's discrimination
+    assert r.metrics["on_stable"] == pytest.approx(6 / 15) and r.score == pytest.approx(1 - 6 / 15)
 
 
 def test_alarm_carried_over_from_a_scored_onset_counts():
@@ -95,7 +102,9 @@ def test_drift_alarm_delay_not_measured_without_onsets():
 def test_drift_false_alarms(good, never):
     r = run("drift_false_alarms", good)
     assert r.score == 1.0 and "0.00 false alarms per 1,000" in r.evidence
-    assert run("drift_false_alarms", never).score == 1.0  # never-on is caught by drift_alarm_delay instead
+    # silence is not paid for by itself: a never-on alarm detects nothing, so J = 0 here too
+    n = run("drift_false_alarms", never)
+    assert n.score == 0.0 and n.metrics["silence"] == 1.0 and n.metrics["j"] == 0.0
 
 
 def test_drift_false_alarms_always_on_and_missing_monitoring_score_zero(always, deaf):
@@ -108,10 +117,13 @@ def test_drift_false_alarms_always_on_and_missing_monitoring_score_zero(always, 
 def test_drift_false_alarms_scales_with_share_and_counts_episodes():
     # one 100-record blip per 1,000 records of stable traffic from a freshly started service
     def blip(seen, ph, scored):
-        return b.view(drift=ph.name == "stable" and seen % 1000 == 0, dfeat=["channel"])
-    r = run("drift_false_alarms", drift_ctx(blip, [b.PhaseSpec("stable", 4500, drift="silent")]))
+        return b.view(drift=(ph.name == "stable" and seen % 1000 == 0)
+        or (ph.name == "shift" and seen - ph.start >= 200), dfeat=["channel"])
+    specs = [b.PhaseSpec("stable", 4500, drift="silent"),
+             b.PhaseSpec("shift", 2000, shifts=["covariate"], drift_fields=["channel"], drift="detect")]
+    r = run("drift_false_alarms", drift_ctx(blip, specs))
     assert r.metrics["false_alarm_share"] == pytest.approx(4 / 45)
-    assert r.score == pytest.approx(1 - (4 / 45) / 0.10)
+    assert r.score == pytest.approx((1 - (4 / 45) / 0.10) * (1 - 4 / 45))
     assert r.metrics["false_alarms_per_1000"] == pytest.approx(1000 * 4 / 4500)
 
 
@@ -155,7 +167,33 @@ def test_drift_attribution_naming_everything_is_penalised():
         on = ph.name == "shift" and seen - ph.start >= 200
         return b.view(drift=on, dfeat=["channel", "product", "language", "order_value", "customer_tier"])
     r = run("drift_attribution", drift_ctx(noisy))
-    assert r.score == pytest.approx(2 * 0.2 / 1.2) and not r.passed and r.debrief
+    # recall 1 minus 4 of the 9 other wire fields named
+    assert r.score == pytest.approx(1 - 4 / 9) and not r.passed and r.debrief
+
+
+def test_drift_attribution_naming_every_field_scores_zero():
+    every = ["channel", "customer_tier", "product", "language", "subject", "body", "account_age_days",
+             "prior_tickets", "order_value", "created_at"]
+    def mon(seen, ph, scored):
+        return b.view(drift=ph.name == "shift" and seen - ph.start >= 200, dfeat=every)
+    r = run("drift_attribution", drift_ctx(mon))
+    assert r.score == 0.0 and r.metrics["j"] == 1.0  # the alarm itself is perfect; its names say nothing
+
+
+@pytest.mark.parametrize("n,on", [(2, 1), (5, 1), (10, 3), (20, 1)])
+def test_an_alarm_on_a_timer_earns_nothing(n, on):
+    specs = [b.PhaseSpec("stable", 3000, drift="silent", quality="silent", performance="silent"),
+             b.PhaseSpec("shift", 2000, shifts=["covariate"], drift_fields=["channel"], drift="detect"),
+             b.PhaseSpec("calm", 3000, drift="silent", quality="silent", performance="silent"),
+             b.PhaseSpec("outage", 2000, shifts=["missing_burst"], quality_fields=["order_value"],
+                         quality="detect"),
+             b.PhaseSpec("back", 3000, drift="silent", quality="silent", performance="silent"),
+             b.PhaseSpec("concept", 2000, shifts=["concept_drift"], performance="detect")]
+    ctx = drift_ctx(b.timer(n, on), specs)
+    for cid in ("drift_alarm_delay", "drift_false_alarms", "drift_attribution", "quality_alarms",
+                "performance_alarm"):
+        r = run(cid, ctx)
+        assert r.score <= 0.1, (cid, r.score, r.evidence)
 
 
 def test_drift_attribution_ignores_quality_fields():

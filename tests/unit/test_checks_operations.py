@@ -50,20 +50,47 @@ def test_latency_p95_not_measured_without_load():
     assert run("latency_p95").not_measured
 
 
+SERVED = LoadRun(concurrency=8, batch_size=100, latencies_ms=[50.0] * 40)
+HUNG = LoadRun(concurrency=8, batch_size=100, errors=40, error_examples=["timeout"])
+HALF = LoadRun(concurrency=8, batch_size=100, latencies_ms=[50.0] * 20, errors=20)
+
+
 def test_memory_limit():
-    assert run("memory_limit", peak_memory_mb=300.0).score == 1.0
-    assert run("memory_limit", peak_memory_mb=1024.0).score == pytest.approx(0.5)
-    assert run("memory_limit", peak_memory_mb=1500.0).score == 0.0
-    oom = run("memory_limit", peak_memory_mb=200.0, oom_killed=True)
+    assert run("memory_limit", peak_memory_mb=300.0, load=SERVED).score == 1.0
+    assert run("memory_limit", peak_memory_mb=1024.0, load=SERVED).score == pytest.approx(0.5)
+    assert run("memory_limit", peak_memory_mb=1500.0, load=SERVED).score == 0.0
+    oom = run("memory_limit", peak_memory_mb=200.0, oom_killed=True, load=SERVED)
     assert oom.score == 0.0 and "OOM" in oom.evidence and oom.debrief
     assert run("memory_limit").not_measured
 
 
+def test_memory_credit_needs_served_calls():
+    # staying small while answering nothing is not a habit
+    assert run("memory_limit", peak_memory_mb=30.0, load=HUNG).score == 0.0
+    assert run("memory_limit", peak_memory_mb=30.0, load=HALF).score == pytest.approx(0.5)
+
+
+def test_restart_credit_needs_served_calls():
+    back = RestartRun(attempted=True, ready_s=3.0, served_after=True)
+    assert run("restart_recovery", restart=back, load=HUNG).score == 0.0
+    assert run("restart_recovery", restart=back, load=HALF).score == pytest.approx(0.5)
+
+
+def test_a_hanging_service_keeps_only_startup_credit():
+    hung = {"startup_s": 2.0, "peak_memory_mb": 30.0, "load": HUNG,
+            "restart": RestartRun(attempted=True, ready_s=2.0, served_after=False)}
+    scores = {c: run(c, **hung).score for c in ("startup_time", "latency_p95", "memory_limit", "restart_recovery")}
+    assert scores == {"startup_time": 1.0, "latency_p95": 0.0, "memory_limit": 0.0, "restart_recovery": 0.0}
+
+
 def test_restart_recovery():
-    assert run("restart_recovery", restart=RestartRun(attempted=True, ready_s=3.0, served_after=True)).score == 1.0
-    assert run("restart_recovery", restart=RestartRun(attempted=True, ready_s=90.0, served_after=True)).score == 0.5
+    up = {"load": SERVED}
+    assert run("restart_recovery", restart=RestartRun(attempted=True, ready_s=3.0, served_after=True),
+               **up).score == 1.0
+    assert run("restart_recovery", restart=RestartRun(attempted=True, ready_s=90.0, served_after=True),
+               **up).score == 0.5
     dead = run("restart_recovery", restart=RestartRun(attempted=True, ready_s=None, served_after=False,
-                                                      error="never ready"))
+                                                      error="never ready"), **up)
     assert dead.score == 0.0 and "never ready" in dead.evidence and dead.debrief
     assert run("restart_recovery").not_measured
 

@@ -70,7 +70,29 @@ def test_invalid_flagged(good, permissive, rejecting):
     assert "truth=invalid" in r.failures[0]
     # rejecting everything finds every invalid record, but its flags are worthless
     g = run("invalid_flagged", rejecting)
-    assert g.score < 0.1 and g.metrics["recall"] == 1.0
+    assert g.score == 0.0 and g.metrics["recall"] == 1.0 and g.metrics["usable_rejected"] == 1.0
+
+
+def test_valid_served_needs_invalid_records_declined(permissive):
+    # serving everything is accept-all: the usable records are served, but so is every unscorable one
+    r = run("valid_served", permissive)
+    assert r.metrics["served_share"] == 1.0 and r.metrics["invalid_declined"] == 0.0 and r.score == 0.0
+
+
+def test_gates_multiply_validation_and_earn_nothing_alone():
+    from grader.scoring import dimension_scores, run_checks
+
+    sound = b.standard()
+    crashy = b.standard(fail_batches={3})  # 3 of 75 batches answered 500
+    accept_all = b.standard(answer=b.serve_all_ok)
+    v = {name: dimension_scores(run_checks(ctx), ctx.exercise)["validation"][0]
+         for name, ctx in (("sound", sound), ("crashy", crashy), ("accept_all", accept_all))}
+    assert v["sound"] == 100.0
+    # the broken batches' records are lost and the gate takes its share on top
+    ns = run("no_server_errors", crashy).score
+    assert v["crashy"] < 100.0 * ns
+    # never crashing and a 4xx for malformed bodies are owed, not earned
+    assert run("no_server_errors", accept_all).score == 1.0 and v["accept_all"] == 0.0
 
 
 def test_valid_served(good, rejecting):
@@ -89,7 +111,7 @@ def test_valid_served_is_scaled_between_half_and_95_percent():
 
 def test_recoverable_coerced(good, permissive, rejecting):
     assert run("recoverable_coerced", good).score == 1.0
-    assert run("recoverable_coerced", permissive).score == pytest.approx(0.5)  # served, never flagged
+    assert run("recoverable_coerced", permissive).score == 0.0  # served, never flagged: no decision made
     assert run("recoverable_coerced", rejecting).score == 0.0
 
 

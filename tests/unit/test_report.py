@@ -36,7 +36,11 @@ def test_report_json_is_v1(written):
     assert isinstance(data["reasons"], list) and 0 <= data["score"] <= 100
     assert set(data["dimensions"]) == {"validation", "monitoring", "degradation", "operations", "accuracy"}
     for d in data["dimensions"].values():
-        assert set(d) == {"score", "weight"} and 0 <= d["score"] <= 100 and 0 <= d["weight"] <= 1
+        assert {"score", "weight"} <= set(d) and 0 <= d["score"] <= 100 and 0 <= d["weight"] <= 1
+        # additive: what a null service gets and what earned the points above it
+        assert d["baseline"] == 0 and d["null_service"] and isinstance(d["earned"], list)
+        earned = sum(e["points"] for e in d["earned"])
+        assert earned == pytest.approx(d["score"], abs=0.5)
     for c in data["checks"]:
         assert {"id", "dimension", "score", "passed", "evidence"} <= set(c)
         assert 0 <= c["score"] <= 1 and isinstance(c["passed"], bool) and c["evidence"]
@@ -62,6 +66,9 @@ def test_markdown_has_tables_evidence_failures_and_debrief(written):
     assert "| validation |" in md and "| drift_false_alarms |" in md
     assert "#### no_server_errors" in md and "Failing requests:" in md and "HTTP 500" in md
     assert "## Debrief questions" in md and report.debrief[0] in md
+    # every dimension says what a null service would have got and where the points came from
+    assert md.count("— baseline 0.0.** A null service scores") == 5 and "Points above it: " in md
+    assert "Gates (contract duties that multiply the dimension): no_server_errors x" in md
 
 
 def test_html_is_self_contained_with_png_figures(written):
