@@ -24,7 +24,14 @@ class Record(BaseModel):
 
 
 class PredictRequest(BaseModel):
-    records: list[Record] = Field(min_length=1, max_length=MAX_BATCH)
+    # Described as leniently as the contract treats it: a record that is not an object, or
+    # has no id, never spoils the batch — it is answered `invalid` in its place (with its
+    # position as the id when it has none), so the schema accepts any item.
+    records: list[Record | Any] = Field(
+        min_length=1, max_length=MAX_BATCH,
+        description=("1 to 1000 records, answered one result each in the same order. A record that cannot be "
+                     "read (not an object, no id, wrong types) is answered status 'invalid', never a 4xx or "
+                     "5xx for the batch; a record without an id gets its position (\"0\", \"1\", ...) as id."))
 
 
 class Issue(BaseModel):
@@ -50,7 +57,10 @@ class Label(BaseModel):
 
 
 class FeedbackRequest(BaseModel):
-    labels: list[Label] = Field(min_length=1)
+    # As lenient as /predict: an unreadable label entry is skipped (not counted in
+    # `accepted`), never a failure of the call; an empty list is accepted with 0.
+    labels: list[Label | Any] = Field(description="True labels for earlier records; unreadable entries are "
+                                                  "skipped and not counted in `accepted`")
 
 
 class FeedbackResponse(BaseModel):
@@ -63,11 +73,26 @@ class DriftView(BaseModel):
     features: list[str] = Field(default_factory=list, description="Raw input fields that drifted")
 
 
+class SliceView(BaseModel):
+    """Performance of one group of records (e.g. one value of a protected attribute), from feedback."""
+
+    model_config = ConfigDict(extra="allow")
+    field: str = Field(description="Raw input field that defines the group, e.g. 'sex'")
+    value: str = Field(description="The group: that field's value, e.g. 'female'")
+    metric: str = Field(description="What is measured, e.g. 'accuracy' or 'recall'")
+    metric_value: float | None = Field(default=None, description="The metric over the group's recent labelled "
+                                                                 "records; null when too few")
+    degraded: bool = Field(description="True when this group's performance has dropped")
+
+
 class PerformanceView(BaseModel):
     model_config = ConfigDict(extra="allow")
     degraded: bool
     metric: str
     value: float | None = None
+    # optional and additive (v1 allows more fields): exercises with a protected attribute
+    slices: list[SliceView] | None = Field(default=None, description="Optional: per-group performance, one "
+                                                                      "entry per (field, value) watched")
 
 
 class MonitoringResponse(BaseModel):
