@@ -4,13 +4,21 @@ VENV := .venv
 BIN := $(VENV)/bin
 SW := $(BIN)/shiftwork
 STAMP := $(VENV)/.installed
-EXERCISE ?=
-OUT ?=
-RUNTIME ?= auto
-SUBMISSION ?=
-SUBMISSIONS ?=
-CANDIDATE ?=
 BASE_IMAGE_NAME ?= shiftwork/base:py311
+
+# User values (SUBMISSION, OUT, ...) may be anything a candidate named a file or a URL. make
+# never expands them ($(value ...) takes the text as given, so `$(shell ...)` stays text), they
+# reach the recipes only as environment variables SW_*, and the recipes quote them as
+# "$$SW_X", so no shell re-reads them: `"`, `$(...)` and backticks arrive at the CLI verbatim.
+override SW_SUBMISSION := $(value SUBMISSION)
+override SW_SUBMISSIONS := $(value SUBMISSIONS)
+override SW_EXERCISE := $(value EXERCISE)
+override SW_OUT := $(value OUT)
+override SW_RUNTIME := $(or $(value RUNTIME),auto)
+override SW_CANDIDATE := $(value CANDIDATE)
+override SW_PACKAGE_EXERCISE := $(or $(value EXERCISE),support-triage)
+unexport SUBMISSION SUBMISSIONS EXERCISE OUT RUNTIME CANDIDATE
+export SW_SUBMISSION SW_SUBMISSIONS SW_EXERCISE SW_OUT SW_RUNTIME SW_CANDIDATE SW_PACKAGE_EXERCISE
 
 .PHONY: setup test test-fast demo grade package base-image bench openapi clean
 
@@ -29,14 +37,14 @@ test: setup  ## the whole suite (docker tests skip without an engine unless SHIF
 test-fast: setup  ## everything but the slow and docker tests
 	$(BIN)/python -m pytest -q -m "not slow and not docker"
 
-demo: setup  ## grade the reference and accuracy-only solutions side by side
-	$(BIN)/python -m grader.demo --runtime $(RUNTIME)
+demo: setup  ## grade the reference and accuracy-only solutions side by side (auto may fall back to local: our own code)
+	$(BIN)/python -m grader.demo --runtime="$$SW_RUNTIME"
 
 grade: setup  ## make grade SUBMISSION=path|url [EXERCISE=id] [OUT=dir] [RUNTIME=auto|docker|local] or SUBMISSIONS=folder
-	$(SW) grade $(if $(SUBMISSION),"$(SUBMISSION)") $(if $(SUBMISSIONS),--submissions "$(SUBMISSIONS)") $(if $(EXERCISE),--exercise $(EXERCISE)) $(if $(OUT),--out "$(OUT)") --runtime $(RUNTIME)
+	$(SW) grade --runtime="$$SW_RUNTIME" $(if $(SW_EXERCISE),--exercise="$$SW_EXERCISE") $(if $(SW_OUT),--out="$$SW_OUT") $(if $(SW_SUBMISSIONS),--submissions="$$SW_SUBMISSIONS") $(if $(SW_SUBMISSION),-- "$$SW_SUBMISSION")
 
 package: setup  ## make package EXERCISE=support-triage CANDIDATE=id [OUT=dir]
-	$(SW) package $(or $(EXERCISE),support-triage) --candidate "$(CANDIDATE)" $(if $(OUT),--out "$(OUT)")
+	$(SW) package --candidate="$$SW_CANDIDATE" $(if $(SW_OUT),--out="$$SW_OUT") -- "$$SW_PACKAGE_EXERCISE"
 
 base-image: setup  ## build the offline Python base image (needs a Docker engine and debootstrap)
 	$(SW) base-image --name $(BASE_IMAGE_NAME)

@@ -7,9 +7,10 @@ from pathlib import Path
 from typing import Any
 
 from rich.console import Console
+from rich.markup import escape
 
 from grader.submission import submission_name
-from harness.errors import SubmissionError, UsageError
+from harness.errors import ConfigError, RuntimeUnavailable, SubmissionError, UsageError
 from harness.exercise import DIMENSIONS
 
 log = logging.getLogger(__name__)
@@ -55,9 +56,20 @@ def write_cohort(rows: list[dict[str, Any]], out: Path) -> tuple[Path, Path]:
     return md_path, csv_path
 
 
+def _not_graded(console: Console, rows: list[dict[str, Any]], name: str, error: str) -> None:
+    line = " ".join(error.split())[:300]
+    # The message quotes candidate-chosen names: printed as text, never as markup.
+    console.print(f"[red]{escape(name)}: not graded:[/] {escape(line)}", highlight=False)
+    rows.append(row(name, error=line))
+
+
 def grade_cohort(folder: Path, *, exercise: str | None, out: Path | None, runtime: str, seed: int | None,
-                 allow_bad_token: bool, console: Console) -> int:
-    """Grade every entry into OUT/<name>/; an unreadable entry becomes a row, not a stop."""
+                 allow_bad_token: bool, console: Console, allow_local_git: bool = False) -> int:
+    """Grade every entry into OUT/<name>/; an unreadable entry becomes a row, not a stop.
+
+    Only faults of the grader itself stop the cohort (a broken exercise, no runtime, an
+    unwritable report folder); whatever one submission makes go wrong ends as its row.
+    """
     import grader.grade as grading  # looked up at call time so tests can swap grade_one
 
     items = entries(folder)
@@ -71,14 +83,20 @@ def grade_cohort(folder: Path, *, exercise: str | None, out: Path | None, runtim
         name = submission_name(str(entry))
         try:
             report, _ = grading.grade_one(entry, exercise=exercise, out=base / name, runtime=runtime, seed=seed,
-                                          allow_bad_token=allow_bad_token, console=console, plan_cache=plans)
+                                          allow_bad_token=allow_bad_token, console=console, plan_cache=plans,
+                                          allow_local_git=allow_local_git)
+        except (ConfigError, RuntimeUnavailable):
+            raise  # the grader cannot work at all: the next entry would fail the same way
         except (SubmissionError, UsageError) as exc:
-            # One unreadable submission must not stop the cohort; a broken exercise (ConfigError) does.
-            console.print(f"[red]{name}: not graded:[/] {exc}", highlight=False)
-            rows.append(row(name, error=str(exc)))
+            # One unreadable submission must not stop the cohort.
+            _not_graded(console, rows, name, str(exc))
+            continue
+        except Exception as exc:  # anything else one submission provoked: its row says what, the cohort goes on
+            log.debug("%s: not graded", name, exc_info=True)
+            _not_graded(console, rows, name, str(grading.as_submission_error(entry, exc)))
             continue
         rows.append(row(name, report))
         written += 1
     md, csv_path = write_cohort(rows, base)
-    console.print(f"cohort: {written} of {len(items)} graded; table in {md} and {csv_path}", highlight=False)
+    console.print(escape(f"cohort: {written} of {len(items)} graded; table in {md} and {csv_path}"), highlight=False)
     return 0 if written else 1

@@ -35,7 +35,8 @@ class PredictRequest(BaseModel):
 
 
 class Issue(BaseModel):
-    field: str = Field(description="Raw input field the issue is about")
+    field: str = Field(description="Raw input field the issue is about, or \"record\" for an issue about the "
+                                   "whole record (e.g. low confidence, a record that is not an object)")
     code: str = Field(description="Short machine-readable code, e.g. 'missing', 'out_of_range'")
 
 

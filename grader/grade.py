@@ -7,6 +7,7 @@ itself (bad options, broken exercise files, no runtime) ends with a non-zero exi
 from __future__ import annotations
 
 import logging
+import secrets
 import signal
 import sys
 import threading
@@ -16,7 +17,9 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from pydantic import BaseModel
 from rich.console import Console
+from rich.markup import escape
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
 from grader.checks.base import Check, CheckContext, CheckResult, Scored, resolve
@@ -24,14 +27,13 @@ from grader.replay import Replayer, ReplayBudgets, ReplayStopped
 from grader.submission import Submission, resolve_submission
 from grader.transcript import Transcript
 from harness.data.truth import ScenarioTraffic
-from harness.errors import UsageError
+from harness.errors import RuntimeUnavailable, SubmissionError, UsageError
 from harness.exercise import DIMENSIONS, Budgets, Exercise, load_exercise
 from harness.runtime.base import Runtime, RuntimeFailure
 from harness.scenario import Scenario
 
 log = logging.getLogger(__name__)
 
-DEFAULT_SEED = 7
 LOG_TAIL = 4000
 
 
@@ -69,11 +71,55 @@ def plan_grading(exercise: Exercise, seed: int, console: Console | None = None) 
 
 
 def pick_seed(exercise_id: str, sub: Submission, seed: int | None) -> int:
-    if sub.meta is not None and sub.meta.candidate:
+    """The traffic seed. Only a verified token lets the candidate id choose it.
+
+    An unverified submission (no .exercise.json, or a token that does not verify, graded
+    with --allow-bad-token) gets the grader's --seed or a fresh random one, so nobody can
+    pick the held-back traffic by writing a candidate id, nor replay a known default.
+    """
+    if sub.verified and sub.meta is not None and sub.meta.candidate:
         from harness.secret import derive_seed, load_secret
 
         return derive_seed(load_secret(), exercise_id, sub.meta.candidate)
-    return DEFAULT_SEED if seed is None else seed
+    return secrets.randbits(32) if seed is None else seed
+
+
+# Deeper than this, a value from the service is replaced before the transcript is kept:
+# pydantic refuses to serialise past ~255 levels, and copying it can hit RecursionError.
+MAX_VALUE_DEPTH = 32
+TOO_DEEP = f"<nested deeper than {MAX_VALUE_DEPTH} levels: not kept>"
+
+
+def _too_deep(value: Any, limit: int = MAX_VALUE_DEPTH) -> bool:
+    """Depth test without recursion (the value may be nested thousands of levels)."""
+    stack = [(value, 0)]
+    while stack:
+        item, depth = stack.pop()
+        if isinstance(item, (list, tuple, dict)):
+            if depth >= limit:
+                return True
+            children = item.values() if isinstance(item, dict) else item
+            stack.extend((child, depth + 1) for child in children)
+    return False
+
+
+def cap_depth(model: Any) -> None:
+    """Replace over-deep values anywhere in a transcript's models (predictions, extra monitoring fields)."""
+    stack = [model]
+    while stack:
+        obj = stack.pop()
+        if isinstance(obj, list):
+            stack.extend(obj)
+            continue
+        if not isinstance(obj, BaseModel):
+            continue
+        names = list(type(obj).model_fields) + list((obj.__pydantic_extra__ or {}).keys())
+        for name in names:
+            value = getattr(obj, name, None)
+            if isinstance(value, BaseModel) or (isinstance(value, list) and value and isinstance(value[0], BaseModel)):
+                stack.append(value)
+            elif _too_deep(value):
+                setattr(obj, name, TOO_DEEP)
 
 
 def _progress() -> Progress:
@@ -91,6 +137,12 @@ def run_service(runtime: Runtime, sub: Submission, plan: GradePlan, transcript: 
     except RuntimeFailure as exc:
         _fail(transcript, runtime, exc)
         return
+    except RuntimeUnavailable:
+        raise  # the grader's machine, not the submission: a one-line error
+    except Exception as exc:  # e.g. a Docker APIError or an unreadable Dockerfile: the submission's report says so
+        log.debug("prepare() failed", exc_info=True)
+        _fail(transcript, runtime, RuntimeFailure("build_failed", _one_line("the build could not run", exc)))
+        return
     finally:
         t["build"] = round(time.monotonic() - began, 3)
     began = time.monotonic()
@@ -101,14 +153,23 @@ def run_service(runtime: Runtime, sub: Submission, plan: GradePlan, transcript: 
         t["startup"] = round(time.monotonic() - began, 3)
         _fail(transcript, runtime, exc)
         return
+    except RuntimeUnavailable:
+        raise
+    except Exception as exc:  # e.g. docker APIError at container start (a bad USER, a missing CMD binary)
+        log.debug("start() failed", exc_info=True)
+        t["startup"] = round(time.monotonic() - began, 3)
+        _fail(transcript, runtime, RuntimeFailure("start_failed", _one_line("the container could not start", exc)))
+        return
     t["startup"] = round(time.monotonic() - began, 3)
     transcript.startup_s = round(info.ready_s, 3)
     transcript.notes.extend(n for n in info.notes if n not in transcript.notes)
     began = time.monotonic()
+    rep: Replayer | None = None
     try:
         with _progress() as progress, Replayer(runtime, info.base_url, rb, progress) as rep:
             for k, scenario in enumerate(plan.scenarios):
-                run = rep.run_scenario(plan.traffic[scenario.name], scenario, restart_first=k > 0)
+                run = rep.run_scenario(plan.traffic[scenario.name], scenario, restart_first=k > 0,
+                                       warm_next=len(plan.scenarios) - k - 1)
                 _keep_run(transcript, run)
             transcript.probes = rep.probes(_sample_record(plan))
             transcript.accuracy_probe = rep.accuracy_probe(_probe_batches(plan))
@@ -119,13 +180,27 @@ def run_service(runtime: Runtime, sub: Submission, plan: GradePlan, transcript: 
         transcript.reasons.append(stop.reason + "; everything after that was not measured")
         transcript.oom_killed = transcript.oom_killed or stop.oom
         transcript.log_tail = runtime.logs(LOG_TAIL)
+    except (RecursionError, ValueError, TypeError, OSError) as exc:
+        # Answers the grader could not handle (e.g. absurdly nested JSON): the service's fault, reported.
+        log.debug("replay failed", exc_info=True)
+        transcript.status = "crashed"
+        transcript.reasons.append(_one_line("replay stopped on an answer the grader could not process", exc)
+                                  + "; everything after that was not measured")
+        transcript.log_tail = runtime.logs(LOG_TAIL)
     finally:
         t["replay"] = round(time.monotonic() - began, 3)
+        if rep is not None:
+            t["replay_restart_wait"] = round(rep.restart_wait_s, 3)
         transcript.peak_memory_mb = runtime.peak_memory_mb()
         try:
             transcript.oom_killed = transcript.oom_killed or runtime.state().oom_killed
         except Exception:  # a state query must not lose the transcript
             log.debug("runtime.state() failed after replay", exc_info=True)
+
+
+def _one_line(what: str, exc: BaseException) -> str:
+    detail = (str(exc).strip().splitlines() or [""])[0][:300]
+    return f"{what}: {type(exc).__name__}" + (f": {detail}" if detail else "")
 
 
 def _fail(transcript: Transcript, runtime: Runtime, exc: RuntimeFailure) -> None:
@@ -190,13 +265,16 @@ def grade_one(submission: str | Path, *, exercise: str | None = None, out: Path 
               runtime: str = "auto", seed: int | None = None, allow_bad_token: bool = False,
               console: Console | None = None, plan: GradePlan | None = None, budgets: Budgets | None = None,
               runtime_obj: Runtime | None = None,
-              plan_cache: dict[tuple[str, int], GradePlan] | None = None) -> tuple[Any, Path]:
+              plan_cache: dict[tuple[str, int], GradePlan] | None = None,
+              allow_local_git: bool = False, local_fallback: bool = False) -> tuple[Any, Path]:
     """Grade one submission and write its reports. Returns (Report, report folder).
 
     `plan`, `budgets` and `runtime_obj` let tests and benchmarks use small scenarios and budgets.
+    `local_fallback` lets `auto` run the submission unsandboxed when no engine answers: only
+    for code the grader trusts (`make demo` grades the project's own solutions).
     """
     console = console or Console(stderr=True)
-    with resolve_submission(submission, allow_bad_token=allow_bad_token) as sub:
+    with resolve_submission(submission, allow_bad_token=allow_bad_token, allow_local_git=allow_local_git) as sub:
         ex_id = exercise or (sub.meta.exercise if sub.meta else None) or (plan.exercise.id if plan else None)
         if not ex_id:
             raise UsageError(f"{sub.name}: no exercise named: pass --exercise, or grade a bundle with .exercise.json")
@@ -219,17 +297,22 @@ def grade_one(submission: str | Path, *, exercise: str | None = None, out: Path 
         if runtime_obj is None:
             from harness.runtime.select import choose_runtime
 
-            runtime_obj = choose_runtime(runtime, ex, console, label)
+            runtime_obj = choose_runtime(runtime, ex, console, label, fallback=local_fallback)
         transcript.runtime = runtime_obj.name
         if not runtime_obj.isolates:
             transcript.notes.extend(getattr(runtime_obj, "notes", None)
                                     or [f"graded with the {runtime_obj.name} runtime: the submission was NOT isolated"])
-        console.print(f"grading [bold]{sub.name}[/] ({ex.id}, seed {plan.seed}, runtime {runtime_obj.name})",
-                      highlight=False)
+        console.print(f"grading [bold]{escape(sub.name)}[/] ({escape(ex.id)}, seed {plan.seed}, "
+                      f"runtime {escape(runtime_obj.name)})", highlight=False)
         try:
+            if not runtime_obj.isolates:
+                from harness.secret import scrub_environment
+
+                scrub_environment()  # the unsandboxed service could read it from our environment
             run_service(runtime_obj, sub, plan, transcript, budgets)
         finally:
             runtime_obj.teardown()
+    cap_depth(transcript)
     return _report(plan, transcript, out, console)
 
 
@@ -264,12 +347,13 @@ def _report(plan: GradePlan, transcript: Transcript, out: Path, console: Console
 def _print_summary(console: Console, report: Any, paths: Any, out: Path) -> None:
     dims = "  ".join(f"{d} {report.dimensions[d].score:.0f}" for d in DIMENSIONS if d in report.dimensions)
     colour = "green" if report.status == "graded" else "red"
-    console.print(f"[bold]{report.submission}[/]: [{colour}]{report.status}[/] score [bold]{report.score:.1f}[/]/100"
-                  f"  ({dims})", highlight=False)
+    # Reasons quote the candidate's own strings (file names, Dockerfile words): never read them as markup.
+    console.print(f"[bold]{escape(report.submission)}[/]: [{colour}]{escape(report.status)}[/] "
+                  f"score [bold]{report.score:.1f}[/]/100  ({dims})", highlight=False)
     for reason in report.reasons:
-        console.print(f"  - {reason}", highlight=False)
+        console.print(f"  - {escape(reason)}", highlight=False)
     files = list(paths.values()) if isinstance(paths, dict) else [out / "report.json"]
-    console.print("  reports: " + ", ".join(str(p) for p in files), highlight=False)
+    console.print("  reports: " + escape(", ".join(str(p) for p in files)), highlight=False)
 
 
 def exit_on_sigterm() -> None:
@@ -279,17 +363,40 @@ def exit_on_sigterm() -> None:
 
 
 def grade_command(*, submission: str | None, submissions: Path | None, exercise: str | None, out: Path | None,
-                  runtime: str, seed: int | None, allow_bad_token: bool, console: Console) -> int:
-    """The CLI entry. Returns 0 whenever a report was written; raises ShiftworkError otherwise."""
+                  runtime: str, seed: int | None, allow_bad_token: bool, console: Console,
+                  allow_local_git: bool = False) -> int:
+    """The CLI entry. Returns 0 whenever a report was written; raises ShiftworkError otherwise.
+
+    Never runs a submission unsandboxed unless the grader named `--runtime local`: `auto`
+    without a Docker engine is an error here (the check runs before anything is resolved).
+    """
     exit_on_sigterm()
     if bool(submission) == bool(submissions):
         raise UsageError("give one SUBMISSION, or --submissions FOLDER (not both)")
+    from harness.runtime.select import require_sandbox
+
+    require_sandbox(runtime)
     if submission:
-        grade_one(submission, exercise=exercise, out=out, runtime=runtime, seed=seed,
-                  allow_bad_token=allow_bad_token, console=console)
+        try:
+            grade_one(submission, exercise=exercise, out=out, runtime=runtime, seed=seed,
+                      allow_bad_token=allow_bad_token, console=console, allow_local_git=allow_local_git)
+        except SUBMISSION_FAULTS as exc:
+            raise as_submission_error(submission, exc) from exc
         return 0
     assert submissions is not None
     from grader.cohort import grade_cohort
 
     return grade_cohort(submissions, exercise=exercise, out=out, runtime=runtime, seed=seed,
-                        allow_bad_token=allow_bad_token, console=console)
+                        allow_bad_token=allow_bad_token, console=console, allow_local_git=allow_local_git)
+
+
+# What reading a hostile submission can still raise past the resolvers: turned into one line, never a traceback.
+SUBMISSION_FAULTS = (RecursionError, ValueError, UnicodeError, FileNotFoundError, IsADirectoryError,
+                     NotADirectoryError, PermissionError)
+
+
+def as_submission_error(spec: str | Path, exc: BaseException) -> SubmissionError:
+    from grader.submission import redact, submission_name
+
+    log.debug("submission %s", redact(str(spec)), exc_info=True)
+    return SubmissionError(_one_line(f"{submission_name(str(spec))}: the submission cannot be graded", exc))

@@ -28,6 +28,7 @@ from harness.scenario import Phase, Scenario
 log = logging.getLogger(__name__)
 
 DETAIL_CAP = 300
+WARM_AHEAD = 2  # fresh copies started ahead of the scenarios that will need them
 ERROR_EXAMPLES = 10
 
 
@@ -98,6 +99,7 @@ class Replayer:
         self._lock = threading.Lock()
         self._timeouts: dict[str, int] = {}  # path -> timeouts in a row on that path
         self.client = self._client(base_url)
+        self.restart_wait_s = 0.0  # replay time spent waiting for restarted or fresh services
 
     def _client(self, base_url: str) -> ServiceClient:
         return ServiceClient(base_url, timeout_s=self.budgets.request_timeout_s,
@@ -157,23 +159,35 @@ class Replayer:
             code = "" if st.exit_code is None else f" with exit code {st.exit_code}"
             raise ReplayStopped("crashed", f"the service died{code} during {what}")
 
-    def restart(self, why: str) -> StartInfo:
+    def restart(self, why: str, fresh: bool = False) -> StartInfo:
+        """Restart the service (`fresh`: swap in a fresh copy, warmed ahead when the runtime can)."""
+        began = time.monotonic()
+        # Our keep-alive connections would hold a gracefully stopping server for its whole grace period.
+        self.client.close()
         try:
-            info = self.runtime.restart(self.budgets.startup_s)
+            start = self.runtime.fresh if fresh else self.runtime.restart
+            info = start(self.budgets.startup_s)
         except RuntimeFailure as exc:
             raise ReplayStopped("crashed", f"the service did not come back after a restart ({why}): {exc.reason}")
-        self.client.close()
+        finally:
+            self.restart_wait_s += time.monotonic() - began
         self.client = self._client(info.base_url)
         with self._lock:
             self._timeouts.clear()
         return info
 
     # -- a scenario -----------------------------------------------------------------------
-    def run_scenario(self, traffic: ScenarioTraffic, scenario: Scenario, *, restart_first: bool = False) -> ScenarioRun:
+    def run_scenario(self, traffic: ScenarioTraffic, scenario: Scenario, *, restart_first: bool = False,
+                     warm_next: int = 0) -> ScenarioRun:
+        """Replay one scenario; `restart_first` gives it a fresh service (no window carried over),
+        `warm_next` fresh copies for the scenarios after it start in the background meanwhile
+        (at most WARM_AHEAD: a scenario may replay faster than a service cold-starts)."""
         run = ScenarioRun(scenario=scenario.name, batch_size=scenario.batch_size)
         try:
             if restart_first:
-                run.restart_ready_s = self.restart(f"fresh monitoring window for {scenario.name}").ready_s
+                run.restart_ready_s = self.restart(f"fresh monitoring window for {scenario.name}", fresh=True).ready_s
+            if warm_next:
+                self.runtime.warm(self.budgets.startup_s, copies=min(WARM_AHEAD, warm_next))
             self._scenario(traffic, scenario, run)
         except ReplayStopped as stop:
             run.aborted = stop.reason

@@ -58,10 +58,15 @@ def grade(
     submission: Optional[str] = typer.Argument(None, help="Folder, .zip, .tar.gz or git URL of one submission"),
     exercise: Optional[str] = typer.Option(None, help="Exercise id (default: from the submission's .exercise.json)"),
     out: Optional[Path] = typer.Option(None, help="Report folder (default: reports/<submission name>/)"),
-    runtime: str = typer.Option("auto", help="auto | docker | local"),
+    runtime: str = typer.Option("auto", help="auto (Docker; an error without an engine) | docker | "
+                                "local (runs the submission as a plain process: NOT isolated)"),
     submissions: Optional[Path] = typer.Option(None, help="Grade every submission in this folder; writes a cohort table"),
-    seed: Optional[int] = typer.Option(None, help="Traffic seed when the submission has no candidate token"),
-    allow_bad_token: bool = typer.Option(False, help="Grade a submission whose token fails, flagging the report"),
+    seed: Optional[int] = typer.Option(None, help="Traffic seed for a submission without a valid token "
+                                       "(default: a random one per run)"),
+    allow_bad_token: bool = typer.Option(False, help="Grade a submission whose token fails, flagging the report "
+                                         "(its seed never comes from the unverified candidate id)"),
+    allow_local_git: bool = typer.Option(False, help="Allow file:// and local-path git repositories "
+                                         "(refused by default: a local path can name the grader's own files)"),
 ) -> None:
     """Grade a submission: build, run, replay held-back traffic, write report.json/.md/.html."""
     from grader.grade import grade_command
@@ -69,6 +74,7 @@ def grade(
     code = grade_command(
         submission=submission, submissions=submissions, exercise=exercise, out=out,
         runtime=runtime, seed=seed, allow_bad_token=allow_bad_token, console=Console(),
+        allow_local_git=allow_local_git,
     )
     raise typer.Exit(code)
 
@@ -115,12 +121,28 @@ def base_image(
     build_base_image(name=name, exercise=exercise, console=err)
 
 
+def _one_line(text: str) -> str:
+    return " ".join(text.split())[:2000]
+
+
 def main() -> None:
+    from rich.markup import escape
+
     try:
         app()
     except ShiftworkError as exc:
-        err.print(f"[bold red]error:[/] {exc}", highlight=False)
+        # The message may quote a candidate's file names or Dockerfile words: never read it as markup.
+        err.print(f"[bold red]error:[/] {escape(_one_line(str(exc)))}", highlight=False)
         sys.exit(exc.exit_code)
     except KeyboardInterrupt:
         err.print("interrupted")
         sys.exit(130)
+    except RecursionError as exc:
+        log.debug("recursion", exc_info=True)
+        err.print(f"[bold red]error:[/] input nested too deeply: {escape(_one_line(str(exc)))}", highlight=False)
+        sys.exit(1)
+    except Exception as exc:  # a fault of ours: one line; the traceback with --verbose
+        log.debug("unexpected error", exc_info=True)
+        err.print(f"[bold red]error:[/] internal error: {type(exc).__name__}: {escape(_one_line(str(exc)))} "
+                  "(run with -v for the traceback)", highlight=False)
+        sys.exit(1)

@@ -19,8 +19,50 @@ def secret_path() -> Path:
     return Path(env) if env else Path.home() / ".config" / "shiftwork" / "secret"
 
 
+_ENV = "SHIFTWORK_SECRET"
+_scrubbed: bytes | None = None  # the value once scrub_environment() has taken it out of the environment
+
+
+def scrub_environment() -> None:
+    """Take $SHIFTWORK_SECRET out of this process's environment before an unsandboxed child runs.
+
+    A child of the same user can read its parent's *initial* environment from
+    /proc/<pid>/environ, which unsetting a variable does not change: the bytes of the value
+    are overwritten in place first. What stays readable to such a child: the secret file
+    ($SHIFTWORK_SECRET_FILE, same user), and this process's memory where ptrace is allowed.
+    """
+    global _scrubbed
+    value = os.environ.get(_ENV)
+    if value is None:
+        return
+    _scrubbed = value.encode()
+    _wipe_initial_environ(_ENV)
+    os.environ.pop(_ENV, None)
+
+
+def _wipe_initial_environ(name: str) -> None:
+    """Zero NAME's value in the C environment block (what /proc/<pid>/environ shows)."""
+    import ctypes
+
+    try:
+        libc = ctypes.CDLL(None)
+        environ = ctypes.POINTER(ctypes.c_void_p).in_dll(libc, "environ")
+        prefix = (name + "=").encode()
+        i = 0
+        while environ[i]:
+            addr = environ[i]
+            entry = ctypes.string_at(addr)
+            if entry.startswith(prefix):
+                ctypes.memset(addr + len(prefix), 0, len(entry) - len(prefix))
+            i += 1
+    except (OSError, ValueError, AttributeError):  # not glibc-like: unsetting is all we can do
+        pass
+
+
 def load_secret() -> bytes:
-    env = os.environ.get("SHIFTWORK_SECRET")
+    if _scrubbed is not None:
+        return _scrubbed
+    env = os.environ.get(_ENV)
     if env:
         return env.encode()
     path = secret_path()

@@ -65,6 +65,18 @@ class Runtime(abc.ABC):
     def restart(self, startup_budget_s: float) -> StartInfo:
         """Stop the service (SIGTERM, then kill) and start it again."""
 
+    def warm(self, startup_budget_s: float, copies: int = 1) -> None:
+        """Keep `copies` fresh copies of the service starting in the background (a speed-up; may do nothing).
+
+        Replay calls it while a scenario runs, so that `fresh()` before the next scenarios
+        costs no waiting. A warm copy sees no traffic until `fresh()` makes it current.
+        """
+
+    def fresh(self, startup_budget_s: float) -> StartInfo:
+        """Replace the service with a fresh copy from the same build: the warm one when there
+        is one, else a restart. A real restart of the same copy is `restart()`."""
+        return self.restart(startup_budget_s)
+
     @abc.abstractmethod
     def logs(self, max_bytes: int = 20_000) -> str:
         """The tail of the service's output, capped."""

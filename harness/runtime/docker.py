@@ -18,8 +18,10 @@ from __future__ import annotations
 
 import logging
 import re
+import threading
 import time
 import uuid
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Callable
 
@@ -84,6 +86,17 @@ def listening_hint(pid: int, port: int) -> str:
     return f"it listens on {where}, not on 0.0.0.0:{port}"
 
 
+@dataclass
+class _Spare:
+    """A fresh container started ahead of time (see DockerRuntime.warm)."""
+
+    container: Any
+    began: float
+    done: threading.Event = field(default_factory=threading.Event)
+    info: StartInfo | None = None
+    error: BaseException | None = None
+
+
 def _safe_name(label: str) -> str:
     return re.sub(r"[^a-z0-9_.-]", "-", label.lower()).strip("-.")[:60] or "run"
 
@@ -108,6 +121,8 @@ class DockerRuntime(Runtime):
         self.base_url: str | None = None
         self._client: Any = None
         self._peak_mb: float | None = None
+        self._spares: list[_Spare] = []  # warm containers, oldest first
+        self._copies = 0
 
     # -- plumbing -------------------------------------------------------------------------
     @property
@@ -163,19 +178,24 @@ class DockerRuntime(Runtime):
 
     # -- run ------------------------------------------------------------------------------
     def _create(self) -> None:
+        self.network = bounded(
+            self.client.networks.create, f"shiftwork-{self.slug}", driver="bridge", internal=True,
+            check_duplicate=True, options={"com.docker.network.bridge.enable_icc": "false"},
+            labels=run_labels(self.run_label, "network"), what="create network",
+        )
+        self.container = self._new_container()
+
+    def _new_container(self) -> Any:
+        """One locked-down copy of the service on the run's internal network (not started)."""
         import docker.types
 
         lim = self.limits
-        net_name = f"shiftwork-{self.slug}"
-        self.network = bounded(
-            self.client.networks.create, net_name, driver="bridge", internal=True, check_duplicate=True,
-            options={"com.docker.network.bridge.enable_icc": "false"}, labels=run_labels(self.run_label, "network"),
-            what="create network",
-        )
         mb = 2**20
-        self.container = bounded(
-            self.client.containers.create, self.image_id, name=f"shiftwork-{self.slug}", detach=True,
-            network=net_name, hostname="candidate",
+        self._copies += 1
+        name = f"shiftwork-{self.slug}" + (f"-{self._copies}" if self._copies > 1 else "")
+        return bounded(
+            self.client.containers.create, self.image_id, name=name, detach=True,
+            network=self.network.name, hostname="candidate",
             cap_drop=["ALL"], security_opt=["no-new-privileges"], user="65534:65534",
             read_only=True, tmpfs={"/tmp": f"rw,nosuid,nodev,noexec,size={lim.tmpfs_mb}m"},
             mem_limit=lim.memory_mb * mb, memswap_limit=lim.memory_mb * mb,
@@ -199,25 +219,32 @@ class DockerRuntime(Runtime):
         bounded(self.container.start, what="start container")
         return self._wait_ready(startup_budget_s)
 
-    def _attrs(self) -> dict[str, Any]:
-        bounded(self.container.reload, what="inspect container")
-        return self.container.attrs
+    def _attrs(self, container: Any = None) -> dict[str, Any]:
+        c = container or self.container
+        bounded(c.reload, what="inspect container")
+        return c.attrs
 
-    def _wait_ready(self, budget_s: float) -> StartInfo:
-        t0 = time.monotonic()
+    def _wait_ready(self, budget_s: float, container: Any = None, began: float | None = None) -> StartInfo:
+        """Until /health answers 200 on `container` (the current one by default); sets base_url for the current."""
+        c = container or self.container
+        t0 = time.monotonic() if began is None else began
         deadline = t0 + budget_s
-        self.base_url = None
+        base_url = None
+        if c is self.container:
+            self.base_url = None
         while True:
-            attrs = self._attrs()
+            attrs = self._attrs(c)
             st = attrs["State"]
             if not st.get("Running"):
-                self._raise_exited(st, before_ready=True)
-            if self.base_url is None:
+                self._raise_exited(st, before_ready=True, container=c)
+            if base_url is None:
                 ip = (attrs["NetworkSettings"]["Networks"].get(self.network.name) or {}).get("IPAddress")
                 if ip:
-                    self.base_url = f"http://{ip}:{PORT}"
-            if self.base_url and self._health_ok(min(2.0, max(0.2, deadline - time.monotonic()))):
-                return StartInfo(base_url=self.base_url, ready_s=time.monotonic() - t0,
+                    base_url = f"http://{ip}:{PORT}"
+                    if c is self.container:
+                        self.base_url = base_url
+            if base_url and self._health_ok(min(2.0, max(0.2, deadline - time.monotonic())), base_url):
+                return StartInfo(base_url=base_url, ready_s=time.monotonic() - t0,
                                  notes=["docker: internal network, read-only root, non-root user"])
             if time.monotonic() >= deadline:
                 hint = listening_hint(st.get("Pid") or 0, PORT)
@@ -225,14 +252,14 @@ class DockerRuntime(Runtime):
                     "start_failed",
                     f"no 200 from GET /health on port {PORT} within {budget_s:g} s"
                     + (f" ({hint})" if hint else " (the service must listen on 0.0.0.0:$PORT, PORT=8000)"),
-                    log_tail=self.logs(LOG_TAIL_CHARS),
+                    log_tail=self.logs(LOG_TAIL_CHARS, container=c),
                 )
             time.sleep(0.25)
 
-    def _health_ok(self, timeout_s: float) -> bool:
+    def _health_ok(self, timeout_s: float, base_url: str) -> bool:
         def probe() -> bool:
             with httpx.Client(timeout=timeout_s, follow_redirects=False, trust_env=False) as http:
-                with http.stream("GET", f"{self.base_url}/health") as resp:
+                with http.stream("GET", f"{base_url}/health") as resp:
                     return resp.status_code == 200  # the body is never read: it may be endless
 
         try:
@@ -240,9 +267,9 @@ class DockerRuntime(Runtime):
         except Exception:
             return False
 
-    def _raise_exited(self, st: dict[str, Any], before_ready: bool) -> None:
+    def _raise_exited(self, st: dict[str, Any], before_ready: bool, container: Any = None) -> None:
         code = st.get("ExitCode")
-        tail = self.logs(LOG_TAIL_CHARS)
+        tail = self.logs(LOG_TAIL_CHARS, container=container)
         if st.get("OOMKilled"):
             raise RuntimeFailure("crashed", f"killed for using more than its {self.limits.memory_mb} MB memory limit "
                                             f"(exit code {code})", log_tail=tail)
@@ -264,9 +291,10 @@ class DockerRuntime(Runtime):
         return ServiceState(running=bool(st.get("Running")), exit_code=None if st.get("Running") else st.get("ExitCode"),
                             oom_killed=bool(st.get("OOMKilled")), memory_mb=mem)
 
-    def _sample_memory(self) -> float | None:
+    def _sample_memory(self, container: Any = None) -> float | None:
+        c = container or self.container
         try:
-            stats = bounded(self.container.stats, stream=False, one_shot=True, timeout_s=10, what="stats")
+            stats = bounded(c.stats, stream=False, one_shot=True, timeout_s=10, what="stats")
         except Exception as exc:
             log.debug("stats: %s", exc)
             return None
@@ -298,11 +326,69 @@ class DockerRuntime(Runtime):
         bounded(self.container.start, what="start container")
         return self._wait_ready(startup_budget_s)
 
-    def logs(self, max_bytes: int = 20_000) -> str:
-        if self.container is None:
+    # -- a fresh copy started ahead of time ----------------------------------------------
+    def warm(self, startup_budget_s: float, copies: int = 1) -> None:
+        """Create and start fresh containers now; a thread waits for each one's /health.
+
+        `copies` are kept starting: a scenario often replays in less time than a cold start takes.
+        """
+        while self.image_id is not None and self.network is not None and len(self._spares) < copies:
+            if not self._warm_one(startup_budget_s):
+                return
+
+    def _warm_one(self, startup_budget_s: float) -> bool:
+        began = time.monotonic()
+        try:
+            container = self._new_container()
+            bounded(container.start, what="start container")
+        except Exception as exc:  # a speed-up only: fresh() falls back to a restart
+            log.info("warm copy did not start: %s", exc)
+            return False
+        spare = _Spare(container=container, began=began)
+        self._spares.append(spare)
+
+        def wait() -> None:
+            try:
+                spare.info = self._wait_ready(startup_budget_s, container=container, began=began)
+            except Exception as exc:
+                spare.error = exc
+            finally:
+                spare.done.set()
+
+        threading.Thread(target=wait, daemon=True, name="warm-container").start()
+        return True
+
+    def fresh(self, startup_budget_s: float) -> StartInfo:
+        if not self._spares:
+            return self.restart(startup_budget_s)
+        spare = self._spares.pop(0)
+        spare.done.wait(timeout=max(0.0, spare.began + startup_budget_s + 20 - time.monotonic()))
+        old, self.container = self.container, spare.container
+        self._remove_container(old)
+        if spare.info is None:
+            err = spare.error
+            if isinstance(err, RuntimeFailure):
+                raise err
+            raise RuntimeFailure("start_failed", f"the fresh copy did not become ready: {err or 'no answer'}",
+                                 log_tail=self.logs(LOG_TAIL_CHARS))
+        self.base_url = spare.info.base_url
+        return spare.info
+
+    def _remove_container(self, container: Any) -> None:
+        if container is None:
+            return
+        try:
+            self._sample_memory(container)
+            bounded(lambda: container.remove(force=True, v=True), what="remove container")
+        except Exception as exc:
+            log.debug("remove container: %s", exc)
+
+    def logs(self, max_bytes: int = 20_000, container: Any = None) -> str:
+        c = container or self.container
+        if c is None:
             return ""
         try:
-            raw = bounded(self.container.logs, stdout=True, stderr=True, tail=400, timeout_s=15, what="logs")
+            raw = bounded(c.logs, stdout=True, stderr=True, tail=400, timeout_s=15, what="logs")
         except Exception as exc:
             return f"(logs unavailable: {exc})"
         return raw[-max_bytes:].decode("utf-8", errors="replace")
@@ -311,6 +397,9 @@ class DockerRuntime(Runtime):
         if self._client is None:
             return
         steps: list[tuple[str, Callable[[], Any]]] = []
+        spares, self._spares = self._spares, []
+        for spare in spares:
+            steps.append(("remove warm container", lambda c=spare.container: c.remove(force=True, v=True)))
         if self.container is not None:
             steps.append(("remove container", lambda: self.container.remove(force=True, v=True)))
         if self.network is not None:

@@ -16,6 +16,7 @@ import sys
 import tempfile
 import threading
 import time
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -67,6 +68,20 @@ class _LogFile:
         return head + data.decode("utf-8", "replace")
 
 
+@dataclass
+class _Spare:
+    """A fresh copy of the service started ahead of time (see LocalRuntime.warm)."""
+
+    proc: subprocess.Popen[bytes]
+    log: _LogFile
+    pump: threading.Thread
+    base_url: str
+    began: float
+    done: threading.Event = field(default_factory=threading.Event)
+    ready_s: float | None = None
+    error: RuntimeFailure | None = None
+
+
 def free_port() -> int:
     with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
         sock.bind(("127.0.0.1", 0))
@@ -91,6 +106,8 @@ class LocalRuntime(Runtime):
         self._peak_mb: float | None = None
         self._known_pids: dict[int, int] = {}  # pid -> start time, for the kill
         self._final_log = ""
+        self._spares: list[_Spare] = []  # warm copies, oldest first
+        self._copies = 0
 
     # -- prepare -----------------------------------------------------------------------
     def prepare(self, submission: Path) -> None:
@@ -153,47 +170,81 @@ class LocalRuntime(Runtime):
         return env
 
     # -- start / stop ------------------------------------------------------------------
+    def _spawn(self) -> tuple[subprocess.Popen[bytes], _LogFile, threading.Thread, str]:
+        """Start one copy of the service on a free loopback port, its output pumped to its own log."""
+        assert self._info is not None and self._tmp is not None
+        port = free_port()
+        argv = local_argv(self._info.argv() or [], "127.0.0.1", port)
+        log.info("local runtime starts %s in %s", argv, self._cwd())
+        self._copies += 1
+        out = _LogFile(self._tmp / f"service-{self._copies}.log")
+        try:
+            proc = subprocess.Popen(argv, cwd=self._cwd(), env=self._env(port), stdin=subprocess.DEVNULL,
+                                    stdout=subprocess.PIPE, stderr=subprocess.STDOUT, start_new_session=True)
+        except OSError as exc:
+            raise RuntimeFailure("start_failed", f"cannot run {argv[0]!r}: {exc.strerror or exc}")
+        pump = threading.Thread(target=out.pump, args=(proc.stdout,), daemon=True)
+        pump.start()
+        return proc, out, pump, f"http://127.0.0.1:{port}"
+
     def start(self, startup_budget_s: float) -> StartInfo:
         if self._info is None or self._log is None:
             raise RuntimeError("prepare() must succeed before start()")
         if self._proc is not None and self._proc.poll() is None:
-            self._stop()  # never two copies of the service at once
-        port = free_port()
-        argv = local_argv(self._info.argv() or [], "127.0.0.1", port)
-        log.info("local runtime starts %s in %s", argv, self._cwd())
+            self._stop()  # never two copies of the service serving at once
         began = time.monotonic()
-        try:
-            self._proc = subprocess.Popen(argv, cwd=self._cwd(), env=self._env(port), stdin=subprocess.DEVNULL,
-                                          stdout=subprocess.PIPE, stderr=subprocess.STDOUT, start_new_session=True)
-        except OSError as exc:
-            raise RuntimeFailure("start_failed", f"cannot run {argv[0]!r}: {exc.strerror or exc}")
-        self._pump = threading.Thread(target=self._log.pump, args=(self._proc.stdout,), daemon=True)
-        self._pump.start()
+        self._proc, self._log, self._pump, base_url = self._spawn()
         self._start_sampler()
-        base_url = f"http://127.0.0.1:{port}"
-        self._wait_ready(base_url, began, startup_budget_s)
+        _wait_ready(self._proc, self._log, self._pump, base_url, began, startup_budget_s)
         return StartInfo(base_url=base_url, ready_s=time.monotonic() - began, notes=list(self.notes))
 
-    def _wait_ready(self, base_url: str, began: float, budget: float) -> None:
-        assert self._proc is not None
-        deadline = began + budget
-        last = "no answer yet"
-        with ServiceClient(base_url, timeout_s=2.0, max_bytes=64_000, max_connections=1) as client:
-            while True:
-                code = self._proc.poll()
-                if code is not None:
-                    self._pump_join()
-                    raise RuntimeFailure("start_failed", f"the service exited with code {code} before it was ready",
-                                         log_tail=self.logs(4000))
-                left = deadline - time.monotonic()
-                if left <= 0:
-                    raise RuntimeFailure("start_failed", f"not ready after {budget:g} s (GET /health: {last})",
-                                         log_tail=self.logs(4000))
-                reply = client.get("/health", timeout_s=min(2.0, left))
-                if reply.ok and isinstance(reply.data, dict) and reply.data.get("status") == "ok":
-                    return
-                last = reply.detail or f"HTTP {reply.status_code} {reply.excerpt(80)!r}"
-                time.sleep(min(0.2, max(0.0, deadline - time.monotonic())))
+    # -- a fresh copy started ahead of time ----------------------------------------------
+    def warm(self, startup_budget_s: float, copies: int = 1) -> None:
+        """Start fresh copies now, in the background, so `fresh()` need not wait for a cold start.
+
+        `copies` are kept starting: a scenario often replays in less time than a cold start takes.
+        """
+        while self._info is not None and len(self._spares) < copies:
+            if not self._warm_one(startup_budget_s):
+                return
+
+    def _warm_one(self, startup_budget_s: float) -> bool:
+        began = time.monotonic()
+        try:
+            proc, out, pump, base_url = self._spawn()
+        except RuntimeFailure as exc:
+            log.info("warm copy did not start: %s", exc.reason)
+            return False
+        spare = _Spare(proc=proc, log=out, pump=pump, base_url=base_url, began=began)
+        self._spares.append(spare)
+
+        def wait() -> None:
+            try:
+                _wait_ready(proc, out, pump, base_url, began, startup_budget_s)
+                spare.ready_s = time.monotonic() - began
+            except RuntimeFailure as exc:
+                spare.error = exc
+            finally:
+                spare.done.set()
+
+        threading.Thread(target=wait, daemon=True, name="warm-copy").start()
+        return True
+
+    def fresh(self, startup_budget_s: float) -> StartInfo:
+        """Replace the service with a fresh copy: the warm one if there is one, else a restart."""
+        if not self._spares:
+            return self.restart(startup_budget_s)
+        spare = self._spares.pop(0)
+        spare.done.wait(timeout=max(0.0, spare.began + startup_budget_s + 5 - time.monotonic()))
+        if spare.ready_s is None:
+            _kill_session(spare.proc, {}, spare.pump)
+            raise spare.error or RuntimeFailure("start_failed", f"not ready after {startup_budget_s:g} s",
+                                                log_tail=spare.log.tail(4000))
+        self._stop()
+        self._proc, self._log, self._pump = spare.proc, spare.log, spare.pump
+        self._known_pids = {}
+        self._start_sampler()
+        return StartInfo(base_url=spare.base_url, ready_s=spare.ready_s, notes=list(self.notes))
 
     def _pump_join(self) -> None:
         if self._pump is not None:
@@ -227,25 +278,7 @@ class LocalRuntime(Runtime):
         proc = self._proc
         if proc is None:
             return
-        pids = {**self._known_pids, **session_pids(proc.pid)}
-        if proc.poll() is None:
-            signal_pids(proc.pid, pids, signal.SIGTERM)
-            try:
-                proc.wait(timeout=GRACE_S)
-            except subprocess.TimeoutExpired:
-                pass
-        # Children may outlive (or ignore) the TERM: kill every member of the session.
-        signal_pids(proc.pid, {**pids, **session_pids(proc.pid)}, signal.SIGKILL)
-        try:
-            proc.wait(timeout=5.0)
-        except subprocess.TimeoutExpired:
-            log.error("process %d did not die after SIGKILL", proc.pid)
-        deadline = time.monotonic() + 2.0
-        while session_pids(proc.pid) and time.monotonic() < deadline:
-            time.sleep(0.05)
-        self._pump_join()
-        if proc.stdout is not None:
-            proc.stdout.close()
+        _kill_session(proc, self._known_pids, self._pump)
 
     def restart(self, startup_budget_s: float) -> StartInfo:
         self._stop()
@@ -271,6 +304,9 @@ class LocalRuntime(Runtime):
     def teardown(self) -> None:
         try:
             self._stop()
+            spares, self._spares = self._spares, []
+            for spare in spares:
+                _kill_session(spare.proc, {}, spare.pump)
         except Exception:  # teardown never raises
             log.exception("local runtime: stopping the service failed")
         if self._log is not None:
@@ -280,3 +316,50 @@ class LocalRuntime(Runtime):
         if self._tmp is not None:
             shutil.rmtree(self._tmp, ignore_errors=True)
             self._tmp = None
+
+
+def _wait_ready(proc: subprocess.Popen[bytes], out: _LogFile, pump: threading.Thread, base_url: str,
+                began: float, budget: float) -> None:
+    """Poll GET /health until it answers {"status": "ok"}; RuntimeFailure if the process dies or time runs out."""
+    deadline = began + budget
+    last = "no answer yet"
+    with ServiceClient(base_url, timeout_s=2.0, max_bytes=64_000, max_connections=1) as client:
+        while True:
+            code = proc.poll()
+            if code is not None:
+                pump.join(timeout=1.0)
+                raise RuntimeFailure("start_failed", f"the service exited with code {code} before it was ready",
+                                     log_tail=out.tail(4000))
+            left = deadline - time.monotonic()
+            if left <= 0:
+                raise RuntimeFailure("start_failed", f"not ready after {budget:g} s (GET /health: {last})",
+                                     log_tail=out.tail(4000))
+            reply = client.get("/health", timeout_s=min(2.0, left))
+            if reply.ok and isinstance(reply.data, dict) and reply.data.get("status") == "ok":
+                return
+            last = reply.detail or f"HTTP {reply.status_code} {reply.excerpt(80)!r}"
+            time.sleep(min(0.2, max(0.0, deadline - time.monotonic())))
+
+
+def _kill_session(proc: subprocess.Popen[bytes], known: dict[int, int], pump: threading.Thread | None = None) -> None:
+    """SIGTERM a service's whole session, a grace period, then SIGKILL whatever is left."""
+    pids = {**known, **session_pids(proc.pid)}
+    if proc.poll() is None:
+        signal_pids(proc.pid, pids, signal.SIGTERM)
+        try:
+            proc.wait(timeout=GRACE_S)
+        except subprocess.TimeoutExpired:
+            pass
+    # Children may outlive (or ignore) the TERM: kill every member of the session.
+    signal_pids(proc.pid, {**pids, **session_pids(proc.pid)}, signal.SIGKILL)
+    try:
+        proc.wait(timeout=5.0)
+    except subprocess.TimeoutExpired:
+        log.error("process %d did not die after SIGKILL", proc.pid)
+    deadline = time.monotonic() + 2.0
+    while session_pids(proc.pid) and time.monotonic() < deadline:
+        time.sleep(0.05)
+    if pump is not None:
+        pump.join(timeout=1.0)  # drain what it printed last before the pipe closes
+    if proc.stdout is not None:
+        proc.stdout.close()

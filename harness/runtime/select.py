@@ -25,8 +25,22 @@ def _docker_answers() -> bool:
         return False
 
 
-def choose_runtime(name: str, exercise: Any, console: Any = None, run_label: str = "") -> Runtime:
-    """`docker` fails with RuntimeUnavailable when no engine answers; `auto` falls back to local, loudly."""
+NO_SANDBOX = ("--runtime auto: no Docker engine answers, and an untrusted submission is never run unsandboxed "
+              "unless asked for by name: start dockerd, or pass --runtime local (NOT isolated)")
+
+
+def require_sandbox(name: str) -> None:
+    """For grading: `auto` must find an engine (only an explicit `local` runs a submission unsandboxed)."""
+    if name not in RUNTIMES:
+        raise UsageError(f"unknown runtime {name!r} (choose one of {', '.join(RUNTIMES)})")
+    if name == "auto" and not _docker_answers():
+        raise RuntimeUnavailable(NO_SANDBOX)
+
+
+def choose_runtime(name: str, exercise: Any, console: Any = None, run_label: str = "",
+                   fallback: bool = True) -> Runtime:
+    """`docker` fails with RuntimeUnavailable when no engine answers; `auto` falls back to local, loudly,
+    unless `fallback` is False (grading untrusted submissions), when it fails like `docker`."""
     if name not in RUNTIMES:
         raise UsageError(f"unknown runtime {name!r} (choose one of {', '.join(RUNTIMES)})")
     if name in ("docker", "auto") and _docker_answers():
@@ -35,6 +49,8 @@ def choose_runtime(name: str, exercise: Any, console: Any = None, run_label: str
         return DockerRuntime(exercise, console, run_label)
     if name == "docker":
         raise RuntimeUnavailable("--runtime docker: no Docker engine answers (start dockerd, or use --runtime local)")
+    if name == "auto" and not fallback:
+        raise RuntimeUnavailable(NO_SANDBOX)
     from harness.runtime.local import LocalRuntime
 
     if name == "auto":

@@ -61,7 +61,7 @@ def test_schemathesis_finds_nothing(solution: str, tmp_path: Path) -> None:
         done = subprocess.run([str(SCHEMATHESIS), "--no-color", "--config-file", str(CONTRACT / "schemathesis.toml"),
                                "run", str(CONTRACT / "openapi.json"), "--url", f"http://127.0.0.1:{port}",
                                "--max-examples", "150", "--seed", "1", *skip],
-                              capture_output=True, text=True, timeout=600)
+                              capture_output=True, text=True, timeout=600, cwd=tmp_path)
     finally:
         proc.terminate()
         proc.wait(timeout=30)

@@ -30,9 +30,9 @@ def _local(*names: str) -> Callable[[str], bool]:
 def test_policy_accepts_the_starter_shape() -> None:
     text = (HOSTILE / "baseline" / "Dockerfile").read_text()
     assert check_dockerfile(text, {"BASE_IMAGE": "shiftwork/base:py311"}, _local("shiftwork/base:py311")) == []
-    # without the build argument the default applies, and it must be local too
-    assert check_dockerfile(text, {}, _local("python:3.11-slim")) == []
-    assert "not available" in check_dockerfile(text, {}, _local())[0]
+    # the grader's base must be local too; without it no image at all may be used (only the grader picks one)
+    assert "not available" in check_dockerfile(text, {"BASE_IMAGE": "shiftwork/base:py311"}, _local())[0]
+    assert "only the grader's base image" in check_dockerfile(text, {}, _local("python:3.11-slim"))[0]
 
 
 @pytest.mark.parametrize("line", [
@@ -44,14 +44,15 @@ def test_policy_accepts_the_starter_shape() -> None:
 ])
 def test_policy_refuses_remote_add(line: str) -> None:
     text = f"FROM base\n{line}\n"
-    problems = check_dockerfile(text, {}, _local("base"))
+    problems = check_dockerfile(text, {"BASE_IMAGE": "base"}, _local("base"))
     assert problems and "ADD from a URL" in problems[0]
 
 
 def test_policy_allows_local_add_stages_and_scratch() -> None:
     text = "FROM base AS build\nADD model.tar.gz /m/\nFROM scratch\nCOPY --from=build /m /m\nFROM build\n"
-    assert check_dockerfile(text, {}, _local("base")) == []
-    assert "COPY --from=other" in check_dockerfile("FROM base\nCOPY --from=other /a /a\n", {}, _local("base"))[0]
+    assert check_dockerfile(text, {"BASE_IMAGE": "base"}, _local("base")) == []
+    assert "COPY --from=other" in check_dockerfile("FROM base\nCOPY --from=other /a /a\n", {"BASE_IMAGE": "base"},
+                                                   _local("base", "other"))[0]
 
 
 def test_policy_flags_unset_base_and_missing_from() -> None:
@@ -138,7 +139,7 @@ def fail(fn: Callable[[], Any]) -> RuntimeFailure:
 @docker_only
 @pytest.mark.parametrize("name,needle", [
     ("add-url", "ADD from a URL is not allowed"),
-    ("not-local-base", "registry.invalid/nothing:latest: not available"),
+    ("not-local-base", "FROM registry.invalid/nothing:latest: only the grader's base image"),
 ])
 def test_refused_before_any_build(runtime, hostile, client, name: str, needle: str) -> None:
     rt = runtime()
@@ -362,3 +363,25 @@ def test_sweep_removes_only_old_leftovers(client) -> None:
                 n.remove()
             except Exception:
                 pass
+
+
+@docker_only
+def test_a_warm_container_replaces_the_service_fresh(runtime, hostile, client) -> None:
+    """fresh() swaps in a container started ahead; it is locked down like the first, the old one is gone."""
+    rt = runtime()
+    rt.prepare(hostile("baseline"))
+    first = rt.start(20)
+    old = rt.container
+    rt.warm(20)
+    assert len(rt._spares) == 1
+    spare = rt._spares[0]
+    assert spare.done.wait(30) and spare.info is not None
+    info = rt.fresh(20)
+    assert info.base_url != first.base_url and rt.container.id != old.id and rt.state().running
+    assert old.id not in [c.id for c in client.containers.list(all=True)]
+    attrs = client.api.inspect_container(rt.container.id)
+    host = attrs["HostConfig"]
+    assert host["ReadonlyRootfs"] and host["CapDrop"] == ["ALL"] and attrs["Config"]["User"] == "65534:65534"
+    assert list(attrs["NetworkSettings"]["Networks"]) == [rt.network.name]
+    rt.warm(20, copies=2)  # unused warm copies are removed by teardown (the fixture checks for leftovers)
+    assert len(rt._spares) == 2

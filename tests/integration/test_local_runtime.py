@@ -152,3 +152,48 @@ def test_choose_runtime(monkeypatch: pytest.MonkeyPatch) -> None:
         select.choose_runtime("docker", None)
     with pytest.raises(UsageError):
         select.choose_runtime("podman", None)
+
+
+def test_a_warm_copy_replaces_the_service_fresh_and_restart_stays_real(tmp_path: Path) -> None:
+    rt = LocalRuntime()
+    try:
+        rt.prepare(stub_submission(tmp_path / "warm", "good"))
+        first = rt.start(20)
+        old_pid = rt._proc.pid  # type: ignore[union-attr]
+        rt.warm(20)
+        assert len(rt._spares) == 1
+        spare = rt._spares[0]
+        assert spare.done.wait(20) and spare.ready_s is not None
+        with ServiceClient(first.base_url, timeout_s=5) as client:  # the current copy still serves meanwhile
+            assert client.get("/health").ok
+        info = rt.fresh(20)
+        # a different process on a different port, already ready: no waiting for a cold start
+        assert info.base_url != first.base_url and rt._proc.pid != old_pid  # type: ignore[union-attr]
+        assert not session_pids(old_pid) and rt._spares == []
+        assert info.ready_s == spare.ready_s
+        with ServiceClient(info.base_url, timeout_s=5) as client:
+            assert client.get("/health").ok
+        # without a warm copy, fresh() is a restart; restart() always stops and starts the current copy
+        pid = rt._proc.pid  # type: ignore[union-attr]
+        again = rt.restart(20)
+        assert rt._proc.pid != pid and again.ready_s > 0  # type: ignore[union-attr]
+        rt.warm(20, copies=2)
+        spare_pids = [s.proc.pid for s in rt._spares]
+        assert len(spare_pids) == 2
+    finally:
+        rt.teardown()
+    assert not any(session_pids(p) for p in spare_pids)  # unused warm copies are torn down too
+
+
+def test_a_warm_copy_that_never_gets_ready_fails_like_a_start(tmp_path: Path) -> None:
+    rt = LocalRuntime()
+    try:
+        rt.prepare(stub_submission(tmp_path / "nr", "good"))
+        rt.start(20)
+        rt._info.cmd = ["python", "serve.py", "never_ready"]  # type: ignore[union-attr]
+        rt.warm(1.5)
+        with pytest.raises(RuntimeFailure) as exc:
+            rt.fresh(1.5)
+        assert exc.value.status == "start_failed"
+    finally:
+        rt.teardown()

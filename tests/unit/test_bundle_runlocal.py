@@ -47,3 +47,13 @@ def test_env_paths_inside_workdir_point_into_the_bundle(rl) -> None:
     _, env, _ = rl.parse("FROM x\nENV MODEL_DIR=/app/model OTHER=/etc/x TOP=/app\nWORKDIR /app\nCMD [\"python\", \"serve.py\"]\n",
                          "/home/me/bundle")
     assert env == {"MODEL_DIR": "/home/me/bundle/model", "OTHER": "/etc/x", "TOP": "/home/me/bundle"}
+
+
+def test_the_brief_says_what_the_local_runtime_really_runs(rl) -> None:
+    # run_local replays plain `RUN python ...` steps and nothing else; the brief must say the same
+    brief = (Path(__file__).resolve().parents[2] / "exercises" / "support-triage" / "brief.md").read_text()
+    _, _, runs = rl.parse("ARG BASE_IMAGE=python:3.11-slim\nFROM ${BASE_IMAGE}\nRUN pip install -r requirements.txt\n"
+                          "RUN python train.py\nCMD [\"python\", \"serve.py\"]\n")
+    assert runs == [["python", "train.py"]] or [r[-1] for r in runs] == ["train.py"]
+    assert "without running the build steps" not in brief
+    assert "replays only the Dockerfile's plain\n  `RUN python ...` steps" in brief

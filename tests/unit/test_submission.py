@@ -117,7 +117,7 @@ def test_tar_symlink_out_is_refused(tmp_path: Path) -> None:
         info.type = tarfile.SYMTYPE
         info.linkname = "/etc/passwd"
         tf.addfile(info)
-    with pytest.raises(SubmissionError, match="unsafe"):
+    with pytest.raises(SubmissionError, match="is a link"):
         resolve_submission(archive)
 
 
@@ -143,11 +143,15 @@ def test_git_repository_by_file_url(tmp_path: Path) -> None:
            "GIT_COMMITTER_EMAIL": "t@t", "HOME": str(tmp_path), "PATH": "/usr/bin:/bin"}
     for cmd in (["git", "init", "-q"], ["git", "add", "."], ["git", "commit", "-qm", "x"]):
         subprocess.run(cmd, cwd=repo, check=True, env=env)
-    with resolve_submission(f"file://{repo}") as sub:
+    # A local repository can name the grader's own files: only cloned when asked for by name.
+    with pytest.raises(SubmissionError, match="--allow-local-git"):
+        resolve_submission(f"file://{repo}")
+    with resolve_submission(f"file://{repo}", allow_local_git=True) as sub:
         assert sub.name == "carol"
         assert (sub.folder / "serve.py").is_file()
+        assert not (sub.folder / ".git" / "hooks").exists() or not any((sub.folder / ".git" / "hooks").iterdir())
     with pytest.raises(SubmissionError, match="git clone"):
-        resolve_submission(f"file://{tmp_path}/nothing-here.git")
+        resolve_submission(f"file://{tmp_path}/nothing-here.git", allow_local_git=True)
 
 
 def test_missing_and_unknown_inputs(tmp_path: Path) -> None:
