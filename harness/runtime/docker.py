@@ -90,8 +90,9 @@ def listening_hint(pid: int, port: int) -> str:
 class _Spare:
     """A fresh container started ahead of time (see DockerRuntime.warm)."""
 
-    container: Any
     began: float
+    container: Any = None  # set by the warming thread
+    thread: threading.Thread | None = None
     done: threading.Event = field(default_factory=threading.Event)
     info: StartInfo | None = None
     error: BaseException | None = None
@@ -123,6 +124,8 @@ class DockerRuntime(Runtime):
         self._peak_mb: float | None = None
         self._spares: list[_Spare] = []  # warm containers, oldest first
         self._copies = 0
+        self._copy_lock = threading.Lock()
+        self._background: list[threading.Thread] = []  # containers being removed
 
     # -- plumbing -------------------------------------------------------------------------
     @property
@@ -337,25 +340,23 @@ class DockerRuntime(Runtime):
                 return
 
     def _warm_one(self, startup_budget_s: float) -> bool:
-        began = time.monotonic()
-        try:
-            container = self._new_container()
-            bounded(container.start, what="start container")
-        except Exception as exc:  # a speed-up only: fresh() falls back to a restart
-            log.info("warm copy did not start: %s", exc)
-            return False
-        spare = _Spare(container=container, began=began)
-        self._spares.append(spare)
+        # Create, start and wait in a thread: the replay goes on meanwhile.
+        spare = _Spare(began=time.monotonic())
 
-        def wait() -> None:
+        def work() -> None:
             try:
-                spare.info = self._wait_ready(startup_budget_s, container=container, began=began)
-            except Exception as exc:
+                with self._copy_lock:
+                    spare.container = self._new_container()
+                bounded(spare.container.start, what="start container")
+                spare.info = self._wait_ready(startup_budget_s, container=spare.container, began=spare.began)
+            except Exception as exc:  # a speed-up only: fresh() reports it like a failed start
                 spare.error = exc
             finally:
                 spare.done.set()
 
-        threading.Thread(target=wait, daemon=True, name="warm-container").start()
+        spare.thread = threading.Thread(target=work, daemon=True, name="warm-container")
+        self._spares.append(spare)
+        spare.thread.start()
         return True
 
     def fresh(self, startup_budget_s: float) -> StartInfo:
@@ -363,8 +364,10 @@ class DockerRuntime(Runtime):
             return self.restart(startup_budget_s)
         spare = self._spares.pop(0)
         spare.done.wait(timeout=max(0.0, spare.began + startup_budget_s + 20 - time.monotonic()))
-        old, self.container = self.container, spare.container
-        self._remove_container(old)
+        old = self.container
+        if spare.container is not None:
+            self.container = spare.container
+        self._retire(old)
         if spare.info is None:
             err = spare.error
             if isinstance(err, RuntimeFailure):
@@ -374,14 +377,21 @@ class DockerRuntime(Runtime):
         self.base_url = spare.info.base_url
         return spare.info
 
-    def _remove_container(self, container: Any) -> None:
+    def _retire(self, container: Any) -> None:
+        """Remove a replaced container in the background (its memory sampled first)."""
         if container is None:
             return
-        try:
-            self._sample_memory(container)
-            bounded(lambda: container.remove(force=True, v=True), what="remove container")
-        except Exception as exc:
-            log.debug("remove container: %s", exc)
+
+        def work() -> None:
+            try:
+                self._sample_memory(container)
+                bounded(lambda: container.remove(force=True, v=True), what="remove container")
+            except Exception as exc:
+                log.debug("remove container: %s", exc)
+
+        t = threading.Thread(target=work, daemon=True, name="retire-container")
+        self._background.append(t)
+        t.start()
 
     def logs(self, max_bytes: int = 20_000, container: Any = None) -> str:
         c = container or self.container
@@ -398,8 +408,13 @@ class DockerRuntime(Runtime):
             return
         steps: list[tuple[str, Callable[[], Any]]] = []
         spares, self._spares = self._spares, []
+        # wait for threads still creating or removing containers: nothing may appear after the sweep
+        for t in [s.thread for s in spares if s.thread is not None] + self._background:
+            t.join(timeout=CALL_TIMEOUT_S * 2)
+        self._background = []
         for spare in spares:
-            steps.append(("remove warm container", lambda c=spare.container: c.remove(force=True, v=True)))
+            if spare.container is not None:
+                steps.append(("remove warm container", lambda c=spare.container: c.remove(force=True, v=True)))
         if self.container is not None:
             steps.append(("remove container", lambda: self.container.remove(force=True, v=True)))
         if self.network is not None:

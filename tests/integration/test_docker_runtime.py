@@ -378,6 +378,8 @@ def test_a_warm_container_replaces_the_service_fresh(runtime, hostile, client) -
     assert spare.done.wait(30) and spare.info is not None
     info = rt.fresh(20)
     assert info.base_url != first.base_url and rt.container.id != old.id and rt.state().running
+    for t in rt._background:  # the replaced container is removed in the background
+        t.join(30)
     assert old.id not in [c.id for c in client.containers.list(all=True)]
     attrs = client.api.inspect_container(rt.container.id)
     host = attrs["HostConfig"]

@@ -1,0 +1,166 @@
+"""Grading benchmark: one docker grading of the reference, split by stage, and the replay overhead ratio.
+
+The ratio is the grader's replay time (restarts included) over a bare HTTP loop that sends
+the very calls the grader sent — predict batches, feedback, monitoring reads, probes, the
+load phase at its concurrency — in the same order to the same service (a fresh copy from
+the same image), with no checks, no bookkeeping and no restarts, measured in the same run.
+
+Run: `make bench`, or `python benchmarks/bench_grading.py [RUNS]` (RUNS gradings, default
+3; medians printed). Needs a Docker engine and the base image (`make base-image`). Figures
+are printed, never asserted: the machine may be shared.
+"""
+from __future__ import annotations
+
+import json
+import statistics
+import sys
+import tempfile
+import threading
+import time
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import httpx
+import pytest
+from rich.console import Console
+
+EXERCISE = "support-triage"
+SEED = 7
+STAGES = ("plan", "build", "startup", "replay", "replay_restart_wait", "checks", "report")
+
+
+@dataclass
+class Call:
+    method: str
+    path: str
+    body: bytes | None
+    load: bool  # sent by the load phase's worker threads
+
+
+class Recorder:
+    """Wraps Replayer.call: every call the grader makes, in order (what the bare loop sends again)."""
+
+    def __init__(self) -> None:
+        self.calls: list[Call] = []
+        self._lock = threading.Lock()
+
+    def install(self) -> Any:
+        from grader import replay
+
+        original = replay.Replayer.call
+        recorder = self
+
+        def call(self: Any, method: str, path: str, payload: Any = None, raw: bytes | None = None) -> Any:
+            body = raw if raw is not None else (None if payload is None else
+                                                json.dumps(payload, separators=(",", ":"), default=str).encode())
+            with recorder._lock:
+                recorder.calls.append(Call(method, path, body, threading.current_thread().name.startswith("load")))
+            return original(self, method, path, payload, raw)
+
+        replay.Replayer.call = call  # type: ignore[method-assign]
+        return lambda: setattr(replay.Replayer, "call", original)
+
+
+def bare_loop(base_url: str, calls: list[Call], concurrency: int) -> float:
+    """Send `calls` in order (load calls concurrently, as the grader does); seconds taken."""
+    with httpx.Client(base_url=base_url, timeout=30.0, trust_env=False) as http:
+        def send(c: Call) -> None:
+            http.request(c.method, c.path, content=c.body,
+                         headers={"Content-Type": "application/json"} if c.body is not None else None)
+
+        began = time.perf_counter()
+        k = 0
+        while k < len(calls):
+            if not calls[k].load:
+                send(calls[k])
+                k += 1
+                continue
+            j = k
+            while j < len(calls) and calls[j].load:
+                j += 1
+            with ThreadPoolExecutor(max_workers=concurrency) as pool:
+                list(pool.map(send, calls[k:j]))
+            k = j
+        return time.perf_counter() - began
+
+
+class KeptRuntime:
+    """The docker runtime, kept alive after the grading so the bare loop talks to the same service."""
+
+    @staticmethod
+    def make(exercise: Any) -> Any:
+        from harness.runtime.docker import DockerRuntime
+
+        class Kept(DockerRuntime):
+            def teardown(self) -> None:  # the grading's teardown: postponed
+                pass
+
+            def really_teardown(self) -> None:
+                DockerRuntime.teardown(self)
+
+        return Kept(exercise, run_label=f"bench-{int(time.time())}", keep_image=True)
+
+
+def one_run(submission: Path, out: Path, plan: Any) -> dict[str, float]:
+    from grader.grade import grade_one
+
+    recorder = Recorder()
+    undo = recorder.install()
+    rt = KeptRuntime.make(plan.exercise)
+    began = time.perf_counter()
+    try:
+        report, _ = grade_one(submission, out=out, plan=plan, runtime_obj=rt, console=Console(stderr=True, quiet=True))
+        wall = time.perf_counter() - began
+        undo()
+        info = rt.restart(plan.exercise.budgets.startup_s)  # a fresh state, as the grader had
+        load = next((c for c in plan.scenarios for ph in c.phases if ph.kind == "load"), None)
+        conc = next((ph.concurrency for ph in load.phases if ph.kind == "load"), 8) if load else 8
+        bare = bare_loop(info.base_url, recorder.calls, conc)
+    finally:
+        undo()
+        rt.really_teardown()
+    t = {k: float(report.timings_s.get(k, 0.0)) for k in STAGES}
+    t["wall"] = wall
+    t["bare_loop"] = bare
+    t["replay_overhead_ratio"] = t["replay"] / bare if bare else float("nan")
+    t["calls"] = float(len(recorder.calls))
+    t["score"] = report.score
+    return t
+
+
+def run(runs: int = 3) -> dict[str, list[float]]:
+    from grader.grade import plan_grading
+    from harness.exercise import load_exercise
+    from harness.solutions import materialize_solution
+
+    tmp = Path(tempfile.mkdtemp(prefix="shiftwork-bench-"))
+    sub = materialize_solution(EXERCISE, "reference", tmp / "reference", seed=SEED)
+    plan = plan_grading(load_exercise(EXERCISE), SEED, Console(stderr=True, quiet=True))
+    one_run(sub, tmp / "warm-up", plan)  # fills the build cache: the runs below have cached layers
+    out: dict[str, list[float]] = {}
+    for k in range(runs):
+        for key, v in one_run(sub, tmp / f"run-{k}", plan).items():
+            out.setdefault(key, []).append(v)
+    return out
+
+
+def _print(results: dict[str, list[float]]) -> None:
+    print(f"docker grading of {EXERCISE}/reference, cached layers, {len(results['wall'])} runs (median; all runs)")
+    for key, vals in results.items():
+        unit = "" if key in ("replay_overhead_ratio", "calls", "score") else " s"
+        print(f"  {key:24s} {statistics.median(vals):8.2f}{unit}   " + ", ".join(f"{v:.2f}" for v in vals))
+
+
+@pytest.mark.docker
+def test_grading_wall_time_and_replay_overhead(capsys: pytest.CaptureFixture[str]) -> None:
+    results = run(3)
+    with capsys.disabled():
+        print()
+        _print(results)
+    assert all(v > 0 for v in results["bare_loop"])
+
+
+if __name__ == "__main__":
+    _print(run(int(sys.argv[1]) if len(sys.argv) > 1 else 3))
