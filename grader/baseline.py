@@ -1,9 +1,17 @@
 """Naive baselines the accuracy checks are anchored on: the majority class and a plain model.
 
-The plain model is what any candidate could write in ten minutes: TF-IDF over subject +
-body, logistic regression, no cleaning beyond "use it if it is a string". A candidate's
-accuracy is scored between the two on exactly the records the candidate was scored on
-(CheckContext.baseline_predictions), so the anchors move with the traffic.
+The plain model is what any candidate could write in ten minutes, one per kind of data
+(`BaselineSpec.kind`, chosen by the data-kind plug-in in harness.data.kinds):
+
+- text: TF-IDF over the text fields, logistic regression, no cleaning beyond "use it if it
+  is a string";
+- tabular: one-hot categoricals, standardised numerics (median-imputed, with missing
+  indicators), a date as its year, logistic regression; no cleaning beyond "use it if it is
+  a plain number / a string / an ISO date".
+
+A candidate's accuracy is scored between the two on exactly the records the candidate was
+scored on (CheckContext.baseline_predictions), so the anchors move with the traffic. The
+same plain model is calibration's performance model (harness.calibration).
 
 Fitted once per (dataset, seed, root) per process; fitting takes a few seconds.
 """
@@ -12,11 +20,15 @@ from __future__ import annotations
 import logging
 from collections import Counter
 from dataclasses import dataclass
+from dataclasses import field as dataclass_field
 from functools import lru_cache
 from pathlib import Path
-from typing import Any, Iterable, Mapping
+from datetime import date, datetime
+from typing import Any, Iterable, Literal, Mapping
 
+import numpy as np
 import pandas as pd
+from pydantic import BaseModel, Field
 from sklearn.feature_extraction.text import TfidfVectorizer
 from sklearn.linear_model import LogisticRegression
 from sklearn.pipeline import Pipeline, make_pipeline
@@ -26,13 +38,81 @@ from harness.data.truth import ScenarioTraffic
 
 log = logging.getLogger(__name__)
 
-TEXT_FIELDS = ("subject", "body")
+TEXT_FIELDS = ("subject", "body")  # the text kind's default when a caller passes no spec
 MODELS = ("majority", "plain_model")
 
 
-def record_text(record: Mapping[str, Any]) -> str:
-    """subject + body, each used only when it is a string (messy records stay usable)."""
-    return " ".join(v for v in (record.get(f) for f in TEXT_FIELDS) if isinstance(v, str))
+class BaselineSpec(BaseModel):
+    """Which raw fields the plain model reads, and how: given by the recipe's data-kind plug-in."""
+
+    kind: Literal["text", "tabular"] = "text"
+    text: list[str] = Field(default_factory=lambda: list(TEXT_FIELDS))
+    numeric: list[str] = Field(default_factory=list)
+    categorical: list[str] = Field(default_factory=list)
+    dates: list[str] = Field(default_factory=list)
+
+
+def record_text(record: Mapping[str, Any], fields: Iterable[str] = TEXT_FIELDS) -> str:
+    """The text fields joined, each used only when it is a string (messy records stay usable)."""
+    return " ".join(v for v in (record.get(f) for f in fields) if isinstance(v, str))
+
+
+def _plain_number(v: Any) -> float:
+    if isinstance(v, bool) or v is None:
+        return np.nan
+    if isinstance(v, (int, float)):
+        return float(v) if np.isfinite(v) else np.nan
+    if isinstance(v, str):
+        try:
+            x = float(v)
+        except ValueError:
+            return np.nan
+        return x if np.isfinite(x) else np.nan
+    return np.nan
+
+
+def _plain_year(v: Any) -> float:
+    if isinstance(v, (datetime, date)):
+        return float(v.year) + (v.timetuple().tm_yday - 1) / 366 if not pd.isna(v) else np.nan
+    if isinstance(v, str) and len(v) == 10:
+        try:
+            d = datetime.strptime(v, "%Y-%m-%d")
+        except ValueError:
+            return np.nan
+        return d.year + (d.timetuple().tm_yday - 1) / 366
+    return np.nan
+
+
+def tabular_features(records: list[Mapping[str, Any]], spec: BaselineSpec) -> pd.DataFrame:
+    """The plain tabular model's input: numbers as numbers, strings as categories, ISO dates as years."""
+    cols: dict[str, list[Any]] = {}
+    for f in spec.numeric:
+        cols[f] = [_plain_number(r.get(f)) for r in records]
+    for f in spec.dates:
+        cols[f] = [_plain_year(r.get(f)) for r in records]
+    for f in spec.categorical:
+        cols[f] = [v if isinstance(v, str) else "(none)" for v in (r.get(f) for r in records)]
+    return pd.DataFrame(cols, index=range(len(records)))
+
+
+def _tabular_model(spec: BaselineSpec) -> Pipeline:
+    from sklearn.compose import ColumnTransformer
+    from sklearn.impute import SimpleImputer
+    from sklearn.preprocessing import OneHotEncoder, StandardScaler
+
+    numeric = make_pipeline(SimpleImputer(strategy="median", add_indicator=True, keep_empty_features=True),
+                            StandardScaler())
+    columns = ColumnTransformer([
+        ("numeric", numeric, spec.numeric + spec.dates),
+        ("categorical", OneHotEncoder(handle_unknown="ignore"), spec.categorical),
+    ])
+    return make_pipeline(columns, LogisticRegression(max_iter=500, tol=1e-4))
+
+
+def _inputs(records: list[Mapping[str, Any]], spec: BaselineSpec) -> Any:
+    if spec.kind == "tabular":
+        return tabular_features(records, spec)
+    return [record_text(r, spec.text) for r in records]
 
 
 @dataclass
@@ -42,35 +122,42 @@ class Baselines:
     majority: str
     model: Pipeline
     train_rows: int
+    spec: BaselineSpec = dataclass_field(default_factory=BaselineSpec)
 
     @classmethod
-    def fit(cls, frame: pd.DataFrame, label: str) -> "Baselines":
+    def fit(cls, frame: pd.DataFrame, label: str, spec: BaselineSpec | None = None) -> "Baselines":
+        spec = spec or BaselineSpec()
         df = frame[frame[label].notna()]
         y = df[label].astype(str).str.strip()
         if y.empty:
             raise ValueError("training data has no labelled rows")
-        texts = [record_text(r) for r in df[list(c for c in TEXT_FIELDS if c in df.columns)].to_dict("records")]
-        model = make_pipeline(
-            TfidfVectorizer(min_df=2, sublinear_tf=True, max_features=50_000),
-            LogisticRegression(max_iter=300, tol=1e-3),
-        )
+        wanted = spec.text if spec.kind == "text" else spec.numeric + spec.dates + spec.categorical
+        records = df[[c for c in wanted if c in df.columns]].to_dict("records")
+        if spec.kind == "tabular":
+            model = _tabular_model(spec)
+        else:
+            model = make_pipeline(
+                TfidfVectorizer(min_df=2, sublinear_tf=True, max_features=50_000),
+                LogisticRegression(max_iter=300, tol=1e-3),
+            )
         # one BLAS thread: on a shared 2-core machine threading made this fit 10x slower, not faster
         with threadpool_limits(limits=1):
-            model.fit(texts, y)
+            model.fit(_inputs(records, spec), y)
         majority = Counter(y).most_common(1)[0][0]
-        log.debug("baselines fitted on %d rows; majority class %s", len(df), majority)
-        return cls(label=label, classes=sorted(y.unique()), majority=majority, model=model, train_rows=len(df))
+        log.debug("%s baselines fitted on %d rows; majority class %s", spec.kind, len(df), majority)
+        return cls(label=label, classes=sorted(y.unique()), majority=majority, model=model, train_rows=len(df),
+                   spec=spec)
 
     @classmethod
     def for_exercise(cls, dataset: str, label: str, seed: int, root: Path | None = None) -> "Baselines":
         return _cached(dataset, label, seed, root)
 
     def predict(self, records: Iterable[Mapping[str, Any]]) -> list[str]:
-        texts = [record_text(r) for r in records]
-        if not texts:
+        rows = [r if isinstance(r, Mapping) else {} for r in records]
+        if not rows:
             return []
         with threadpool_limits(limits=1):
-            return [str(p) for p in self.model.predict(texts)]
+            return [str(p) for p in self.model.predict(_inputs(rows, self.spec))]
 
     def predictions(self, traffic: ScenarioTraffic | Mapping[str, ScenarioTraffic],
                     models: tuple[str, ...] = MODELS) -> dict[str, dict[str, str]]:
@@ -110,7 +197,8 @@ def _scenarios(traffic: ScenarioTraffic | Mapping[str, ScenarioTraffic]) -> list
 @lru_cache(maxsize=4)
 def _cached(dataset: str, label: str, seed: int, root: Path | None) -> Baselines:
     from harness.data.engine import generate_training, load_recipe
+    from harness.data.kinds import kind_for
 
     recipe = load_recipe(dataset, root)
     frame = generate_training(recipe, seed).frame
-    return Baselines.fit(frame, label)
+    return Baselines.fit(frame, label, kind_for(recipe).baseline_spec(recipe))

@@ -66,6 +66,8 @@ class ConceptDrift(_Shift):
     from_label: str
     to_label: str
     share: float = Field(default=1.0, gt=0, le=1)
+    # only records whose categorical field has this value (e.g. {sex = "male"}): a drift that hits one group
+    where: dict[str, str] = Field(default_factory=dict)
 
 
 class RenameField(_Shift):

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import logging
 
-from harness.data.recipe import CategoricalField, NumericField, Recipe, TextField
+from harness.data.recipe import CategoricalField, DateField, NumericField, Recipe, TextField
 
 log = logging.getLogger(__name__)
 
@@ -18,6 +18,38 @@ def _fmt(x: float) -> str:
 
 
 def data_dictionary(recipe: Recipe) -> str:
+    """The dictionary in the recipe's data-kind wording (harness.data.kinds)."""
+    from harness.data.kinds import kind_for
+
+    return kind_for(recipe).dictionary(recipe)
+
+
+def field_rows(recipe: Recipe) -> list[str]:
+    """The fields table (shared by every kind): name, type, valid values, description."""
+    lines = []
+    for f in recipe.fields:
+        if f.kind == "id":
+            kind, valid = "string", "unique per record"
+        elif f.kind == "timestamp":
+            kind, valid = "timestamp", "ISO 8601 UTC, e.g. `2026-03-14T10:22:05Z`"
+        elif isinstance(f, CategoricalField):
+            kind, valid = "category", ", ".join(f"`{c}`" for c in f.categories)
+        elif isinstance(f, NumericField):
+            kind = "integer" if f.dtype == "int" else "number"
+            valid = f"{_fmt(f.valid[0])} to {_fmt(f.valid[1])}" + (f" ({f.unit})" if f.unit else "")
+        elif isinstance(f, DateField):
+            kind = "date"
+            valid = (f"ISO 8601 date (`1987-06-30`); an age of {_fmt(f.valid_age[0])} to {_fmt(f.valid_age[1])} "
+                     "years on the record's date")
+        elif isinstance(f, TextField):
+            kind, valid = "text", "any string"
+        else:  # pragma: no cover - the recipe model has no other kinds
+            kind, valid = f.kind, ""
+        lines.append(f"| `{f.name}` | {kind} | {valid} | {f.description} |")
+    return lines
+
+
+def text_dictionary(recipe: Recipe) -> str:
     lines = [
         f"# Data dictionary: {recipe.name}",
         "",

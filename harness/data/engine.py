@@ -19,9 +19,10 @@ import numpy as np
 import pandas as pd
 from pydantic import TypeAdapter
 
-from harness.data.mess import ABSENT, Messer, Mode, duplicate_pairs, record_kind
+from harness.data.kinds import Pool, kind_for
+from harness.data.mess import ABSENT, Mode, duplicate_pairs, record_kind
 from harness.data.recipe import Recipe, load_recipe
-from harness.data.sampler import Sample, World, sample_typed, world_for
+from harness.data.sampler import Sample, World, world_for
 from harness.data.truth import PhaseTraffic, PhaseTruth, RecordTruth, ScenarioTraffic
 from harness.errors import ConfigError
 from harness.scenario import Phase, Scenario
@@ -93,6 +94,9 @@ def _wire_records(recipe: Recipe, sample: Sample, ids: list[str], mode: Mode,
         elif f.kind == "timestamp":
             ts = df[f.name].dt.tz_convert(None).to_numpy().astype("datetime64[s]")
             values = [s + "Z" for s in np.datetime_as_string(ts, unit="s").tolist()]
+        elif f.kind == "date":
+            days = df[f.name].to_numpy(dtype="datetime64[D]")
+            values = [None if s == "NaT" else s for s in np.datetime_as_string(days, unit="D").tolist()]
         elif f.kind == "numeric":
             arr = df[f.name].to_numpy(dtype=float)
             if f.dtype == "int":  # type: ignore[union-attr]
@@ -143,7 +147,7 @@ def _rename(records: list[dict[str, Any]], injections: list[list[tuple[str, str]
 def _build(recipe: Recipe, sample: Sample, ids: list[str], *, mode: Mode, mess: float,
            rng: np.random.Generator, renames=()) -> tuple[list[dict[str, Any]], list[list[tuple[str, str]]], dict[int, int]]:
     records, injections = _wire_records(recipe, sample, ids, mode, rng)
-    Messer(recipe, recipe.mess, mess, mode).apply(records, injections, rng)
+    kind_for(recipe).messer(recipe, mess, mode).apply(records, injections, rng)
     dup_of: dict[int, int] = {}
     for i, j in duplicate_pairs(len(records), recipe.mess.duplicate * mess, rng):
         records[j] = {**json.loads(json.dumps(records[i])), recipe.id_field: ids[j]}
@@ -159,7 +163,7 @@ def _build(recipe: Recipe, sample: Sample, ids: list[str], *, mode: Mode, mess: 
 def generate_training(recipe: Recipe, seed: int) -> TrainingData:
     rng = _rng(seed, _TRAIN_STREAM)
     n = recipe.time.training_records
-    sample = sample_typed(recipe, World(prior=dict(recipe.label_prior)), n, rng, recipe.start, recipe.end)
+    sample = kind_for(recipe).sample(recipe, World(prior=dict(recipe.label_prior)), n, rng, recipe.start, recipe.end)
     prefix = recipe.field(recipe.id_field).prefix  # type: ignore[union-attr]
     ids = [f"{prefix}-{i + 1:06d}" for i in range(n)]
     records, injections, dup_of = _build(recipe, sample, ids, mode="csv", mess=1.0, rng=rng)
@@ -173,7 +177,7 @@ def generate_training(recipe: Recipe, seed: int) -> TrainingData:
     for j, i in dup_of.items():
         labels[j] = labels[i]
         wire_labels[j] = wire_labels[i]
-    required = list(recipe.text.required_any) if recipe.text else []
+    required = kind_for(recipe).required(recipe)
     rows = []
     for i in range(n):
         inj = [{"field": f, "code": c} for f, c in injections[i]]
@@ -197,11 +201,17 @@ def generate_training(recipe: Recipe, seed: int) -> TrainingData:
     return TrainingData(recipe=recipe, seed=seed, frame=frame, clean=clean, truths=truths)
 
 
-def reference_clean(recipe: Recipe, seed: int, n: int | None = None) -> pd.DataFrame:
-    """Clean typed records from the training distribution (the whole training period)."""
+def reference_clean(recipe: Recipe, seed: int, n: int | None = None, pool: Pool = "train") -> pd.DataFrame:
+    """Clean typed records from the training distribution (the whole training period).
+
+    pool="heldout" draws the same distribution from the population held-back traffic comes
+    from (for a table: rows no training record was drawn from), e.g. to measure a model's
+    stable accuracy out of sample.
+    """
     rng = _rng(seed, _REFERENCE_STREAM)
     size = n or recipe.time.training_records
-    return sample_typed(recipe, World(prior=dict(recipe.label_prior)), size, rng, recipe.start, recipe.end).frame
+    return kind_for(recipe).sample(recipe, World(prior=dict(recipe.label_prior)), size, rng, recipe.start,
+                                   recipe.end, pool=pool).frame
 
 
 # --- scenarios --------------------------------------------------------------------------
@@ -240,7 +250,7 @@ def _phase_truth(recipe: Recipe, scenario: Scenario, phase: Phase, start: int, e
 def generate_scenario(recipe: Recipe, scenario: Scenario, seed: int) -> ScenarioTraffic:
     base = _rng(seed, _SCENARIO_STREAM, scenario.seed_offset, _name_key(scenario.name))
     prefix = f"{int(base.integers(0, 16 ** 6)):06x}"
-    required = list(recipe.text.required_any) if recipe.text else []
+    required = kind_for(recipe).required(recipe)
     phases: list[PhaseTraffic] = []
     index = 0
     for k, (phase, (t0, t1)) in enumerate(zip(scenario.phases, phase_windows(recipe, scenario))):
@@ -253,7 +263,8 @@ def generate_scenario(recipe: Recipe, scenario: Scenario, seed: int) -> Scenario
         if phase.kind != "traffic" and n == 0:
             log.debug("%s/%s: %s phase without records", scenario.name, phase.name, phase.kind)
         if n:
-            sample = sample_typed(recipe, world, n, rng, t0, t1)
+            # held-back traffic comes from the held-back pool (tables: rows training never had)
+            sample = kind_for(recipe).sample(recipe, world, n, rng, t0, t1, pool="heldout")
             ids = [f"{prefix}-{index + i:06d}" for i in range(n)]
             records, injections, dup_of = _build(
                 recipe, sample, ids, mode="json", mess=phase.mess, rng=rng, renames=world.renames)
@@ -290,5 +301,5 @@ def sample_clean(recipe: Recipe, scenario: Scenario, phase_name: str, n: int, se
     rng = _rng(seed, _SAMPLE_STREAM, scenario.seed_offset, _name_key(scenario.name), _name_key(phase_name))
     if t1 <= t0:
         t1 = t0 + timedelta(days=max(n, 1) / recipe.time.records_per_day)
-    frame = sample_typed(recipe, world, n, rng, t0, t1).frame
+    frame = kind_for(recipe).sample(recipe, world, n, rng, t0, t1, pool="heldout").frame
     return frame.rename(columns={r.field: r.to for r in world.renames})

@@ -25,6 +25,7 @@ ABSENT = object()  # a key removed from the wire record (JSON); an empty cell in
 INVALID_CODES = frozenset({"out_of_range", "unparseable", "wrong_type"})
 RECOVERABLE_CODES = frozenset({
     "missing", "numeric_string", "category_variant", "timestamp_format", "html", "mojibake", "extra_field",
+    "date_format", "undocumented_code", "monthly_amount",
 })
 SHIFT_CODES = frozenset({"new_category", "unit_change", "renamed_field"})
 
@@ -76,7 +77,11 @@ def mojibake(text: str) -> str | None:
 
 def numeric_string(f: NumericField, value: float, u: float) -> str:
     v: int | float = int(value) if f.dtype == "int" else float(value)
-    return f.string_formats[int(u * len(f.string_formats))].format(v=v)
+    fmt = f.string_formats[int(u * len(f.string_formats))]
+    if fmt.startswith("eu|"):
+        # continental European separators ("52.000,00"): format the usual way, then swap , and .
+        return fmt[3:].format(v=v).translate(str.maketrans({",": ".", ".": ","}))
+    return fmt.format(v=v)
 
 
 def out_of_range_value(f: NumericField, u: float) -> float | int:
@@ -85,20 +90,27 @@ def out_of_range_value(f: NumericField, u: float) -> float | int:
     return int(v) if f.dtype == "int" and float(v).is_integer() else v
 
 
+# The text kind's mess kinds, in the order their random draws are made: changing this tuple
+# changes every text dataset's bytes. Other kinds pass their own tuple (harness.data.kinds).
+TEXT_MESS_KINDS: tuple[str, ...] = (
+    "missing", "numeric_string", "category_variant", "timestamp_format", "html", "mojibake",
+    "extra_field", "subject_blank", "out_of_range", "unparseable", "text_blank", "text_type")
+
+
 class Messer:
     """Applies a MessSpec (times a multiplier) to wire records, row by row, in place."""
 
-    def __init__(self, recipe: Recipe, spec: MessSpec, multiplier: float, mode: Mode) -> None:
+    def __init__(self, recipe: Recipe, spec: MessSpec, multiplier: float, mode: Mode,
+                 kinds: tuple[str, ...] = TEXT_MESS_KINDS) -> None:
         self.recipe = recipe
         self.mode = mode
         rate = lambda r: min(1.0, r * multiplier)  # noqa: E731
-        self.rates = {k: rate(getattr(spec, k)) for k in (
-            "missing", "numeric_string", "category_variant", "timestamp_format", "html", "mojibake",
-            "extra_field", "subject_blank", "out_of_range", "unparseable", "text_blank", "text_type")}
+        self.rates = {k: rate(getattr(spec, k)) for k in kinds}
         if mode == "csv":
             # CSV has fixed columns and no types: no extra keys, no non-string texts
-            self.rates["extra_field"] = 0.0
-            self.rates["text_type"] = 0.0
+            for k in ("extra_field", "text_type"):
+                if k in self.rates:
+                    self.rates[k] = 0.0
         self.spec = spec
         self.numeric = recipe.numeric()
         self.categorical = [f for f in recipe.categorical()]

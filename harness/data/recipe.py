@@ -14,6 +14,7 @@ from typing import Annotated, Literal, Union
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
 
+from harness.data.recipe_tabular import DateField, TableSource
 from harness.errors import ConfigError, UsageError
 
 log = logging.getLogger(__name__)
@@ -40,7 +41,11 @@ class CategoricalField(_Strict):
     name: str
     kind: Literal["categorical"]
     description: str = ""
-    weights: dict[str, float]
+    # drawn by the sampler from these weights, or (with `source`) read from the recipe's table
+    weights: dict[str, float] = Field(default_factory=dict)
+    source: str | None = Field(default=None, description="Column of the source table this field is read from")
+    codes: dict[str, str] = Field(default_factory=dict, description="Source value -> documented category")
+    undocumented: list[str] = Field(default_factory=list, description="Codes outside the documented set the mess may send")
     # additive change of each probability over the training period (t=0 -> t=1): mild drift
     trend: dict[str, float] = Field(default_factory=dict)
     # per-label weights (same keys as `weights`); rows of that label use these instead
@@ -49,10 +54,12 @@ class CategoricalField(_Strict):
 
     @property
     def categories(self) -> list[str]:
-        return list(self.weights)
+        return list(self.weights) if self.weights else list(dict.fromkeys(self.codes.values()))
 
     @model_validator(mode="after")
     def _keys(self) -> "CategoricalField":
+        if not self.weights and not (self.source and self.codes):
+            raise ValueError(f"{self.name}: give weights, or a source column and its codes")
         for label, w in self.by_label.items():
             extra = set(w) - set(self.weights)
             if extra:
@@ -70,8 +77,12 @@ class NumericField(_Strict):
     dtype: Literal["int", "float"] = "float"
     decimals: int = 2
     unit: str = ""
-    dist: Literal["lognormal", "normal", "poisson", "negbin", "uniform"]
-    params: dict[str, float]
+    dist: Literal["lognormal", "normal", "poisson", "negbin", "uniform"] | None = None
+    params: dict[str, float] = Field(default_factory=dict)
+    # table recipes: read from a source column (jittered), or `times` another field (value = that field x dist)
+    source: str | None = None
+    jitter: float = Field(default=0.0, ge=0, description="Relative (lognormal sigma) jitter on source values")
+    times: str | None = Field(default=None, description="Draw this field as another field's value times `dist`")
     by_label: dict[str, dict[str, float]] = Field(default_factory=dict)
     zero_share: float = Field(default=0.0, ge=0, le=1)
     valid: tuple[float, float] = Field(description="Valid range: outside it a record is invalid")
@@ -80,7 +91,16 @@ class NumericField(_Strict):
     string_formats: list[str] = Field(default_factory=lambda: ["{v}"])
     # out-of-range values the mess may write
     out_of_range: list[float] = Field(default_factory=list)
+    # the monthly_amount mess: this (annual) amount sent per month, marked as such ("4,300/month")
+    period_formats: list[str] = Field(default_factory=list)
+    period_factor: float = 1 / 12
     optional: bool = True
+
+    @model_validator(mode="after")
+    def _drawn_somehow(self) -> "NumericField":
+        if self.source is None and self.dist is None:
+            raise ValueError(f"{self.name}: give a dist, or a source column")
+        return self
 
     def clean_range(self) -> tuple[float, float]:
         lo, hi = self.clip or self.valid
@@ -95,7 +115,7 @@ class TextField(_Strict):
 
 
 AnyField = Annotated[
-    Union[IdField, TimestampField, CategoricalField, NumericField, TextField], Field(discriminator="kind")
+    Union[IdField, TimestampField, CategoricalField, NumericField, TextField, DateField], Field(discriminator="kind")
 ]
 
 
@@ -158,6 +178,10 @@ class MessSpec(_Strict):
     unparseable: float = 0.008
     text_blank: float = 0.008
     text_type: float = 0.006
+    # tabular kinds (the text kind never draws them, so text recipes keep their bytes)
+    date_format: float = 0.03
+    undocumented_code: float = 0.012
+    monthly_amount: float = 0.02
     label_noise: float = 0.03  # training labels only
     extra_fields: dict[str, list[str]] = Field(default_factory=lambda: {"source": ["api"]})
     unparseable_values: list[str] = Field(default_factory=lambda: ["lots", "unknown!", "#VALUE!"])
@@ -166,6 +190,8 @@ class MessSpec(_Strict):
 class Recipe(_Strict):
     name: str
     description: str = ""
+    kind: Literal["text", "tabular"] = Field(default="text", description="Data-kind plug-in (harness.data.kinds)")
+    source: TableSource | None = None
     label: str
     classes: list[str] = Field(min_length=2)
     label_prior: dict[str, float]
@@ -183,6 +209,16 @@ class Recipe(_Strict):
         kinds = [f.kind for f in self.fields]
         if kinds.count("id") != 1 or kinds.count("timestamp") != 1:
             raise ValueError("a recipe needs exactly one id field and one timestamp field")
+        if next(f.name for f in self.fields if f.kind == "id") != "id":
+            # replay and scoring join results and labels on `id`: the wire id is always `id`
+            raise ValueError("the id field must be named 'id' (the wire id is always `id`)")
+        sourced = [f.name for f in self.fields if getattr(f, "source", None) or isinstance(f, DateField)]
+        if sourced and self.source is None:
+            raise ValueError(f"fields {sourced} read a source table but the recipe has no [source]")
+        if self.kind == "tabular" and self.text is not None:
+            raise ValueError("a tabular recipe has no [text] spec")
+        if self.kind == "text" and self.source is not None:
+            raise ValueError("a text recipe has no [source] table")
         names = [f.name for f in self.fields]
         if len(set(names)) != len(names) or self.label in names:
             raise ValueError("field names must be unique and differ from the label")
@@ -227,6 +263,9 @@ class Recipe(_Strict):
 
     def numeric(self) -> list[NumericField]:
         return [f for f in self.fields if isinstance(f, NumericField)]
+
+    def dates(self) -> list[DateField]:
+        return [f for f in self.fields if isinstance(f, DateField)]
 
     @property
     def field_names(self) -> list[str]:

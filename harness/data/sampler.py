@@ -62,20 +62,22 @@ def world_for(recipe: Recipe, shifts: list[Shift]) -> World:
         elif isinstance(s, ConceptDrift):
             if s.from_label not in recipe.classes or s.to_label not in recipe.classes:
                 raise ConfigError(f"concept drift names unknown labels {s.from_label!r}->{s.to_label!r}")
+            for name in s.where:
+                need(name, ("categorical",))
             w.concept.append(s)
         elif isinstance(s, UnitChange):
             need(s.field, ("numeric",))
             w.units.append(s)
         elif isinstance(s, MissingBurst):
             for f in s.fields:
-                need(f, ("categorical", "numeric", "text"))
+                need(f, ("categorical", "numeric", "text", "date"))
             w.missing.append(s)
         elif isinstance(s, LabelPrior):
             if set(s.prior) != set(recipe.classes):
                 raise ConfigError("label_prior shift must name every class")
             w.prior = dict(s.prior)
         elif isinstance(s, RenameField):
-            need(s.field, ("categorical", "numeric", "text"))
+            need(s.field, ("categorical", "numeric", "text", "date"))
             if s.to in names:
                 raise ConfigError(f"rename_field target {s.to!r} is already a field")
             w.renames.append(s)
@@ -200,9 +202,22 @@ def sample_typed(recipe: Recipe, world: World, n: int, rng: np.random.Generator,
         texts = generate_text(recipe, labels, cols[recipe.text.vocab_by], cols[lang] if lang else None, rng)
         for f in recipe.text_fields():
             cols[f.name] = np.array(texts[f.part], dtype=object)
+    return apply_shifts(recipe, world, cols, labels, new_cat, rng)
+
+
+def apply_shifts(recipe: Recipe, world: World, cols: dict[str, object], labels: np.ndarray,
+                 new_cat: dict[str, np.ndarray], rng: np.random.Generator) -> Sample:
+    """What every kind does after drawing clean columns: concept drift, unit changes, outages.
+
+    The draws happen in a fixed order (concept drifts, then bursts field by field), so a
+    kind's bytes depend only on its own columns.
+    """
+    n = len(labels)
     original = np.full(n, None, dtype=object)
     for cd in world.concept:
         hit = (labels == cd.from_label) & (rng.random(n) < cd.share)
+        for name, value in cd.where.items():  # a drift that hits one group only
+            hit &= np.asarray(cols[name], dtype=object) == value
         original[hit] = cd.from_label
         labels = labels.copy()
         labels[hit] = cd.to_label

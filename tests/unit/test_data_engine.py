@@ -253,7 +253,7 @@ def test_bad_recipes_and_shifts_fail_cleanly(recipe):
 def test_second_recipe_uses_the_same_engine():
     r = load_recipe("tiny-sensors")
     td = generate_training(r, 2)
-    assert list(td.frame.columns) == ["reading_id", "reading_at", "site", "sensor_type", "temperature_c",
+    assert list(td.frame.columns) == ["id", "reading_at", "site", "sensor_type", "temperature_c",
                                       "humidity_pct", "note", "status"]
     assert set(td.frame["status"]) == {"ok", "fault"}
     sc = Scenario.model_validate({"name": "t", "phases": [

@@ -1,0 +1,99 @@
+"""Data-kind plug-ins: everything that depends on the kind of data, chosen by `recipe.kind`.
+
+The engine (sampling time, mess and shift injection, ground truth), calibration and the
+grader's baselines are common; a kind supplies only what differs between, say, tickets
+(text) and credit applications (a table):
+
+- where clean typed records come from (`sample`),
+- which mess kinds exist and in which order they are drawn (`messer`),
+- which fields must be present for a record to be scorable (`required`),
+- the plain baseline's features (`baseline_spec`, read by grader.baseline),
+- how a typed window is monitored (`monitored`: which columns, and derived forms such as
+  a date of birth monitored as an age),
+- the candidate-facing wording (`dictionary`).
+
+Plug-ins are looked up by name; nothing is imported until a recipe asks for its kind.
+"""
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import TYPE_CHECKING, Literal
+
+import numpy as np
+import pandas as pd
+
+from harness.errors import ConfigError
+
+if TYPE_CHECKING:
+    from grader.baseline import BaselineSpec
+    from harness.data.mess import Messer, Mode
+    from harness.data.recipe import Recipe
+    from harness.data.sampler import Sample, World
+
+log = logging.getLogger(__name__)
+
+Pool = Literal["train", "heldout"]
+
+
+@dataclass
+class Monitored:
+    """A typed window as the reference detector sees it, and how each column is tested."""
+
+    frame: pd.DataFrame
+    numeric: list[str] = field(default_factory=list)
+    categorical: list[str] = field(default_factory=list)
+    missing_only: list[str] = field(default_factory=list)
+
+
+class DataKind:
+    """Base plug-in; subclasses override what differs. See the module docstring."""
+
+    name = "base"
+
+    def sample(self, recipe: "Recipe", world: "World", n: int, rng: np.random.Generator,
+               start: datetime, end: datetime, pool: Pool = "train") -> "Sample":
+        raise NotImplementedError
+
+    def messer(self, recipe: "Recipe", multiplier: float, mode: "Mode") -> "Messer":
+        raise NotImplementedError
+
+    def required(self, recipe: "Recipe") -> list[str]:
+        return []
+
+    def baseline_spec(self, recipe: "Recipe") -> "BaselineSpec":
+        raise NotImplementedError
+
+    def monitored(self, recipe: "Recipe", frame: pd.DataFrame) -> Monitored:
+        """Numeric and categorical fields as they are; identity, time and the label dropped."""
+        kinds = {f.name: f.kind for f in recipe.fields}
+        keep = [c for c in frame.columns if kinds.get(c) not in ("id", "timestamp") and c != recipe.label]
+        return Monitored(
+            frame=frame[keep],
+            numeric=[f for f, k in kinds.items() if k == "numeric"],
+            categorical=[f for f, k in kinds.items() if k == "categorical"],
+        )
+
+    def dictionary(self, recipe: "Recipe") -> str:
+        raise NotImplementedError
+
+
+_REGISTRY: dict[str, DataKind] = {}
+
+
+def kind_for(recipe: "Recipe") -> DataKind:
+    """The plug-in for this recipe's kind (instantiated on first use)."""
+    name = recipe.kind
+    if name not in _REGISTRY:
+        if name == "text":
+            from harness.data.kind_text import TextKind
+
+            _REGISTRY[name] = TextKind()
+        elif name == "tabular":
+            from harness.data.kind_tabular import TabularKind
+
+            _REGISTRY[name] = TabularKind()
+        else:  # the recipe model allows no other value; a plug-in added there must be added here
+            raise ConfigError(f"recipe {recipe.name}: no data-kind plug-in named {name!r}")
+    return _REGISTRY[name]

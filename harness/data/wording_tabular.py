@@ -1,0 +1,81 @@
+"""The tabular kind's candidate-facing data dictionary (what is clean, recoverable, invalid, unfamiliar).
+
+Like the text kind's, it reads only the recipe's public parts (fields, classes, valid
+ranges, the source's citation), never heldout.toml or scenarios.
+"""
+from __future__ import annotations
+
+import logging
+
+from harness.data.dictionary import _fmt, field_rows
+from harness.data.recipe import CategoricalField, NumericField, Recipe
+
+log = logging.getLogger(__name__)
+
+
+def tabular_dictionary(recipe: Recipe) -> str:
+    numeric = recipe.numeric()
+    dates = recipe.dates()
+    coded = [f for f in recipe.categorical() if f.undocumented]
+    periodic = [f for f in numeric if f.period_formats]
+    source = recipe.source
+    lines = [
+        f"# Data dictionary: {recipe.name}",
+        "",
+        recipe.description,
+        "",
+        f"`train.csv` has one row per record: {len(recipe.field_names)} input fields and the label "
+        f"column `{recipe.label}`. The same fields arrive as JSON objects in `POST /predict`, without the label.",
+        "",
+        "## Fields",
+        "",
+        "| field | type | valid values | description |",
+        "| --- | --- | --- | --- |",
+        *field_rows(recipe),
+        f"| `{recipe.label}` | label | " + ", ".join(f"`{c}`" for c in recipe.classes)
+        + " | what happened next (train.csv only) |",
+        "",
+        "## Label",
+        "",
+        f"`{recipe.label}` is one of: " + ", ".join(f"`{c}`" for c in recipe.classes) + ". "
+        "Labels come from the bank's books; a small share of them is wrong.",
+        "",
+        "## What a record can look like",
+        "",
+        "Real traffic is messy. Every record falls into one of four kinds:",
+        "",
+        "- **clean**: every field present, well typed, in its canonical form and inside its valid range.",
+        "- **recoverable** (answer `coerced`, and say in `issues` what you repaired): amounts sent as "
+        "strings with a currency, thousands separators or European decimals (`\"NT$ 52,000\"`, "
+        "`\"52,000\"`, `\"52.000,00\"`, `\"52000 TWD\"`); "
+        + (", ".join(f"`{f.name}`" for f in periodic) + " sent per month and marked so "
+           "(`\"4,300/month\"`: multiply by 12); " if periodic else "")
+        + "categories in another case or with stray whitespace (`\" Single\"`, `\"MALE\"`); "
+        + ("codes outside the documented set (" + "; ".join(
+            f"`{f.name}` " + ", ".join(f"`{c}`" for c in f.undocumented) for f in coded)
+           + "): treat the field as missing and say so; " if coded else "")
+        + ("dates in other spellings (`30/06/1987`, `June 30, 1987`, `19870630`); " if dates else "")
+        + "timestamps in other formats (`03/14/2025 10:22`, epoch seconds); a missing or blank field "
+        "(every field is optional); extra fields you do not know.",
+        "- **invalid** (answer `invalid` with a null prediction, and say why in `issues`): a numeric field "
+        "that is not a number and cannot be parsed as one (e.g. `\"pending\"`, a list); a value outside its "
+        "valid range (" + "; ".join(f"`{f.name}` {_fmt(f.valid[0])} to {_fmt(f.valid[1])}" for f in numeric)
+        + (("; " + "; ".join(f"`{f.name}` an age of {_fmt(f.valid_age[0])} to {_fmt(f.valid_age[1])}"
+                             for f in dates)) if dates else "") + ").",
+        "- **unfamiliar** (answer `fallback`): usable, but outside what training covered — for example "
+        "a category value that never appears in training. Serve a safe default and flag it for review.",
+        "",
+        "In `train.csv` a missing value is an empty cell; in JSON it may be absent, `null` or blank.",
+        "The same application may arrive twice under different ids.",
+        "",
+        "Traffic changes over time, and so may outcomes, for everyone or for one group only. Watch your "
+        "inputs and your accuracy, overall and per group (labels arrive late via `POST /feedback`).",
+        "",
+    ]
+    if source is not None:
+        lines += ["## Source", "", f"Rows are resampled from a real public table: {source.citation} "
+                  f"Licence: {source.licence}. Amounts are slightly jittered; fields the table lacks "
+                  "are synthetic: " + ", ".join(
+                      f"`{f.name}`" for f in recipe.fields
+                      if isinstance(f, (CategoricalField, NumericField)) and not f.source) + ".", ""]
+    return "\n".join(lines)
