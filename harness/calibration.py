@@ -50,7 +50,7 @@ HOLDOUT_ROWS = 10000
 PERFORMANCE_GATE = 0.03
 # Bump when the simulation changes meaning, so cached reports are not reused.
 # 2: the performance model is the grader's plain baseline of the recipe's kind.
-CALIBRATION_VERSION = 2
+CALIBRATION_VERSION = 3  # 3: per-group (slice) performance
 
 Aspect = Literal["drift", "quality", "performance"]
 ASPECTS: tuple[Aspect, ...] = ("drift", "quality", "performance")
@@ -71,6 +71,9 @@ class PhaseCalibration(BaseModel):
     window_accuracy: float | None = None
     expect: PhaseExpect
     verdicts: dict[Aspect, Verdict]
+    # per group "field=value" of the exercise's slice fields: share of windows where that group underperformed
+    slice_rates: dict[str, float] = Field(default_factory=dict)
+    slice_verdicts: dict[str, Verdict] = Field(default_factory=dict)
 
     def rate(self, aspect: Aspect) -> float | None:
         return {"drift": self.drift_rate, "quality": self.quality_rate, "performance": self.performance_rate}[aspect]
@@ -83,6 +86,14 @@ class PhaseCalibration(BaseModel):
                 rate = self.rate(a)
                 shown = "n/a" if rate is None else f"{rate:.2f}"
                 out.append(f"{self.scenario}/{self.phase}: {a} expected {want}, reference rate {shown}")
+        if self.expect.slices == "detect" and self.slice_rates and "must detect" not in self.slice_verdicts.values():
+            out.append(f"{self.scenario}/{self.phase}: slices expected detect, no group's rate reaches {MUST_DETECT}: "
+                       + ", ".join(f"{g} {r:.2f}" for g, r in self.slice_rates.items()))
+        if self.expect.slices != "unscored" and not self.slice_rates:
+            out.append(f"{self.scenario}/{self.phase}: slices expected {self.expect.slices}, but the exercise names no "
+                       "slice field or the windows carry no labels")
+        out += [f"{self.scenario}/{self.phase}: slice {g} expected silent, reference rate {self.slice_rates[g]:.2f}"
+                for g, v in self.slice_verdicts.items() if v == "FAIL"]
         return out
 
 
@@ -107,6 +118,25 @@ def verdict(expect: str, rate: float | None) -> Verdict:
     if expect == "silent":
         return "must stay silent" if rate is not None and rate <= MUST_BE_SILENT else "FAIL"
     return "reported"
+
+
+def slice_verdicts(expect: str, rates: dict[str, float]) -> dict[str, Verdict]:
+    """A 'detect' phase scores the groups the reference finds reliably (must detect) or never
+    (must stay silent); a 'silent' phase needs every group silent."""
+    out: dict[str, Verdict] = {}
+    for group, rate in rates.items():
+        if expect == "detect":
+            out[group] = ("must detect" if rate >= MUST_DETECT else "must stay silent" if rate <= MUST_BE_SILENT
+                          else "reported")
+        elif expect == "silent":
+            out[group] = "must stay silent" if rate <= MUST_BE_SILENT else "FAIL"
+        else:
+            out[group] = "reported"
+    return out
+
+
+def group_key(field: str, value: object) -> str:
+    return f"{field}={str(value).strip().lower()}"
 
 
 def _window_seed(seed: int, scenario: str, phase: str, i: int) -> int:
@@ -157,7 +187,16 @@ class _Simulator:
         # rows would flatter the model (in-sample accuracy) and turn into false alarms.
         holdout = engine.reference_clean(self.recipe, seed + 1, n=HOLDOUT_ROWS, pool="heldout")
         self.stable_n = len(holdout)
-        self.stable_correct = int(self._correct(holdout).sum())
+        correct = self._correct(holdout)
+        self.stable_correct = int(correct.sum())
+        # per group of each slice field: its own stable accuracy (groups differ at baseline)
+        self.slices = list(exercise.slices)
+        self.group_stable: dict[str, tuple[int, int]] = {}
+        for f in self.slices:
+            values = holdout[f].astype(str).str.strip().str.lower()
+            for v in sorted(values.unique()):
+                mask = (values == v).to_numpy()
+                self.group_stable[group_key(f, v)] = (int(correct[mask].sum()), int(mask.sum()))
         self.reference_note = (f"reference: reference_clean(seed={seed}) {REFERENCE_ROWS} rows (whole training period); "
                                f"stable accuracy on {HOLDOUT_ROWS} more")
 
@@ -173,6 +212,7 @@ class _Simulator:
         drift = quality = perf = 0
         labelled = True
         fields: Counter[str] = Counter()
+        groups: Counter[str] = Counter()
         acc: list[float] = []
         ev_frames: list[pd.DataFrame] = []
         for i in range(windows):
@@ -187,6 +227,13 @@ class _Simulator:
                 c = self._correct(w)
                 acc.append(float(c.mean()))
                 perf += _underperforms(int(c.sum()), len(c), self.stable_correct, self.stable_n)
+                for f in self.slices:
+                    values = w[f].astype(str).str.strip().str.lower().to_numpy()
+                    for g, (sc, sn) in self.group_stable.items():
+                        if not g.startswith(f + "="):
+                            continue
+                        mask = values == g.split("=", 1)[1]
+                        groups[g] += _underperforms(int(c[mask].sum()), int(mask.sum()), sc, sn)
             else:
                 labelled = False
             if i < EVIDENTLY_WINDOWS:
@@ -202,6 +249,8 @@ class _Simulator:
             window_accuracy=float(np.mean(acc)) if acc else None,
             expect=phase.expect,
             verdicts={a: verdict(getattr(phase.expect, a), rates[a]) for a in ASPECTS},
+            slice_rates=(slice_rates := {g: groups[g] / windows for g in self.group_stable} if labelled else {}),
+            slice_verdicts=slice_verdicts(phase.expect.slices, slice_rates),
         )
 
 
@@ -317,6 +366,12 @@ def scored_phases(exercise: Exercise, *, windows: int = 40, seed: int = 7, cache
             v = p.verdicts[a]
             if v in ("must detect", "must stay silent"):
                 getattr(scored, a)[(p.scenario, p.phase)] = "detect" if v == "must detect" else "silent"
+        if p.failures():
+            continue  # a phase that fails calibration scores no slice either
+        for g, v in p.slice_verdicts.items():
+            if v in ("must detect", "must stay silent"):
+                field, value = g.split("=", 1)
+                scored.slices[(p.scenario, p.phase, field, value)] = "detect" if v == "must detect" else "silent"
     return scored
 
 
@@ -343,6 +398,9 @@ def render(report: CalibrationReport, console) -> None:
             ev = f"{p.evidently_rate:.2f}" if p.evidently_rate is not None else "n/a"
             acc = "n/a" if p.window_accuracy is None else f"{p.window_accuracy:.3f}"
             fields = ", ".join(f"{f} {r:.2f}" for f, r in p.field_rates.items() if r >= 0.1)
+            fields += "".join(f"; {g} {r:.2f} ({'[green]' + v + '[/]' if v != 'FAIL' else '[red]FAIL[/]'})"
+                              for g, r in p.slice_rates.items() if p.expect.slices != "unscored"
+                              for v in [p.slice_verdicts.get(g, "reported")])
             table.add_row(p.phase, str(p.window), *cells, ev, acc, fields)
         console.print(table)
     notes = sorted({p.evidently_note for p in report.phases if p.evidently_note})

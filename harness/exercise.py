@@ -59,6 +59,8 @@ class Exercise(BaseModel):
     scenarios: list[str] = Field(min_length=1, description="Held-back scenario files, relative to scenarios/")
     public_scenario: str = Field(description="Public self-check scenario, relative to the exercise folder")
     checks: list[CheckSpec] = Field(min_length=1)
+    # raw categorical fields whose groups' performance is watched (e.g. a protected attribute)
+    slices: list[str] = Field(default_factory=list)
     root: Path = Field(default=Path("."), exclude=True)
 
     @model_validator(mode="after")

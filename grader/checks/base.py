@@ -39,6 +39,8 @@ class Scored:
     drift: dict[tuple[str, str], str] = field(default_factory=dict)  # (scenario, phase) -> detect|silent
     quality: dict[tuple[str, str], str] = field(default_factory=dict)
     performance: dict[tuple[str, str], str] = field(default_factory=dict)
+    # (scenario, phase, slice field, group value) -> detect|silent: one group's performance
+    slices: dict[tuple[str, str, str, str], str] = field(default_factory=dict)
 
 
 @dataclass

@@ -34,6 +34,9 @@ class PhaseExpect(BaseModel):
     drift: Expectation = "unscored"
     quality: Expectation = "unscored"
     performance: Expectation = "unscored"
+    # per-group performance over the exercise's slice fields: "detect" = some group degrades
+    # (calibration finds which), "silent" = no group does
+    slices: Expectation = "unscored"
 
 
 class PhaseTruth(BaseModel):
