@@ -38,7 +38,7 @@ test-fast: setup  ## everything but the slow and docker tests
 	$(BIN)/python -m pytest -q -m "not slow and not docker"
 
 demo: setup  ## grade the reference and accuracy-only solutions side by side (auto may fall back to local: our own code)
-	$(BIN)/python -m grader.demo --runtime="$$SW_RUNTIME"
+	$(BIN)/python -m harness.demo --runtime="$$SW_RUNTIME"
 
 grade: setup  ## make grade SUBMISSION=path|url [EXERCISE=id] [OUT=dir] [RUNTIME=auto|docker|local] or SUBMISSIONS=folder
 	$(SW) grade --runtime="$$SW_RUNTIME" $(if $(SW_EXERCISE),--exercise="$$SW_EXERCISE") $(if $(SW_OUT),--out="$$SW_OUT") $(if $(SW_SUBMISSIONS),--submissions="$$SW_SUBMISSIONS") $(if $(SW_SUBMISSION),-- "$$SW_SUBMISSION")

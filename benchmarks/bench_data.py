@@ -12,7 +12,7 @@ import numpy as np
 import pandas as pd
 
 from harness.data.engine import generate_scenario, generate_training, load_recipe
-from harness.exercise import load_exercise
+from grader.exercise import load_exercise
 
 SEED = 7
 

@@ -104,7 +104,7 @@ class KeptRuntime:
 
 
 def one_run(submission: Path, out: Path, plan: Any) -> dict[str, float]:
-    from grader.grade import grade_one
+    from harness.grading import grade_one
 
     recorder = Recorder()
     undo = recorder.install()
@@ -131,8 +131,8 @@ def one_run(submission: Path, out: Path, plan: Any) -> dict[str, float]:
 
 
 def run(runs: int = 3) -> dict[str, list[float]]:
-    from grader.grade import plan_grading
-    from harness.exercise import load_exercise
+    from harness.grading import plan_grading
+    from grader.exercise import load_exercise
     from harness.solutions import materialize_solution
 
     tmp = Path(tempfile.mkdtemp(prefix="shiftwork-bench-"))

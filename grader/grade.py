@@ -1,18 +1,17 @@
-"""`shiftwork grade`: resolve, plan, run, replay, check, report — for one submission or a cohort.
+"""Grade one prepared submission: run it, replay the plan's traffic, check, write the reports.
 
+The library half of `shiftwork grade` (the application half — resolving submissions,
+planning from the data engine, choosing a runtime, cohorts — is harness.grading).
 Whatever the submission does (never builds, never starts, dies, hangs, answers garbage)
-a report is written with a named status and the reasons; only a fault of the grader
-itself (bad options, broken exercise files, no runtime) ends with a non-zero exit.
+the transcript says why and a report is written with a named status.
 """
 from __future__ import annotations
 
 import logging
-import secrets
 import signal
 import sys
 import threading
 import time
-import uuid
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -22,15 +21,16 @@ from rich.console import Console
 from rich.markup import escape
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
-from grader.checks.base import Check, CheckContext, CheckResult, Scored, resolve
+from grader.checks.base import Check, CheckContext, CheckResult, Scored
+from grader.errors import RuntimeUnavailable, UsageError
+from grader.exercise import DIMENSIONS, Budgets, Exercise
 from grader.replay import Replayer, ReplayBudgets, ReplayStopped
-from grader.submission import Submission, resolve_submission
+from grader.report import build_report, write_reports
+from grader.runtime import Runtime, RuntimeFailure
+from grader.scenario import Scenario
+from grader.scoring import run_checks
 from grader.transcript import Transcript
-from harness.data.truth import ScenarioTraffic
-from harness.errors import RuntimeUnavailable, SubmissionError, UsageError
-from harness.exercise import DIMENSIONS, Budgets, Exercise, load_exercise
-from harness.runtime.base import Runtime, RuntimeFailure
-from harness.scenario import Scenario
+from grader.truth import ScenarioTraffic
 
 log = logging.getLogger(__name__)
 
@@ -50,38 +50,8 @@ class GradePlan:
     checks: list[Check]
     baseline_predictions: dict[str, dict[str, str]] = field(default_factory=dict)
     baseline_accuracy: dict[str, float] = field(default_factory=dict)
-
-
-def plan_grading(exercise: Exercise, seed: int, console: Console | None = None) -> GradePlan:
-    checks = resolve([c.id for c in exercise.checks])  # a typo fails here, before any container
-    from grader.baseline import Baselines
-    from harness.calibration import scored_phases
-    from harness.data.engine import generate_scenario, load_recipe
-
-    status = (console or Console(stderr=True)).status("generating held-back traffic and baselines…")
-    with status:
-        recipe = load_recipe(exercise.dataset)
-        scenarios = exercise.held_back_scenarios()
-        traffic = {s.name: generate_scenario(recipe, s, seed) for s in scenarios}
-        scored = scored_phases(exercise)
-        baselines = Baselines.for_exercise(exercise.dataset, exercise.label, seed)
-        predictions = baselines.predictions(traffic)
-    return GradePlan(exercise=exercise, seed=seed, scenarios=scenarios, traffic=traffic, scored=scored,
-                     classes=list(recipe.classes), checks=checks, baseline_predictions=predictions)
-
-
-def pick_seed(exercise_id: str, sub: Submission, seed: int | None) -> int:
-    """The traffic seed. Only a verified token lets the candidate id choose it.
-
-    An unverified submission (no .exercise.json, or a token that does not verify, graded
-    with --allow-bad-token) gets the grader's --seed or a fresh random one, so nobody can
-    pick the held-back traffic by writing a candidate id, nor replay a known default.
-    """
-    if sub.verified and sub.meta is not None and sub.meta.candidate:
-        from harness.secret import derive_seed, load_secret
-
-        return derive_seed(load_secret(), exercise_id, sub.meta.candidate)
-    return secrets.randbits(32) if seed is None else seed
+    baseline_name: str = "a plain model"  # what the plain baseline is, in words (from the data kind)
+    fields: list[str] = field(default_factory=list)  # the documented raw input fields (the data dictionary's)
 
 
 # Deeper than this, a value from the service is replaced before the transcript is kept:
@@ -127,13 +97,13 @@ def _progress() -> Progress:
                     console=Console(stderr=True), transient=True)
 
 
-def run_service(runtime: Runtime, sub: Submission, plan: GradePlan, transcript: Transcript,
+def run_service(runtime: Runtime, folder: Path, plan: GradePlan, transcript: Transcript,
                 budgets: Budgets) -> None:
     """Build, start and replay everything into `transcript`. Never raises for the candidate's faults."""
     t = transcript.timings_s
     began = time.monotonic()
     try:
-        runtime.prepare(sub.folder)
+        runtime.prepare(folder)
     except RuntimeFailure as exc:
         _fail(transcript, runtime, exc)
         return
@@ -256,74 +226,17 @@ def _results(plan: GradePlan, ctx: CheckContext) -> list[CheckResult]:
             res.weight, res.title = spec.weight, res.title or check.title
             out.append(res)
         return out
-    from grader.scoring import run_checks
-
     return run_checks(ctx)
 
 
-def grade_one(submission: str | Path, *, exercise: str | None = None, out: Path | None = None,
-              runtime: str = "auto", seed: int | None = None, allow_bad_token: bool = False,
-              console: Console | None = None, plan: GradePlan | None = None, budgets: Budgets | None = None,
-              runtime_obj: Runtime | None = None,
-              plan_cache: dict[tuple[str, int], GradePlan] | None = None,
-              allow_local_git: bool = False, local_fallback: bool = False) -> tuple[Any, Path]:
-    """Grade one submission and write its reports. Returns (Report, report folder).
-
-    `plan`, `budgets` and `runtime_obj` let tests and benchmarks use small scenarios and budgets.
-    `local_fallback` lets `auto` run the submission unsandboxed when no engine answers: only
-    for code the grader trusts (`make demo` grades the project's own solutions).
-    """
-    console = console or Console(stderr=True)
-    with resolve_submission(submission, allow_bad_token=allow_bad_token, allow_local_git=allow_local_git) as sub:
-        ex_id = exercise or (sub.meta.exercise if sub.meta else None) or (plan.exercise.id if plan else None)
-        if not ex_id:
-            raise UsageError(f"{sub.name}: no exercise named: pass --exercise, or grade a bundle with .exercise.json")
-        planned = time.monotonic()
-        if plan is None:
-            ex = load_exercise(ex_id)
-            key = (ex.id, pick_seed(ex.id, sub, seed))
-            plan = (plan_cache or {}).get(key) or plan_grading(ex, key[1], console)
-            if plan_cache is not None:
-                plan_cache[key] = plan
-        ex = plan.exercise
-        budgets = budgets or ex.budgets
-        out = out or Path("reports") / sub.name
-        transcript = Transcript(exercise=ex.id, submission=sub.name, runtime=runtime, seed=plan.seed,
-                                candidate=sub.meta.candidate if sub.meta else None, reasons=list(sub.flags))
-        transcript.timings_s["plan"] = round(time.monotonic() - planned, 3)
-        if sub.meta is not None and sub.meta.exercise != ex.id:
-            transcript.reasons.append(f"graded as {ex.id} although .exercise.json names {sub.meta.exercise}")
-        label = f"sw-{sub.name[:20]}-{uuid.uuid4().hex[:8]}"
-        if runtime_obj is None:
-            from harness.runtime.select import choose_runtime
-
-            runtime_obj = choose_runtime(runtime, ex, console, label, fallback=local_fallback)
-        transcript.runtime = runtime_obj.name
-        if not runtime_obj.isolates:
-            transcript.notes.extend(getattr(runtime_obj, "notes", None)
-                                    or [f"graded with the {runtime_obj.name} runtime: the submission was NOT isolated"])
-        console.print(f"grading [bold]{escape(sub.name)}[/] ({escape(ex.id)}, seed {plan.seed}, "
-                      f"runtime {escape(runtime_obj.name)})", highlight=False)
-        try:
-            if not runtime_obj.isolates:
-                from harness.secret import scrub_environment
-
-                scrub_environment()  # the unsandboxed service could read it from our environment
-            run_service(runtime_obj, sub, plan, transcript, budgets)
-        finally:
-            runtime_obj.teardown()
-    cap_depth(transcript)
-    return _report(plan, transcript, out, console)
-
-
-def _report(plan: GradePlan, transcript: Transcript, out: Path, console: Console) -> tuple[Any, Path]:
-    from grader.report import build_report, write_reports
-
+def write_grading_report(plan: GradePlan, transcript: Transcript, out: Path,
+                         console: Console) -> tuple[Any, Path]:
+    """Run the checks on what replay recorded and write report.json/.md/.html and transcript.json."""
     began = time.monotonic()
     ctx = CheckContext(exercise=plan.exercise, transcript=transcript, traffic=plan.traffic, scored=plan.scored,
                        classes=plan.classes, baseline_accuracy=plan.baseline_accuracy,
-                       baseline_predictions=plan.baseline_predictions,
-                       scenarios={s.name: s for s in plan.scenarios}, seed=plan.seed)
+                       baseline_predictions=plan.baseline_predictions, baseline_name=plan.baseline_name,
+                       fields=list(plan.fields), scenarios={s.name: s for s in plan.scenarios}, seed=plan.seed)
     results = _results(plan, ctx)
     transcript.timings_s["checks"] = round(time.monotonic() - began, 3)
     began = time.monotonic()
@@ -362,41 +275,3 @@ def exit_on_sigterm() -> None:
         signal.signal(signal.SIGTERM, lambda *_: sys.exit(143))
 
 
-def grade_command(*, submission: str | None, submissions: Path | None, exercise: str | None, out: Path | None,
-                  runtime: str, seed: int | None, allow_bad_token: bool, console: Console,
-                  allow_local_git: bool = False) -> int:
-    """The CLI entry. Returns 0 whenever a report was written; raises ShiftworkError otherwise.
-
-    Never runs a submission unsandboxed unless the grader named `--runtime local`: `auto`
-    without a Docker engine is an error here (the check runs before anything is resolved).
-    """
-    exit_on_sigterm()
-    if bool(submission) == bool(submissions):
-        raise UsageError("give one SUBMISSION, or --submissions FOLDER (not both)")
-    from harness.runtime.select import require_sandbox
-
-    require_sandbox(runtime)
-    if submission:
-        try:
-            grade_one(submission, exercise=exercise, out=out, runtime=runtime, seed=seed,
-                      allow_bad_token=allow_bad_token, console=console, allow_local_git=allow_local_git)
-        except SUBMISSION_FAULTS as exc:
-            raise as_submission_error(submission, exc) from exc
-        return 0
-    assert submissions is not None
-    from grader.cohort import grade_cohort
-
-    return grade_cohort(submissions, exercise=exercise, out=out, runtime=runtime, seed=seed,
-                        allow_bad_token=allow_bad_token, console=console, allow_local_git=allow_local_git)
-
-
-# What reading a hostile submission can still raise past the resolvers: turned into one line, never a traceback.
-SUBMISSION_FAULTS = (RecursionError, ValueError, UnicodeError, FileNotFoundError, IsADirectoryError,
-                     NotADirectoryError, PermissionError)
-
-
-def as_submission_error(spec: str | Path, exc: BaseException) -> SubmissionError:
-    from grader.submission import redact, submission_name
-
-    log.debug("submission %s", redact(str(spec)), exc_info=True)
-    return SubmissionError(_one_line(f"{submission_name(str(spec))}: the submission cannot be graded", exc))

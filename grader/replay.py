@@ -21,9 +21,9 @@ from grader.client import Reply, ServiceClient
 from grader.contract import MAX_BATCH, FeedbackResponse, MonitoringResponse, PredictResponse, Result
 from grader.transcript import (CallError, Exchange, FeedbackCall, LoadRun, MonitorRead, Probe, RestartRun,
                                ScenarioRun)
-from harness.data.truth import PhaseTraffic, RecordTruth, ScenarioTraffic
-from harness.runtime.base import Outcome, Runtime, RuntimeFailure, StartInfo
-from harness.scenario import Phase, Scenario
+from grader.truth import PhaseTraffic, RecordTruth, ScenarioTraffic
+from grader.runtime import Outcome, Runtime, RuntimeFailure, StartInfo
+from grader.scenario import Phase, Scenario
 
 log = logging.getLogger(__name__)
 
@@ -47,7 +47,7 @@ class ReplayBudgets:
 
     @classmethod
     def from_budgets(cls, budgets: Any, **kw: Any) -> "ReplayBudgets":
-        """From harness.exercise.Budgets (or anything with the same attributes)."""
+        """From grader.exercise.Budgets (or anything with the same attributes)."""
         return cls(request_timeout_s=budgets.request_timeout_s, max_response_bytes=budgets.max_response_bytes,
                    startup_s=budgets.startup_s, grading_timeout_s=budgets.grading_timeout_s, **kw)
 
@@ -338,7 +338,7 @@ class Replayer:
 
     # -- malformed bodies, once per grading ---------------------------------------------
     def probes(self, sample: dict[str, Any] | None = None) -> list[Probe]:
-        base = {k: v for k, v in (sample or {"subject": "Refund", "body": "Please refund my order."}).items()
+        base = {k: v for k, v in (sample or {}).items()
                 if k != "id"}
         too_many = {"records": [{**base, "id": f"probe-{i}"} for i in range(MAX_BATCH + 1)]}
         bodies: list[tuple[str, bytes, str]] = [

@@ -13,7 +13,7 @@ from __future__ import annotations
 import logging
 
 from grader.checks.base import CheckContext, CheckResult, resolve
-from harness.exercise import DIMENSIONS, Exercise
+from grader.exercise import DIMENSIONS, Exercise
 
 log = logging.getLogger(__name__)
 

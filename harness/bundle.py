@@ -23,8 +23,8 @@ from typing import Any
 
 from rich.console import Console
 
-from harness.errors import ShiftworkError, UsageError
-from harness.exercise import Exercise, load_exercise, repo_root
+from grader.errors import ShiftworkError, UsageError
+from grader.exercise import Exercise, load_exercise, repo_root
 
 log = logging.getLogger(__name__)
 

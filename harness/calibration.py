@@ -4,7 +4,7 @@ Every traffic phase of every scenario (held back and public) is simulated: `wind
 clean windows of `scenario.window` records are drawn from the data engine and run
 through the calibrated reference detector (grader.detector) against the training
 distribution, and through the grader's plain baseline model for the recipe's kind
-(grader.baseline, chosen by the data-kind plug-in: TF-IDF for text, one-hot +
+(harness.baseline, chosen by the data-kind plug-in: TF-IDF for text, one-hot +
 standardised numerics for tables) for the performance expectation. A phase's expectation is confirmed when the reference does
 what it asks ("must detect": rate >= 0.95, "must stay silent": rate <= 0.05); otherwise
 the phase FAILS and `shiftwork scenarios check` exits non-zero. The grader scores only
@@ -32,10 +32,10 @@ from scipy import stats
 
 from grader.checks.base import Scored
 from grader.detector import ReferenceDetector
-from harness.data.truth import PhaseExpect
-from harness.errors import CalibrationFailed, UsageError
-from harness.exercise import Exercise, load_exercise, repo_root
-from harness.scenario import Phase, Scenario
+from grader.truth import PhaseExpect
+from grader.errors import CalibrationFailed, UsageError
+from grader.exercise import Exercise, load_exercise, repo_root
+from grader.scenario import Phase, Scenario
 
 log = logging.getLogger(__name__)
 
@@ -160,7 +160,7 @@ class _Simulator:
     """Everything drawn once per calibration: reference, detector, plain model."""
 
     def __init__(self, exercise: Exercise, seed: int) -> None:
-        from grader.baseline import Baselines
+        from harness.baseline import Baselines
         from harness.data import engine
         from harness.data.kinds import kind_for
 
@@ -322,7 +322,7 @@ def cache_key(exercise: Exercise, *, windows: int, seed: int) -> str:
     dataset = repo / "datasets" / exercise.dataset
     files += sorted(p for p in dataset.rglob("*") if p.is_file() and "__pycache__" not in p.parts)
     code = Path(__file__).resolve().parent.parent
-    files += [code / "grader" / "detector.py", code / "grader" / "baseline.py", Path(__file__).resolve()]
+    files += [code / "grader" / "detector.py", code / "harness" / "baseline.py", Path(__file__).resolve()]
     files += sorted((code / "harness" / "data").glob("*.py"))
     for f in files:
         h.update(str(f.name).encode())

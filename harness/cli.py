@@ -9,7 +9,7 @@ from typing import Optional
 import typer
 from rich.console import Console
 
-from harness.errors import ShiftworkError
+from grader.errors import ShiftworkError
 
 app = typer.Typer(add_completion=False, no_args_is_help=True, pretty_exceptions_enable=False, help="shiftwork: take-home exercises graded on shifted traffic")
 scenarios_app = typer.Typer(no_args_is_help=True, help="Held-back scenarios: calibration")
@@ -69,7 +69,7 @@ def grade(
                                          "(refused by default: a local path can name the grader's own files)"),
 ) -> None:
     """Grade a submission: build, run, replay held-back traffic, write report.json/.md/.html."""
-    from grader.grade import grade_command
+    from harness.grading import grade_command
 
     code = grade_command(
         submission=submission, submissions=submissions, exercise=exercise, out=out,

@@ -8,7 +8,7 @@ from pathlib import Path
 from rich.console import Console
 
 from harness.data.dictionary import data_dictionary
-from harness.errors import UsageError
+from grader.errors import UsageError
 
 log = logging.getLogger(__name__)
 
@@ -36,7 +36,7 @@ def _write(path: Path, text: str) -> None:
 def write_data(exercise: str, *, seed: int, out: Path, candidate: str | None, heldout: bool,
                console: Console) -> None:
     from harness.data.engine import generate_scenario, generate_training, load_recipe
-    from harness.exercise import load_exercise
+    from grader.exercise import load_exercise
 
     ex = load_exercise(exercise)
     if candidate is not None:

@@ -11,7 +11,7 @@ import os
 import secrets
 from pathlib import Path
 
-from harness.errors import UsageError
+from grader.errors import UsageError
 
 
 def secret_path() -> Path:

@@ -18,16 +18,18 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
-from harness.data.truth import ScenarioTraffic
-from harness.errors import ShiftworkError, UsageError
-from harness.exercise import Budgets, CheckSpec, Exercise, Limits
-from harness.scenario import Scenario
+from grader.truth import ScenarioTraffic
+from grader.errors import ShiftworkError, UsageError
+from grader.exercise import Budgets, CheckSpec, Exercise, Limits
+from grader.scenario import Scenario
+from harness.baseline import Baselines, BaselineSpec
+from harness.data.kinds import kind_for
 
 log = logging.getLogger(__name__)
 
 SETTINGS_PATH = "selfcheck/exercise.json"
 TRAFFIC_PATH = "selfcheck/traffic.json"
-SETTINGS_VERSION = 1
+SETTINGS_VERSION = 2  # 2: the plain baseline's spec (which fields, which kind) travels with the bundle
 GRADED_RUN_NOTE = (
     "The graded run uses different, larger, shifted traffic: held-back scenarios this self-check "
     "does not contain. Passing here means your service speaks the contract and reacts sensibly; "
@@ -70,6 +72,7 @@ class BundleSettings(BaseModel):
     checks: list[CheckSpec] = Field(description="The checks that make sense on the public scenario")
     scenario: Scenario
     expectations: list[PhaseExpectation]
+    baseline: BaselineSpec = Field(description="What the plain baseline reads: the data kind's spec")
 
     def exercise_model(self, root: Path) -> Exercise:
         # Exercise needs a held-back list; the public scenario stands in (never loaded from here).
@@ -140,6 +143,7 @@ def settings_for(ex: Exercise, scenario: Scenario, traffic: ScenarioTraffic, rec
         exercise=ex.id, version=ex.version, title=ex.title, label=ex.label, classes=list(recipe.classes),
         weights=dict(ex.weights), budgets=ex.budgets, limits=ex.limits,
         checks=public_checks(ex, scenario, traffic, expectations), scenario=scenario, expectations=expectations,
+        baseline=kind_for(recipe).baseline_spec(recipe),
     )
 
 
@@ -225,7 +229,7 @@ def replay_and_score(bundle: Bundle, exercise: Exercise, rt: Any, service: Path,
 
     from grader.replay import ReplayBudgets, Replayer, ReplayStopped
     from grader.transcript import Transcript
-    from harness.runtime.base import RuntimeFailure
+    from grader.runtime import RuntimeFailure
 
     settings, traffic = bundle.settings, bundle.traffic
     transcript = Transcript(exercise=settings.exercise, submission=bundle.root.name, runtime=rt.name,
@@ -295,11 +299,9 @@ def _baselines(bundle: Bundle) -> dict[str, dict[str, str]]:
         return {}
     import pandas as pd
 
-    from grader.baseline import Baselines
-
     try:
         frame = pd.read_csv(train, dtype=str)
-        return Baselines.fit(frame, bundle.settings.label).predictions(bundle.traffic)
+        return Baselines.fit(frame, bundle.settings.label, bundle.settings.baseline).predictions(bundle.traffic)
     except (ValueError, KeyError) as exc:
         log.warning("cannot fit the baselines on %s: %s", train, exc)
         return {}

@@ -16,8 +16,8 @@ from contextlib import contextmanager
 from pathlib import Path
 from types import ModuleType
 
-from harness.errors import UsageError
-from harness.exercise import exercises_dir, load_exercise
+from grader.errors import UsageError
+from grader.exercise import exercises_dir, load_exercise
 
 log = logging.getLogger(__name__)
 

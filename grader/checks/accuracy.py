@@ -57,7 +57,7 @@ class InDistributionAccuracy(Check):
         unserved = sum(1 for o in rows if not o.served)
         evidence = (f"{len(rows)} clean records from {source}. Accuracy {acc:.3f} ({correct} "
                     f"correct; {unserved} not served count as wrong). Best constant answer (or majority class) {maj:.3f}"
-                    + (f", plain TF-IDF + logistic regression {plain:.3f}" if plain is not None else "")
+                    + (f", {ctx.baseline_name} {plain:.3f}" if plain is not None else "")
                     + f". Score 0 at the best constant, 1 at {max(high, maj):.3f} "
                     f"(= min({TARGET}, plain model)).")
         debrief = []

@@ -21,7 +21,7 @@ from dataclasses import dataclass, field
 from typing import Literal
 
 from grader.transcript import MonitorRead
-from harness.data.truth import PhaseTruth
+from grader.truth import PhaseTruth
 
 from grader.checks.base import CheckContext
 

@@ -7,10 +7,10 @@ from typing import ClassVar, Literal
 
 from pydantic import BaseModel, Field
 
-from harness.data.truth import PhaseTruth, RecordTruth, ScenarioTraffic
-from harness.errors import ConfigError
-from harness.exercise import Dimension, Exercise
-from harness.scenario import Scenario
+from grader.truth import PhaseTruth, RecordTruth, ScenarioTraffic
+from grader.errors import ConfigError
+from grader.exercise import Dimension, Exercise
+from grader.scenario import Scenario
 from grader.transcript import Transcript
 
 
@@ -54,6 +54,9 @@ class CheckContext:
     # model name ("majority", "plain_model") -> record id -> predicted label; lets checks compare
     # a candidate with the naive baselines on exactly the records it was scored on
     baseline_predictions: dict[str, dict[str, str]] = field(default_factory=dict)
+    baseline_name: str = "a plain model"  # the plain baseline in words, for evidence (from the data kind)
+    # the documented raw input fields: what "naming every field" means (empty: the fields the traffic carried)
+    fields: list[str] = field(default_factory=list)
     scenarios: dict[str, Scenario] = field(default_factory=dict)  # window, label_delay, batch_size
     seed: int | None = None
     # per-context memo for derived views (e.g. the record join); never part of the grading input

@@ -120,7 +120,7 @@ class UnfamiliarFallback(Check):
         missed = [o for o in unf if o.result is None or o.result.status != "fallback"]
         conf = [o.result.confidence for o in missed if o.result is not None and o.result.confidence is not None]
         mean_conf = sum(conf) / len(conf) if conf else None
-        evidence = (f"Sent {len(unf)} usable but unfamiliar records (e.g. a product never seen in training). "
+        evidence = (f"Sent {len(unf)} usable but unfamiliar records (e.g. a category value never seen in training). "
                     f"Expected status 'fallback'. Got it for {pct(len(hit), len(unf))}"
                     + (f"; the others were answered with mean confidence {mean_conf:.2f}" if mean_conf is not None else "")
                     + f". Counterweight: familiar clean records sent to fallback {pct(len(fb_clean), len(clean))}. "
@@ -168,13 +168,13 @@ class ShiftAccuracy(Check):
         wrong = [o for o in mine if o.served and not o.correct()]
         evidence = (f"{len(mine)} usable records in {len(shifted)} shifted phase(s). Accuracy {acc:.3f} "
                     f"({correct} correct; {unserved} not served count as wrong; fallback answers count by their "
-                    f"prediction). On the same records the best constant answer scores {maj:.3f} and a plain TF-IDF + "
-                    f"logistic regression scores {plain:.3f}. Score 0 at the majority baseline, 1 at or above the "
+                    f"prediction). On the same records the best constant answer scores {maj:.3f} and "
+                    f"{ctx.baseline_name} scores {plain:.3f}. Score 0 at the best constant, 1 at or above the "
                     f"plain model; a constant answer scores 0.")
         debrief = []
         if score < self.pass_mark:
-            debrief.append(f"Under shift the service was right {acc:.0%} of the time, against {plain:.0%} for a "
-                           "plain TF-IDF model trained on the same data. Ask where their model loses accuracy when "
+            debrief.append(f"Under shift the service was right {acc:.0%} of the time, against {plain:.0%} for "
+                           f"{ctx.baseline_name} trained on the same data. Ask where their model loses accuracy when "
                            "the traffic moves and what they would retrain on.")
         return self.result(score, evidence, failures=[o.describe() + f", truth label {o.truth.label}"
                                                       for o in wrong[:MAX_FAILURES]],

@@ -29,7 +29,13 @@ def _onset_lines(onsets: list[OnsetScore], ctx: CheckContext) -> list[str]:
 
 
 def wire_fields(ctx: CheckContext) -> set[str]:
-    """Every raw field name the held-back traffic carried (the universe a service can name from)."""
+    """The fields a service can name: the documented input fields (else every field the traffic carried).
+
+    Junk extra fields and renamed ones are not part of it: naming every documented field
+    is what an alarm that says nothing does.
+    """
+    if ctx.fields:
+        return {f.strip().lower() for f in ctx.fields}
     key = ("wire_fields",)
     if key not in ctx.cache:
         names: set[str] = set()

@@ -12,7 +12,7 @@ from typing import Iterable, Iterator
 
 from grader.contract import Result
 from grader.transcript import Exchange
-from harness.data.truth import RecordTruth
+from grader.truth import RecordTruth
 
 from grader.checks.base import CheckContext
 

@@ -8,7 +8,7 @@ from __future__ import annotations
 import logging
 
 from grader.checks.base import CheckResult
-from harness.exercise import Exercise
+from grader.exercise import Exercise
 
 log = logging.getLogger(__name__)
 

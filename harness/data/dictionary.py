@@ -111,7 +111,7 @@ def text_dictionary(recipe: Recipe) -> str:
         "a category value that never appears in training. Serve a safe default and flag it for review.",
         "",
         "In `train.csv` a missing value is an empty cell; in JSON it may be absent, `null` or blank.",
-        "The same ticket may arrive twice under different ids.",
+        "The same record may arrive twice under different ids.",
         "",
         "Traffic changes over time: the training period already shows mild drift, and the world "
         "after it keeps moving. Watch your inputs and your accuracy (labels arrive late via `POST /feedback`).",

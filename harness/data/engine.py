@@ -23,9 +23,9 @@ from harness.data.kinds import Pool, kind_for
 from harness.data.mess import ABSENT, Mode, duplicate_pairs, record_kind
 from harness.data.recipe import Recipe, load_recipe
 from harness.data.sampler import Sample, World, world_for
-from harness.data.truth import PhaseTraffic, PhaseTruth, RecordTruth, ScenarioTraffic
-from harness.errors import ConfigError
-from harness.scenario import Phase, Scenario
+from grader.truth import PhaseTraffic, PhaseTruth, RecordTruth, ScenarioTraffic
+from grader.errors import ConfigError
+from grader.scenario import Phase, Scenario
 
 log = logging.getLogger(__name__)
 

@@ -21,7 +21,7 @@ from datetime import datetime, timedelta
 import numpy as np
 import pandas as pd
 
-from grader.baseline import BaselineSpec
+from harness.baseline import BaselineSpec
 from harness.data.kinds import DataKind, Monitored, Pool
 from harness.data.mess import Messer, Mode, out_of_range_value
 from harness.data.recipe import DateField, NumericField, Recipe

@@ -13,7 +13,7 @@ from datetime import datetime
 import numpy as np
 import pandas as pd
 
-from grader.baseline import BaselineSpec
+from harness.baseline import BaselineSpec
 from harness.data.kinds import DataKind, Monitored, Pool
 from harness.data.mess import TEXT_MESS_KINDS, Messer, Mode
 from harness.data.recipe import Recipe

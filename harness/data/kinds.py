@@ -7,7 +7,7 @@ grader's baselines are common; a kind supplies only what differs between, say, t
 - where clean typed records come from (`sample`),
 - which mess kinds exist and in which order they are drawn (`messer`),
 - which fields must be present for a record to be scorable (`required`),
-- the plain baseline's features (`baseline_spec`, read by grader.baseline),
+- the plain baseline's features (`baseline_spec`, read by harness.baseline),
 - how a typed window is monitored (`monitored`: which columns, and derived forms such as
   a date of birth monitored as an age),
 - the candidate-facing wording (`dictionary`).
@@ -24,10 +24,10 @@ from typing import TYPE_CHECKING, Literal
 import numpy as np
 import pandas as pd
 
-from harness.errors import ConfigError
+from grader.errors import ConfigError
 
 if TYPE_CHECKING:
-    from grader.baseline import BaselineSpec
+    from harness.baseline import BaselineSpec
     from harness.data.mess import Messer, Mode
     from harness.data.recipe import Recipe
     from harness.data.sampler import Sample, World

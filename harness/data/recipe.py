@@ -15,7 +15,7 @@ from typing import Annotated, Literal, Union
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
 
 from harness.data.recipe_tabular import DateField, TableSource
-from harness.errors import ConfigError, UsageError
+from grader.errors import ConfigError, UsageError
 
 log = logging.getLogger(__name__)
 
@@ -294,7 +294,7 @@ def _read_toml(path: Path) -> dict:
 
 def load_recipe(dataset: str, root: Path | None = None) -> Recipe:
     """Load datasets/<dataset>/recipe.toml (+ heldout.toml when present) and validate it."""
-    from harness.exercise import datasets_dir
+    from grader.exercise import datasets_dir
 
     folder = datasets_dir(root) / dataset
     path = folder / "recipe.toml"

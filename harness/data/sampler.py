@@ -17,8 +17,8 @@ import pandas as pd
 
 from harness.data.recipe import CategoricalField, NumericField, Recipe
 from harness.data.text import generate_text
-from harness.errors import ConfigError
-from harness.scenario import (
+from grader.errors import ConfigError
+from grader.scenario import (
     ConceptDrift, Covariate, LabelPrior, MissingBurst, NewCategory, RenameField, Shift, UnitChange,
 )
 

@@ -28,7 +28,7 @@ import pandas as pd
 
 from harness.data.recipe import CategoricalField, DateField, NumericField, Recipe, TableSource
 from harness.data.sampler import Sample, World, _draw_index, _probs, apply_shifts, time_fraction
-from harness.errors import ConfigError
+from grader.errors import ConfigError
 
 log = logging.getLogger(__name__)
 

@@ -27,9 +27,9 @@ from typing import Any, Callable
 
 import httpx
 
-from harness.errors import RuntimeUnavailable
-from harness.exercise import Exercise
-from harness.runtime.base import Runtime, RuntimeFailure, ServiceState, StartInfo
+from grader.errors import RuntimeUnavailable
+from grader.exercise import Exercise
+from grader.runtime import Runtime, RuntimeFailure, ServiceState, StartInfo
 from harness.runtime.docker_build import build_submission
 from harness.runtime.docker_engine import (  # noqa: F401  (re-exported: callers import them from here)
     CALL_TIMEOUT_S,

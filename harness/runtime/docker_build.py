@@ -16,8 +16,8 @@ import time
 from pathlib import Path
 from typing import Any, Callable
 
-from harness.exercise import Limits
-from harness.runtime.base import RuntimeFailure
+from grader.exercise import Limits
+from grader.runtime import RuntimeFailure
 from harness.runtime.docker_engine import LOG_TAIL_CHARS, bounded, docker_client, run_labels
 from harness.runtime.policy import PolicyViolation, check_dockerfile, copy_context
 

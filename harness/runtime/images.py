@@ -21,8 +21,8 @@ import time
 from pathlib import Path
 from typing import Any
 
-from harness.errors import RuntimeUnavailable, UsageError
-from harness.exercise import exercises_dir, repo_root
+from grader.errors import RuntimeUnavailable, UsageError
+from grader.exercise import exercises_dir, repo_root
 
 log = logging.getLogger(__name__)
 

@@ -21,7 +21,7 @@ from pathlib import Path
 from typing import Any
 
 from grader.client import ServiceClient
-from harness.runtime.base import RuntimeFailure, Runtime, ServiceState, StartInfo
+from grader.runtime import RuntimeFailure, Runtime, ServiceState, StartInfo
 from harness.runtime.dockerfile import DockerfileInfo, local_argv, parse_dockerfile, python_run_step
 from harness.runtime.proctree import session_pids, signal_pids, tree_rss_mb
 

@@ -4,8 +4,8 @@ from __future__ import annotations
 import logging
 from typing import Any
 
-from harness.errors import RuntimeUnavailable, UsageError
-from harness.runtime.base import Runtime
+from grader.errors import RuntimeUnavailable, UsageError
+from grader.runtime import Runtime
 
 log = logging.getLogger(__name__)
 

@@ -1,4 +1,6 @@
-"""Hostile fixtures as build contexts: a fixture folder plus the shared server module.
+"""Hostile fixtures as build contexts, and gradings shared by the whole session.
+
+Hostile fixtures: a fixture folder plus the shared server module.
 
 tests/fixtures/hostile/<name>/ keeps only what makes it hostile; the well-behaved HTTP
 server they share lives once in tests/fixtures/hostile/_common/. A build context must be
@@ -29,3 +31,46 @@ def hostile_context(name: str, dest: Path) -> Path:
 def hostile(tmp_path: Path) -> Callable[[str], Path]:
     """hostile(name) -> a ready build context for tests/fixtures/hostile/<name>."""
     return lambda name: hostile_context(name, tmp_path / "hostile")
+
+
+# -- Shared gradings (see _gradings.py) ------------------------------------------------------
+import json  # noqa: E402
+import os  # noqa: E402
+import subprocess  # noqa: E402
+import sys  # noqa: E402
+from typing import Any  # noqa: E402
+
+from _gradings import EXERCISE, SCORE_TABLE, SEED, Gradings, format_table  # noqa: E402
+
+
+def pytest_terminal_summary(terminalreporter: Any) -> None:
+    """Print every grading's total and dimension scores; SHIFTWORK_SCORE_TABLE=path also writes them as JSON."""
+    if SCORE_TABLE:
+        terminalreporter.section("shiftwork score table (every grading of this session)")
+        terminalreporter.write_line(format_table(SCORE_TABLE))
+        if os.environ.get("SHIFTWORK_SCORE_TABLE"):
+            Path(os.environ["SHIFTWORK_SCORE_TABLE"]).write_text(json.dumps(SCORE_TABLE, indent=1) + "\n")
+
+
+@pytest.fixture(scope="session")
+def gradings(tmp_path_factory: pytest.TempPathFactory) -> Gradings:
+    return Gradings(tmp_path_factory.mktemp("gradings"))
+
+
+@pytest.fixture(scope="session")
+def full_plan(gradings: Gradings) -> Any:
+    """The full held-back support-triage plan at seed 7 (every scenario), generated once."""
+    return gradings.plan
+
+
+@pytest.fixture(scope="session")
+def trained_reference(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """The reference solution with data/train.csv (seed 7) and its model trained once, for wrappers."""
+    from harness.solutions import materialize_solution
+
+    folder = materialize_solution(EXERCISE, "reference", tmp_path_factory.mktemp("trained") / "reference", seed=SEED)
+    done = subprocess.run([sys.executable, "train.py"], cwd=folder, stdin=subprocess.DEVNULL,
+                          capture_output=True, text=True, timeout=600)
+    assert done.returncode == 0, done.stdout[-2000:] + done.stderr[-2000:]
+    assert (folder / "model" / "model.joblib").is_file()
+    return folder

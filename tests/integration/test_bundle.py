@@ -60,7 +60,7 @@ def world(tmp_path_factory: pytest.TempPathFactory):
     held_values = _plant(home)
     from harness import selfcheck
     from harness.bundle import package_command
-    from harness.exercise import load_exercise
+    from grader.exercise import load_exercise
 
     real = selfcheck.public_expectations
 

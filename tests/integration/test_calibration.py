@@ -93,14 +93,14 @@ def test_too_weak_scenario_fails_calibration_naming_the_phase(tmp_path: Path) ->
 
 def test_scored_phases_keep_only_confirmed_expectations(tmp_path: Path) -> None:
     from harness.calibration import CalibrationReport, PhaseCalibration, scored_phases, verdict
-    from harness.data.truth import PhaseExpect
+    from grader.truth import PhaseExpect
 
     assert verdict("detect", 0.95) == "must detect" and verdict("detect", 0.9) == "FAIL"
     assert verdict("silent", 0.05) == "must stay silent" and verdict("silent", 0.1) == "FAIL"
     assert verdict("unscored", 1.0) == "reported" and verdict("detect", None) == "FAIL"
 
     from harness.calibration import cache_key
-    from harness.exercise import load_exercise
+    from grader.exercise import load_exercise
 
     home = _home(tmp_path, {"too-weak.toml": WEAK})
     ex = load_exercise("support-triage", root=home)

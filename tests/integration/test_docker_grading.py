@@ -14,9 +14,9 @@ from typing import Any, Iterator
 
 import pytest
 
-from harness.data.truth import PhaseTraffic, PhaseTruth, RecordTruth, ScenarioTraffic
-from harness.exercise import Budgets, load_exercise
-from harness.scenario import Phase, Scenario
+from grader.truth import PhaseTraffic, PhaseTruth, RecordTruth, ScenarioTraffic
+from grader.exercise import Budgets, load_exercise
+from grader.scenario import Phase, Scenario
 
 pytestmark = pytest.mark.docker
 
@@ -82,7 +82,7 @@ def client() -> Iterator[Any]:
 def test_hostile_submission_gets_a_report_with_its_status(
         tmp_path: Path, hostile: Any, plan: Any, base_image: str, client: Any, name: str, status: str,
         needle: str) -> None:
-    from grader.grade import grade_one
+    from harness.grading import grade_one
     from harness.runtime.docker import DockerRuntime
 
     label = f"test-grade-{uuid.uuid4().hex[:8]}"

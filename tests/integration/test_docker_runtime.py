@@ -15,8 +15,8 @@ from typing import Any, Callable, Iterator
 
 import pytest
 
-from harness.exercise import Exercise, load_exercise
-from harness.runtime.base import RuntimeFailure
+from grader.exercise import Exercise, load_exercise
+from grader.runtime import RuntimeFailure
 from harness.runtime.policy import PolicyViolation, check_dockerfile, copy_context, parse_dockerfile
 
 HOSTILE = Path(__file__).resolve().parent.parent / "fixtures" / "hostile"

@@ -3,91 +3,68 @@
 Graded for real: the reference solution wrapped by tests/fixtures/services/gaming (a plain
 ASGI wrapper rewriting one endpoint's answers per mode), run by the local runtime on
 127.0.0.1, replayed with three held-back scenarios and scored by the real checks. The
-`honest` mode is the same wrapper passing everything through: the control.
+`honest` mode is the same wrapper passing everything through: the control. The reference
+is trained once per session (conftest.py `trained_reference`, shared with the habit ladder)
+and every mode is graded once (conftest.py `gradings`; the score table is printed at the end).
 """
 from __future__ import annotations
 
-import json
 import logging
-import shutil
-import subprocess
-import sys
 import time
 from pathlib import Path
 
 import pytest
-from rich.console import Console
 
-from grader.baseline import Baselines
-from grader.checks.base import Scored, resolve
-from grader.grade import GradePlan, grade_one
-from harness.calibration import scored_phases
-from harness.data.engine import generate_scenario, load_recipe
-from harness.exercise import load_exercise
-from harness.runtime.local import LocalRuntime
-from harness.solutions import materialize_solution
+from _gradings import Gradings, format_table, score_row
+from grader.exercise import load_exercise
+from grader.grade import GradePlan
+from harness.grading import plan_grading
 
 pytestmark = pytest.mark.slow
 log = logging.getLogger(__name__)
 
-FIXTURE = Path(__file__).resolve().parents[1] / "fixtures" / "services" / "gaming"
 SEED = 7
 # A drift onset (product-launch, also the unfamiliar records), a performance drop from
 # concept drift (policy-change) and a data-quality onset (outage); each has a stable phase.
 SCENARIOS = ("product-launch", "policy-change", "outage")
-MODES = ("honest", "always_alarm", "never_alarm", "reject_all", "all_fallback")
+# The first modes game a whole habit and must cost the total dearly; the later ones game a
+# single check each (GAMED) and must lose that check.
+MODES = ("honest", "always_alarm", "never_alarm", "reject_all", "all_fallback",
+         "accept_all", "all_coerced", "timer_alarm", "name_every_field", "perf_always", "perf_never")
+WHOLE_HABIT_MODES = ("always_alarm", "never_alarm", "reject_all", "all_fallback")
+GAMED: dict[str, tuple[str, ...]] = {
+    "accept_all": ("invalid_flagged", "recoverable_coerced", "valid_served"),
+    "all_coerced": ("recoverable_coerced",),
+    "timer_alarm": ("drift_alarm_delay", "drift_false_alarms", "quality_alarms", "performance_alarm"),
+    "name_every_field": ("drift_attribution",),
+    "perf_always": ("performance_alarm",),
+    "perf_never": ("performance_alarm",),
+}
+GAMED_MAX = 0.1
 
 
 def small_plan() -> GradePlan:
-    ex = load_exercise("support-triage")
-    recipe = load_recipe(ex.dataset)
-    scenarios = [s for s in ex.held_back_scenarios() if s.name in SCENARIOS]
-    assert [s.name for s in scenarios] and {s.name for s in scenarios} == set(SCENARIOS)
-    traffic = {s.name: generate_scenario(recipe, s, SEED) for s in scenarios}
-    full = scored_phases(ex)
-    keep = set(SCENARIOS)
-    scored = Scored(**{a: {k: v for k, v in getattr(full, a).items() if k[0] in keep}
-                       for a in ("drift", "quality", "performance")})
-    predictions = Baselines.for_exercise(ex.dataset, ex.label, SEED).predictions(traffic)
-    return GradePlan(exercise=ex, seed=SEED, scenarios=scenarios, traffic=traffic, scored=scored,
-                     classes=list(recipe.classes), checks=resolve([c.id for c in ex.checks]),
-                     baseline_predictions=predictions)
-
-
-def trained_reference(dest: Path) -> Path:
-    """The reference solution with data/train.csv and its model trained once, shared by every mode."""
-    folder = materialize_solution("support-triage", "reference", dest, seed=SEED)
-    done = subprocess.run([sys.executable, "train.py"], cwd=folder, stdin=subprocess.DEVNULL,
-                          capture_output=True, text=True, timeout=600)
-    assert done.returncode == 0, done.stdout[-2000:] + done.stderr[-2000:]
-    assert (folder / "model" / "model.joblib").is_file()
-    return folder
-
-
-def gaming_submission(dest: Path, mode: str, reference: Path) -> Path:
-    shutil.copytree(FIXTURE, dest, ignore=shutil.ignore_patterns("__pycache__", "gaming.json"))
-    (dest / "gaming.json").write_text(json.dumps({"mode": mode, "reference": str(reference)}))
-    return dest
+    plan = plan_grading(load_exercise("support-triage"), SEED, only=SCENARIOS)
+    assert {s.name for s in plan.scenarios} == set(SCENARIOS)
+    return plan
 
 
 @pytest.fixture(scope="module")
-def graded(tmp_path_factory: pytest.TempPathFactory) -> dict[str, dict]:
-    tmp = tmp_path_factory.mktemp("gaming")
+def graded(gradings: Gradings, trained_reference: Path) -> dict[str, dict]:
     began = time.monotonic()
-    reference = trained_reference(tmp / "reference")
     plan = small_plan()
     budgets = plan.exercise.budgets.model_copy(update={"grading_timeout_s": 240})
     out: dict[str, dict] = {}
     for mode in MODES:
-        sub = gaming_submission(tmp / "subs" / mode, mode, reference)
         t0 = time.monotonic()
-        report, folder = grade_one(sub, out=tmp / "reports" / mode, plan=plan, budgets=budgets,
-                                   runtime_obj=LocalRuntime(plan.exercise), console=Console(stderr=True, quiet=True))
+        report = gradings.fixture("gaming", "gaming.json", {"mode": mode, "reference": str(trained_reference)},
+                                  plan=plan, budgets=budgets, tag="small-plan")
         checks = {c.id: c for c in report.checks}
         out[mode] = {"report": report, "checks": checks, "took": time.monotonic() - t0}
         log.warning("gaming %s: total %.1f in %.1fs; %s", mode, report.score, out[mode]["took"],
                     ", ".join(f"{k} {c.score:.2f}" for k, c in checks.items()))
-    log.warning("gaming: all modes graded in %.1fs", time.monotonic() - began)
+    log.warning("gaming: all modes graded in %.1fs (small plan: %s)\n%s", time.monotonic() - began,
+                ", ".join(SCENARIOS), format_table([score_row(f"gaming:{m}", v["report"]) for m, v in out.items()]))
     return out
 
 
@@ -100,8 +77,9 @@ def test_every_mode_is_graded_and_the_control_passes(graded: dict) -> None:
         report = graded[mode]["report"]
         assert report.status == "graded", (mode, report.reasons)
     honest = graded["honest"]["checks"]
-    for cid in ("drift_false_alarms", "drift_alarm_delay", "quality_alarms", "performance_alarm",
-                "valid_served", "unfamiliar_fallback"):
+    gamed_checks = sorted({c for ids in GAMED.values() for c in ids})
+    for cid in dict.fromkeys(("drift_false_alarms", "drift_alarm_delay", "quality_alarms", "performance_alarm",
+                              "valid_served", "unfamiliar_fallback", *gamed_checks)):
         assert honest[cid].not_measured is None, (cid, honest[cid].not_measured)
         assert honest[cid].passed, (cid, honest[cid].score, honest[cid].evidence)
     assert honest["drift_false_alarms"].score >= 0.8
@@ -119,8 +97,9 @@ def test_never_on_alarms_detect_nothing(graded: dict) -> None:
     assert check(graded, "never_alarm", "drift_alarm_delay").score == 0
     assert check(graded, "never_alarm", "performance_alarm").score == 0
     assert check(graded, "never_alarm", "quality_alarms").score == 0
-    # Silence is what never_alarm is good at; it must not be what decides the total.
-    assert check(graded, "never_alarm", "drift_false_alarms").score == 1
+    # Silence alone is not paid for (DESIGN.md, "Nothing is free"): false-alarm credit is
+    # combined with detection, so the null detector earns none there either.
+    assert check(graded, "never_alarm", "drift_false_alarms").score <= GAMED_MAX
 
 
 def test_rejecting_everything_serves_nothing(graded: dict) -> None:
@@ -137,7 +116,21 @@ def test_fallback_for_everything_is_not_recall(graded: dict) -> None:
     assert check(graded, "all_fallback", "valid_served").score < 0.5 and check(graded, "honest", "valid_served").passed
 
 
-@pytest.mark.parametrize("mode", [m for m in MODES if m != "honest"])
+@pytest.mark.parametrize("mode", WHOLE_HABIT_MODES)
 def test_every_gamed_total_is_far_below_the_control(graded: dict, mode: str) -> None:
     honest, gamed = graded["honest"]["report"].score, graded[mode]["report"].score
     assert gamed <= honest - 15, (mode, gamed, honest)
+
+
+@pytest.mark.parametrize("mode,check_id", [(m, c) for m, ids in GAMED.items() for c in ids])
+def test_a_gamed_check_earns_nothing(graded: dict, mode: str, check_id: str) -> None:
+    gamed, honest = check(graded, mode, check_id), check(graded, "honest", check_id)
+    assert gamed.not_measured is None, (mode, check_id, gamed.not_measured)
+    assert gamed.score <= GAMED_MAX, (f"{mode}: {check_id} scores {gamed.score:.2f} (honest {honest.score:.2f}); "
+                                      f"{gamed.evidence}")
+
+
+@pytest.mark.parametrize("mode", list(GAMED))
+def test_gaming_one_check_never_raises_the_total(graded: dict, mode: str) -> None:
+    honest, gamed = graded["honest"]["report"].score, graded[mode]["report"].score
+    assert gamed < honest, (mode, gamed, honest)

@@ -9,12 +9,13 @@ from pathlib import Path
 import pytest
 
 from grader.checks.base import Scored, resolve
-from grader.grade import GradePlan, grade_one
+from grader.grade import GradePlan
+from harness.grading import grade_one
 from harness.data.engine import generate_scenario, load_recipe
-from harness.exercise import Budgets, load_exercise
+from grader.exercise import Budgets, load_exercise
 from harness.runtime.local import LocalRuntime
 from harness.runtime.proctree import session_pids
-from harness.scenario import Phase, Scenario
+from grader.scenario import Phase, Scenario
 
 _spec = importlib.util.spec_from_file_location("lrt", Path(__file__).with_name("test_local_runtime.py"))
 _lrt = importlib.util.module_from_spec(_spec)
@@ -114,7 +115,7 @@ def test_no_process_survives_a_stubborn_service(tmp_path: Path, plan: GradePlan)
 
 def test_cohort_grades_every_entry_and_writes_a_table(tmp_path: Path, plan: GradePlan,
                                                        monkeypatch: pytest.MonkeyPatch) -> None:
-    import grader.grade as grade_mod
+    import harness.grading as grade_mod
     from rich.console import Console
 
     real = grade_mod.grade_one
@@ -144,8 +145,8 @@ def test_cohort_grades_every_entry_and_writes_a_table(tmp_path: Path, plan: Grad
 def test_grade_command_needs_exactly_one_target(tmp_path: Path) -> None:
     from rich.console import Console
 
-    from grader.grade import grade_command
-    from harness.errors import UsageError
+    from harness.grading import grade_command
+    from grader.errors import UsageError
 
     for sub, subs in ((None, None), ("x", tmp_path)):
         with pytest.raises(UsageError):

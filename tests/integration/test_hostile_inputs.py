@@ -25,8 +25,8 @@ from typing import Any, Iterator
 
 import pytest
 
-from grader.submission import NOT_VERIFIED, resolve_submission
-from harness.errors import SubmissionError
+from harness.submission import NOT_VERIFIED, resolve_submission
+from grader.errors import SubmissionError
 from harness.runtime.policy import check_dockerfile
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -323,8 +323,8 @@ def test_policy_still_allows_the_starter_stages_and_heredocs() -> None:
 @pytest.mark.docker
 def test_refused_dockerfiles_never_reach_the_engine(tmp_path: Path, listener: Listener) -> None:
     """End to end through the docker runtime: each hostile Dockerfile is refused, the listener sees nothing."""
-    from harness.exercise import load_exercise
-    from harness.runtime.base import RuntimeFailure
+    from grader.exercise import load_exercise
+    from grader.runtime import RuntimeFailure
     from harness.runtime.docker import DockerRuntime
     from harness.runtime.images import base_image_for_build
 
@@ -418,7 +418,7 @@ def test_local_runtime_starts_the_service_with_a_minimal_environment(tmp_path: P
 
 # == 6. tokens ================================================================================
 def test_unverified_submissions_never_choose_their_seed(tmp_path: Path) -> None:
-    from grader.grade import pick_seed
+    from harness.grading import pick_seed
     from harness.secret import derive_seed, sign_token
 
     plain = service_folder(tmp_path / "plain", tmp_path / "never")
@@ -444,8 +444,8 @@ def test_unverified_submissions_never_choose_their_seed(tmp_path: Path) -> None:
 
 @pytest.mark.slow
 def test_report_of_an_unverified_submission_says_so(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    import grader.grade as grading
-    from harness.runtime.base import Runtime, RuntimeFailure
+    import harness.grading as grading
+    from grader.runtime import Runtime, RuntimeFailure
     from rich.console import Console
 
     class Refuses(Runtime):  # never runs anything: the report is what matters here
@@ -504,10 +504,10 @@ def test_over_deep_prediction_and_engine_errors_end_in_a_transcript(tmp_path: Pa
 
     from grader.contract import Result
     from grader.grade import TOO_DEEP, cap_depth, run_service
-    from grader.submission import Submission
+    from harness.submission import Submission
     from grader.transcript import Exchange, ScenarioRun, Transcript
-    from harness.exercise import load_exercise
-    from harness.runtime.base import Runtime
+    from grader.exercise import load_exercise
+    from grader.runtime import Runtime
 
     deep: Any = []
     for _ in range(2000):
@@ -534,5 +534,5 @@ def test_over_deep_prediction_and_engine_errors_end_in_a_transcript(tmp_path: Pa
 
     ex = load_exercise("support-triage")
     t2 = Transcript(exercise=ex.id, submission="s", runtime="stub")
-    run_service(StartBreaks(), Submission(folder=tmp_path, name="s"), None, t2, ex.budgets)  # type: ignore[arg-type]
+    run_service(StartBreaks(), tmp_path, None, t2, ex.budgets)  # type: ignore[arg-type]
     assert t2.status == "start_failed" and "APIError" in t2.reasons[0] and "\n" not in t2.reasons[0]

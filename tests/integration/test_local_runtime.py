@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 
 from grader.client import ServiceClient
-from harness.runtime.base import RuntimeFailure
+from grader.runtime import RuntimeFailure
 from harness.runtime.local import LocalRuntime
 from harness.runtime.proctree import session_pids
 
@@ -142,7 +142,7 @@ def test_dockerfile_start_commands_are_rewritten_for_the_local_python() -> None:
 
 
 def test_choose_runtime(monkeypatch: pytest.MonkeyPatch) -> None:
-    from harness.errors import RuntimeUnavailable, UsageError
+    from grader.errors import RuntimeUnavailable, UsageError
     from harness.runtime import select
 
     monkeypatch.setattr(select, "_docker_answers", lambda: False)

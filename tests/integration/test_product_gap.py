@@ -1,45 +1,58 @@
 """The product's reason to exist: a production-grade service scores far above a demo-grade
 one whose model is as good. Graded for real: subprocess services, real HTTP, held-back traffic.
+
+Two demos stand against the reference: `accuracy-only` (a good model, no validation, no
+monitoring; it answers 500 to messy batches) and `robust-demo` (the same model behind a
+pipeline that never crashes: it coerces whatever arrives and answers `ok`, never alarms,
+never falls back) — the honest form of the claim. Each solution is graded once per session
+(tests/integration/conftest.py `gradings`); the score table is printed at the end.
 """
 from __future__ import annotations
 
-from pathlib import Path
+import logging
 
 import pytest
-from rich.console import Console
 
-from grader.grade import grade_one
-from harness.solutions import materialize_solution
+from _gradings import Gradings, format_table, score_row
 
 pytestmark = pytest.mark.slow
+log = logging.getLogger(__name__)
 
-
-def _grade(name: str, tmp: Path, tag: str):
-    folder = materialize_solution("support-triage", name, tmp / f"{name}-{tag}" / name, seed=7)
-    report, _ = grade_one(folder, exercise="support-triage", out=tmp / f"report-{name}-{tag}",
-                          runtime="local", seed=7, console=Console(stderr=True, quiet=True))
-    return report
+DEMOS = ("accuracy-only", "robust-demo")
+REFERENCE_MIN = 85
+DEMO_MAX = 35
+ACCURACY_SLACK = 0.02  # the demos' model may be at most 2 points less accurate in distribution
 
 
 @pytest.fixture(scope="module")
-def graded(tmp_path_factory: pytest.TempPathFactory) -> dict:
-    tmp = tmp_path_factory.mktemp("gap")
-    return {"reference": _grade("reference", tmp, "a"), "accuracy-only": _grade("accuracy-only", tmp, "a"),
-            "tmp": tmp}
+def graded(gradings: Gradings) -> dict:
+    out = {name: gradings.solution(name) for name in ("reference", *DEMOS)}
+    log.warning("product gap (local runtime, full plan, seed 7):\n%s",
+                format_table([score_row(name, r) for name, r in out.items()]))
+    return out
 
 
 def test_reference_scores_far_above_accuracy_only(graded: dict) -> None:
     ref, demo = graded["reference"], graded["accuracy-only"]
     assert ref.status == "graded" and demo.status == "graded"
-    assert ref.score >= 85, ref.score
-    assert demo.score <= 35, demo.score
+    assert ref.score >= REFERENCE_MIN, ref.score
+    assert demo.score <= DEMO_MAX, demo.score
 
 
-def test_accuracy_only_is_as_accurate(graded: dict) -> None:
-    ref, demo = graded["reference"].accuracy.in_distribution, graded["accuracy-only"].accuracy.in_distribution
-    assert ref is not None and demo is not None
+def test_reference_scores_far_above_the_robust_demo(graded: dict) -> None:
+    ref, demo = graded["reference"], graded["robust-demo"]
+    assert demo.status == "graded", demo.reasons
+    dims = {d: round(s.score, 1) for d, s in demo.dimensions.items()}
+    assert ref.score >= REFERENCE_MIN, ref.score
+    assert demo.score <= DEMO_MAX, (demo.score, dims)
+
+
+@pytest.mark.parametrize("demo", DEMOS)
+def test_the_demos_are_as_accurate(graded: dict, demo: str) -> None:
+    ref, got = graded["reference"].accuracy.in_distribution, graded[demo].accuracy.in_distribution
+    assert ref is not None and got is not None
     # The gap is not bought with a better model: the demo-grade model is at most 2 points worse.
-    assert demo >= ref - 0.02, (ref, demo)
+    assert got >= ref - ACCURACY_SLACK, (ref, got)
 
 
 def test_accuracy_only_loses_where_production_matters(graded: dict) -> None:
@@ -47,31 +60,100 @@ def test_accuracy_only_loses_where_production_matters(graded: dict) -> None:
     assert dims["validation"].score < 30 and dims["monitoring"].score < 10
 
 
-def test_grading_twice_gives_the_same_score(graded: dict) -> None:
-    again = _grade("reference", graded["tmp"], "b")
+def test_the_robust_demo_never_breaks_but_earns_no_habit(graded: dict) -> None:
+    report = graded["robust-demo"]
+    checks = {c.id: c for c in report.checks}
+    assert checks["no_server_errors"].score == 1.0, checks["no_server_errors"].evidence
+    assert report.dimensions["monitoring"].score < 10, report.dimensions["monitoring"].score
+
+
+def test_grading_twice_gives_the_same_score(graded: dict, gradings: Gradings) -> None:
+    from harness.solutions import materialize_solution
+
+    folder = materialize_solution("support-triage", "reference", gradings.tmp / "again" / "reference", seed=7)
+    again = gradings.grade(("solution", "reference", "local", "again"), folder, name="reference (again)")
     assert abs(again.score - graded["reference"].score) <= 1, (again.score, graded["reference"].score)
 
 
+# -- credit-default: the same promise on a tabular exercise with a protected group ------------------
+CREDIT = "credit-default"
+
+
+@pytest.fixture(scope="module")
+def graded_credit(gradings: Gradings) -> dict:
+    out = {name: gradings.solution(name, exercise=CREDIT) for name in ("reference", *DEMOS)}
+    log.warning("product gap, %s (local runtime, full plan, seed 7):\n%s", CREDIT,
+                format_table([score_row(f"{CREDIT}/{name}", r) for name, r in out.items()]))
+    return out
+
+
+@pytest.mark.parametrize("demo", DEMOS)
+def test_credit_default_reference_scores_far_above_the_demos(graded_credit: dict, demo: str) -> None:
+    ref, got = graded_credit["reference"], graded_credit[demo]
+    assert ref.status == "graded" and got.status == "graded", (ref.reasons, got.reasons)
+    dims = {d: round(s.score, 1) for d, s in got.dimensions.items()}
+    assert ref.score >= REFERENCE_MIN, ref.score
+    assert got.score <= DEMO_MAX, (got.score, dims)
+
+
+@pytest.mark.parametrize("demo", DEMOS)
+def test_credit_default_demos_are_as_accurate(graded_credit: dict, demo: str) -> None:
+    ref, got = graded_credit["reference"].accuracy.in_distribution, graded_credit[demo].accuracy.in_distribution
+    assert ref is not None and got is not None
+    assert got >= ref - ACCURACY_SLACK, (ref, got)
+
+
+def test_credit_default_demos_earn_no_monitoring(graded_credit: dict) -> None:
+    for demo in DEMOS:
+        assert graded_credit[demo].dimensions["monitoring"].score < 10, demo
+    checks = {c.id: c for c in graded_credit["robust-demo"].checks}
+    assert checks["no_server_errors"].score == 1.0, checks["no_server_errors"].evidence
+
+
+def test_credit_default_reference_watches_the_protected_group(graded_credit: dict) -> None:
+    checks = {c.id: c for c in graded_credit["reference"].checks}
+    if "slice_alarm" not in checks:
+        pytest.skip("the slice check is not in exercises/credit-default/exercise.toml yet")
+    assert checks["slice_alarm"].score >= 0.8, checks["slice_alarm"].evidence
+    for demo in DEMOS:
+        assert {c.id: c for c in graded_credit[demo].checks}["slice_alarm"].score == 0, demo
+
+
+def test_credit_default_grading_twice_gives_the_same_score(graded_credit: dict, gradings: Gradings) -> None:
+    from harness.solutions import materialize_solution
+
+    folder = materialize_solution(CREDIT, "reference", gradings.tmp / "again" / f"{CREDIT}-reference", seed=7)
+    again = gradings.grade(("solution", "reference", "local", CREDIT, "again"), folder,
+                           plan=gradings.plan_for(CREDIT), name=f"{CREDIT}/reference (again)")
+    assert abs(again.score - graded_credit["reference"].score) <= 1, (again.score, graded_credit["reference"].score)
+
+
 @pytest.mark.docker
-def test_docker_runtime_keeps_the_ranking(tmp_path: Path) -> None:
+def test_docker_runtime_keeps_the_ranking(gradings: Gradings) -> None:
     """The same promise in the hardened container runtime, and nothing of the runs is left behind."""
     import docker
 
-    scores = {}
-    for name in ("reference", "accuracy-only"):
-        folder = materialize_solution("support-triage", name, tmp_path / name / name, seed=7)
-        report, _ = grade_one(folder, exercise="support-triage", out=tmp_path / f"report-{name}",
-                              runtime="docker", seed=7, console=Console(stderr=True, quiet=True))
-        assert report.status == "graded", report.reasons
+    reports = {name: gradings.solution(name, runtime="docker") for name in ("reference", *DEMOS)}
+    for name, report in reports.items():
+        assert report.status == "graded", (name, report.reasons)
         assert report.runtime == "docker"
-        scores[name] = report.score
-    assert scores["reference"] >= 85 and scores["accuracy-only"] <= 35, scores
+    scores = {name: r.score for name, r in reports.items()}
+    log.warning("product gap (docker runtime, full plan, seed 7):\n%s",
+                format_table([score_row(f"{n} (docker)", r) for n, r in reports.items()]))
+    assert scores["reference"] >= REFERENCE_MIN, scores
+    for demo in DEMOS:
+        assert scores[demo] <= DEMO_MAX, scores
+    ref_acc = reports["reference"].accuracy.in_distribution
+    assert reports["robust-demo"].accuracy.in_distribution >= ref_acc - ACCURACY_SLACK, (
+        ref_acc, reports["robust-demo"].accuracy.in_distribution)
     from harness.runtime.docker import LABEL_RUN
 
     client = docker.from_env()
     try:
-        left = [c.name for c in client.containers.list(all=True, filters={"label": LABEL_RUN})]
-        nets = [n.name for n in client.networks.list(filters={"label": LABEL_RUN})]
+        # only this session's runs: other gradings may share the engine at the same time
+        left = [c.name for c in client.containers.list(all=True, filters={"label": LABEL_RUN})
+                if gradings.token in c.name]
+        nets = [n.name for n in client.networks.list(filters={"label": LABEL_RUN}) if gradings.token in n.name]
     finally:
         client.close()
     assert not left and not nets, (left, nets)

@@ -8,9 +8,9 @@ import pytest
 
 from grader.client import ServiceClient
 from grader.replay import Replayer, ReplayBudgets, ReplayStopped, replay
-from harness.data.truth import PhaseTraffic, PhaseTruth, RecordTruth, ScenarioTraffic
+from grader.truth import PhaseTraffic, PhaseTruth, RecordTruth, ScenarioTraffic
 from harness.runtime.local import LocalRuntime
-from harness.scenario import Phase, Scenario
+from grader.scenario import Phase, Scenario
 
 _spec = importlib.util.spec_from_file_location("lrt", Path(__file__).with_name("test_local_runtime.py"))
 _lrt = importlib.util.module_from_spec(_spec)

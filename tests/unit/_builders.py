@@ -12,9 +12,9 @@ from typing import Callable
 from grader.checks.base import CheckContext, Scored
 from grader.contract import DriftView, Issue, MonitoringResponse, PerformanceView, Result
 from grader.transcript import Exchange, LoadRun, MonitorRead, Probe, RestartRun, ScenarioRun, Transcript
-from harness.data.truth import Injection, PhaseTraffic, PhaseTruth, RecordTruth, ScenarioTraffic
-from harness.exercise import load_exercise
-from harness.scenario import Scenario
+from grader.truth import Injection, PhaseTraffic, PhaseTruth, RecordTruth, ScenarioTraffic
+from grader.exercise import load_exercise
+from grader.scenario import Scenario
 
 CLASSES = ["billing", "technical", "account", "shipping", "refunds"]
 WORDS = {"billing": "invoice charge", "technical": "crash error", "account": "password login",

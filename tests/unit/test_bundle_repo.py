@@ -11,7 +11,7 @@ import pytest
 from rich.console import Console
 
 from harness import bundle
-from harness.errors import UsageError
+from grader.errors import UsageError
 
 
 @pytest.mark.parametrize("cand", ["jane-doe", "c42", "A.b_c-9", "x" * 64])

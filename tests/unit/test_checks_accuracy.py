@@ -5,7 +5,7 @@ import pandas as pd
 import pytest
 
 import _builders as b
-from grader.baseline import Baselines, record_text
+from harness.baseline import Baselines, BaselineSpec, record_text
 from grader.checks import load_all
 from grader.checks.base import REGISTRY
 
@@ -58,7 +58,7 @@ def test_baselines_fit_predict_and_per_phase_accuracy():
     frame = _frame()
     frame.loc[frame.index[:200], "queue"] = "billing"  # make billing the majority
     frame.loc[frame.index[300], "queue"] = None  # unlabelled rows are dropped
-    bl = Baselines.fit(frame, "queue")
+    bl = Baselines.fit(frame, "queue", BaselineSpec(kind="text", text=["subject", "body"]))
     assert bl.majority == "billing" and bl.train_rows == 599 and set(bl.classes) == set(b.CLASSES)
     tr, _ = b.traffic("s", [b.PhaseSpec("p1", 300, kinds=["clean", "invalid", "recoverable"]),
                             b.PhaseSpec("p2", 200)])
@@ -73,5 +73,5 @@ def test_baselines_fit_predict_and_per_phase_accuracy():
 
 
 def test_record_text_ignores_non_strings():
-    assert record_text({"subject": 5, "body": ["x"]}) == ""
-    assert record_text({"subject": "a", "body": "b"}) == "a b"
+    assert record_text({"subject": 5, "body": ["x"]}, ["subject", "body"]) == ""
+    assert record_text({"subject": "a", "body": "b"}, ["subject", "body"]) == "a b"

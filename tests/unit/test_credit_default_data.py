@@ -10,13 +10,13 @@ import pandas as pd
 import pytest
 from rich.console import Console
 
-from grader.baseline import Baselines
+from harness.baseline import Baselines
 from harness.data.engine import generate_scenario, generate_training, load_recipe, sample_clean
 from harness.data.kinds import kind_for
 from harness.data.sampler import world_for
 from harness.data.table import LABEL, age_at, pool
-from harness.exercise import load_exercise
-from harness.scenario import ConceptDrift, UnitChange
+from grader.exercise import load_exercise
+from grader.scenario import ConceptDrift, UnitChange
 
 
 @pytest.fixture(scope="module")

@@ -10,9 +10,9 @@ import pytest
 from rich.console import Console
 
 from harness.data.engine import generate_training, load_recipe
-from harness.data.truth import ScenarioTraffic
+from grader.truth import ScenarioTraffic
 from harness.datacmd import write_data
-from harness.errors import UsageError
+from grader.errors import UsageError
 from harness.secret import derive_seed
 
 QUIET = Console(file=open("/dev/null", "w"))

@@ -11,9 +11,9 @@ from harness.data.dictionary import data_dictionary
 from harness.data.engine import (
     generate_scenario, generate_training, load_recipe, reference_clean, sample_clean,
 )
-from harness.errors import ConfigError, UsageError
-from harness.exercise import load_exercise
-from harness.scenario import Scenario
+from grader.errors import ConfigError, UsageError
+from grader.exercise import load_exercise
+from grader.scenario import Scenario
 from tests.unit.test_data_mess import parse_number, parse_time, repair_text
 
 ISO = re.compile(r"\d{4}-\d\d-\d\dT\d\d:\d\d:\d\dZ")

@@ -6,7 +6,7 @@ from pathlib import Path
 
 import pytest
 
-from harness.errors import UsageError
+from grader.errors import UsageError
 from harness.solutions import materialize_solution, solution_names
 
 

@@ -12,7 +12,7 @@ from hypothesis import strategies as st
 
 from grader.contract import MonitoringResponse, PredictResponse
 from harness.data.engine import generate_scenario, load_recipe
-from harness.scenario import Phase, Scenario
+from grader.scenario import Phase, Scenario
 from harness.solutions import imported_service, materialize_solution
 
 

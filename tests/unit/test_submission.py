@@ -11,8 +11,8 @@ from pathlib import Path
 
 import pytest
 
-from grader.submission import resolve_submission, submission_name
-from harness.errors import SubmissionError, UsageError
+from harness.submission import resolve_submission, submission_name
+from grader.errors import SubmissionError, UsageError
 from harness.secret import sign_token
 
 SECRET = "test-secret"

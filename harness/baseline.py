@@ -34,25 +34,31 @@ from sklearn.linear_model import LogisticRegression
 from sklearn.pipeline import Pipeline, make_pipeline
 from threadpoolctl import threadpool_limits
 
-from harness.data.truth import ScenarioTraffic
+from grader.truth import ScenarioTraffic
 
 log = logging.getLogger(__name__)
 
-TEXT_FIELDS = ("subject", "body")  # the text kind's default when a caller passes no spec
 MODELS = ("majority", "plain_model")
 
 
 class BaselineSpec(BaseModel):
     """Which raw fields the plain model reads, and how: given by the recipe's data-kind plug-in."""
 
-    kind: Literal["text", "tabular"] = "text"
-    text: list[str] = Field(default_factory=lambda: list(TEXT_FIELDS))
+    kind: Literal["text", "tabular"]
+    text: list[str] = Field(default_factory=list)
     numeric: list[str] = Field(default_factory=list)
     categorical: list[str] = Field(default_factory=list)
     dates: list[str] = Field(default_factory=list)
 
+    @property
+    def describe(self) -> str:
+        """The plain model in a few words, for evidence a person reads."""
+        if self.kind == "text":
+            return f"a plain TF-IDF + logistic regression on {' and '.join(self.text)}"
+        return "a plain one-hot + standardised numbers + logistic regression"
 
-def record_text(record: Mapping[str, Any], fields: Iterable[str] = TEXT_FIELDS) -> str:
+
+def record_text(record: Mapping[str, Any], fields: Iterable[str]) -> str:
     """The text fields joined, each used only when it is a string (messy records stay usable)."""
     return " ".join(v for v in (record.get(f) for f in fields) if isinstance(v, str))
 
@@ -122,11 +128,10 @@ class Baselines:
     majority: str
     model: Pipeline
     train_rows: int
-    spec: BaselineSpec = dataclass_field(default_factory=BaselineSpec)
+    spec: BaselineSpec
 
     @classmethod
-    def fit(cls, frame: pd.DataFrame, label: str, spec: BaselineSpec | None = None) -> "Baselines":
-        spec = spec or BaselineSpec()
+    def fit(cls, frame: pd.DataFrame, label: str, spec: BaselineSpec) -> "Baselines":
         df = frame[frame[label].notna()]
         y = df[label].astype(str).str.strip()
         if y.empty:

@@ -9,9 +9,9 @@ from typing import Any
 from rich.console import Console
 from rich.markup import escape
 
-from grader.submission import submission_name
-from harness.errors import ConfigError, RuntimeUnavailable, SubmissionError, UsageError
-from harness.exercise import DIMENSIONS
+from harness.submission import submission_name
+from grader.errors import ConfigError, RuntimeUnavailable, SubmissionError, UsageError
+from grader.exercise import DIMENSIONS
 
 log = logging.getLogger(__name__)
 
@@ -70,7 +70,7 @@ def grade_cohort(folder: Path, *, exercise: str | None, out: Path | None, runtim
     Only faults of the grader itself stop the cohort (a broken exercise, no runtime, an
     unwritable report folder); whatever one submission makes go wrong ends as its row.
     """
-    import grader.grade as grading  # looked up at call time so tests can swap grade_one
+    import harness.grading as grading  # looked up at call time so tests can swap grade_one
 
     items = entries(folder)
     if not items:

@@ -8,8 +8,8 @@ from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
 
-from harness.errors import ConfigError, UsageError
-from harness.scenario import Scenario, load_scenario
+from grader.errors import ConfigError, UsageError
+from grader.scenario import Scenario, load_scenario
 
 Dimension = Literal["validation", "monitoring", "degradation", "operations", "accuracy"]
 DIMENSIONS: tuple[str, ...] = ("validation", "monitoring", "degradation", "operations", "accuracy")

@@ -36,7 +36,7 @@ from typing import IO
 
 from pydantic import BaseModel, ConfigDict, ValidationError
 
-from harness.errors import SubmissionError, UsageError
+from grader.errors import SubmissionError, UsageError
 
 log = logging.getLogger(__name__)
 

@@ -11,8 +11,8 @@ from typing import Annotated, Literal, Union
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
 
-from harness.data.truth import PhaseExpect
-from harness.errors import ConfigError
+from grader.truth import PhaseExpect
+from grader.errors import ConfigError
 
 
 class _Shift(BaseModel):

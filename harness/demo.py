@@ -1,6 +1,6 @@
-"""`make demo`: grade the reference and the accuracy-only solutions side by side.
+"""`make demo`: grade the reference, accuracy-only and robust-demo solutions side by side.
 
-python -m grader.demo [--runtime auto|local|docker] [--out reports/demo]
+python -m harness.demo [--runtime auto|local|docker] [--out reports/demo]
 
 The point of shiftwork in one table: the accuracy-only service is about as accurate as
 the reference, and scores far below it once validation, monitoring and degradation count.
@@ -17,18 +17,19 @@ from typing import Any
 from rich.console import Console
 from rich.table import Table
 
-from harness.errors import ShiftworkError
-from harness.exercise import DIMENSIONS
+from grader.errors import ShiftworkError
+from grader.exercise import DIMENSIONS
 
 log = logging.getLogger(__name__)
 
 EXERCISE = "support-triage"
-SOLUTIONS = ("reference", "accuracy-only")
+SOLUTIONS = ("reference", "accuracy-only", "robust-demo")
 SEED = 7
 
 
 def run_demo(runtime: str, out: Path, console: Console) -> dict[str, Any]:
-    from grader.grade import GradePlan, grade_one
+    from grader.grade import GradePlan
+    from harness.grading import grade_one
     from harness.solutions import materialize_solution
 
     reports: dict[str, Any] = {}
@@ -64,7 +65,7 @@ def comparison_table(reports: dict[str, Any]) -> Table:
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="python -m grader.demo", description=__doc__.splitlines()[0])
+    parser = argparse.ArgumentParser(prog="python -m harness.demo", description=__doc__.splitlines()[0])
     parser.add_argument("--runtime", default="auto", choices=("auto", "local", "docker"))
     parser.add_argument("--out", type=Path, default=Path("reports") / "demo", help="where the two reports go")
     args = parser.parse_args(argv)

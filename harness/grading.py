@@ -1,0 +1,162 @@
+"""`shiftwork grade`: resolve, plan, run, replay, check, report — for one submission or a cohort.
+
+Whatever the submission does (never builds, never starts, dies, hangs, answers garbage)
+a report is written with a named status and the reasons; only a fault of the grader
+itself (bad options, broken exercise files, no runtime) ends with a non-zero exit. The
+grading itself (replay, checks, reports) is the grader library's: grader.grade.
+"""
+from __future__ import annotations
+
+import logging
+import secrets
+import time
+import uuid
+from pathlib import Path
+from typing import Any, Iterable
+
+from rich.console import Console
+from rich.markup import escape
+
+from grader.checks.base import Scored, resolve
+from grader.errors import SubmissionError, UsageError
+from grader.exercise import Budgets, Exercise, load_exercise
+from grader.grade import GradePlan, _one_line, cap_depth, exit_on_sigterm, run_service, write_grading_report
+from grader.runtime import Runtime
+from grader.transcript import Transcript
+from harness.baseline import Baselines
+from harness.calibration import scored_phases
+from harness.data.engine import generate_scenario, load_recipe
+from harness.runtime.select import choose_runtime, require_sandbox
+from harness.secret import derive_seed, load_secret, scrub_environment
+from harness.submission import Submission, redact, resolve_submission, submission_name
+
+log = logging.getLogger(__name__)
+
+
+def plan_grading(exercise: Exercise, seed: int, console: Console | None = None,
+                 only: Iterable[str] | None = None) -> GradePlan:
+    """Everything decided before any container starts: checks, held-back traffic, calibration, baselines.
+
+    `only` keeps just the named scenarios (tests and benchmarks grade on a few).
+    """
+    checks = resolve([c.id for c in exercise.checks])  # a typo fails here, before any container
+    status = (console or Console(stderr=True)).status("generating held-back traffic and baselines…")
+    with status:
+        recipe = load_recipe(exercise.dataset)
+        scenarios = exercise.held_back_scenarios()
+        if only is not None:
+            keep = set(only)
+            unknown = keep - {s.name for s in scenarios}
+            if unknown:
+                raise UsageError(f"{exercise.id} has no held-back scenario {', '.join(sorted(unknown))}")
+            scenarios = [s for s in scenarios if s.name in keep]
+        names = {s.name for s in scenarios}
+        traffic = {s.name: generate_scenario(recipe, s, seed) for s in scenarios}
+        full = scored_phases(exercise)
+        scored = Scored(**{a: {k: v for k, v in getattr(full, a).items() if k[0] in names}
+                           for a in ("drift", "quality", "performance", "slices")})
+        baselines = Baselines.for_exercise(exercise.dataset, exercise.label, seed)
+        predictions = baselines.predictions(traffic)
+    return GradePlan(exercise=exercise, seed=seed, scenarios=scenarios, traffic=traffic, scored=scored,
+                     classes=list(recipe.classes), checks=checks, baseline_predictions=predictions,
+                     baseline_name=baselines.spec.describe,
+                     fields=[f.name for f in recipe.fields if f.kind != "id" and f.name != recipe.label])
+
+
+def pick_seed(exercise_id: str, sub: Submission, seed: int | None) -> int:
+    """The traffic seed. Only a verified token lets the candidate id choose it.
+
+    An unverified submission (no .exercise.json, or a token that does not verify, graded
+    with --allow-bad-token) gets the grader's --seed or a fresh random one, so nobody can
+    pick the held-back traffic by writing a candidate id, nor replay a known default.
+    """
+    if sub.verified and sub.meta is not None and sub.meta.candidate:
+        return derive_seed(load_secret(), exercise_id, sub.meta.candidate)
+    return secrets.randbits(32) if seed is None else seed
+
+
+def grade_one(submission: str | Path, *, exercise: str | None = None, out: Path | None = None,
+              runtime: str = "auto", seed: int | None = None, allow_bad_token: bool = False,
+              console: Console | None = None, plan: GradePlan | None = None, budgets: Budgets | None = None,
+              runtime_obj: Runtime | None = None,
+              plan_cache: dict[tuple[str, int], GradePlan] | None = None,
+              allow_local_git: bool = False, local_fallback: bool = False) -> tuple[Any, Path]:
+    """Grade one submission and write its reports. Returns (Report, report folder).
+
+    `plan`, `budgets` and `runtime_obj` let tests and benchmarks use small scenarios and budgets.
+    `local_fallback` lets `auto` run the submission unsandboxed when no engine answers: only
+    for code the grader trusts (`make demo` grades the project's own solutions).
+    """
+    console = console or Console(stderr=True)
+    with resolve_submission(submission, allow_bad_token=allow_bad_token, allow_local_git=allow_local_git) as sub:
+        ex_id = exercise or (sub.meta.exercise if sub.meta else None) or (plan.exercise.id if plan else None)
+        if not ex_id:
+            raise UsageError(f"{sub.name}: no exercise named: pass --exercise, or grade a bundle with .exercise.json")
+        planned = time.monotonic()
+        if plan is None:
+            ex = load_exercise(ex_id)
+            key = (ex.id, pick_seed(ex.id, sub, seed))
+            plan = (plan_cache or {}).get(key) or plan_grading(ex, key[1], console)
+            if plan_cache is not None:
+                plan_cache[key] = plan
+        ex = plan.exercise
+        budgets = budgets or ex.budgets
+        out = out or Path("reports") / sub.name
+        transcript = Transcript(exercise=ex.id, submission=sub.name, runtime=runtime, seed=plan.seed,
+                                candidate=sub.meta.candidate if sub.meta else None, reasons=list(sub.flags))
+        transcript.timings_s["plan"] = round(time.monotonic() - planned, 3)
+        if sub.meta is not None and sub.meta.exercise != ex.id:
+            transcript.reasons.append(f"graded as {ex.id} although .exercise.json names {sub.meta.exercise}")
+        label = f"sw-{sub.name[:20]}-{uuid.uuid4().hex[:8]}"
+        if runtime_obj is None:
+            runtime_obj = choose_runtime(runtime, ex, console, label, fallback=local_fallback)
+        transcript.runtime = runtime_obj.name
+        if not runtime_obj.isolates:
+            transcript.notes.extend(getattr(runtime_obj, "notes", None)
+                                    or [f"graded with the {runtime_obj.name} runtime: the submission was NOT isolated"])
+        console.print(f"grading [bold]{escape(sub.name)}[/] ({escape(ex.id)}, seed {plan.seed}, "
+                      f"runtime {escape(runtime_obj.name)})", highlight=False)
+        try:
+            if not runtime_obj.isolates:
+                scrub_environment()  # the unsandboxed service could read it from our environment
+            run_service(runtime_obj, sub.folder, plan, transcript, budgets)
+        finally:
+            runtime_obj.teardown()
+    cap_depth(transcript)
+    return write_grading_report(plan, transcript, out, console)
+
+
+def grade_command(*, submission: str | None, submissions: Path | None, exercise: str | None, out: Path | None,
+                  runtime: str, seed: int | None, allow_bad_token: bool, console: Console,
+                  allow_local_git: bool = False) -> int:
+    """The CLI entry. Returns 0 whenever a report was written; raises ShiftworkError otherwise.
+
+    Never runs a submission unsandboxed unless the grader named `--runtime local`: `auto`
+    without a Docker engine is an error here (the check runs before anything is resolved).
+    """
+    exit_on_sigterm()
+    if bool(submission) == bool(submissions):
+        raise UsageError("give one SUBMISSION, or --submissions FOLDER (not both)")
+    require_sandbox(runtime)
+    if submission:
+        try:
+            grade_one(submission, exercise=exercise, out=out, runtime=runtime, seed=seed,
+                      allow_bad_token=allow_bad_token, console=console, allow_local_git=allow_local_git)
+        except SUBMISSION_FAULTS as exc:
+            raise as_submission_error(submission, exc) from exc
+        return 0
+    assert submissions is not None
+    from harness.cohort import grade_cohort  # cohort imports this module: bound at call time
+
+    return grade_cohort(submissions, exercise=exercise, out=out, runtime=runtime, seed=seed,
+                        allow_bad_token=allow_bad_token, console=console, allow_local_git=allow_local_git)
+
+
+# What reading a hostile submission can still raise past the resolvers: turned into one line, never a traceback.
+SUBMISSION_FAULTS = (RecursionError, ValueError, UnicodeError, FileNotFoundError, IsADirectoryError,
+                     NotADirectoryError, PermissionError)
+
+
+def as_submission_error(spec: str | Path, exc: BaseException) -> SubmissionError:
+    log.debug("submission %s", redact(str(spec)), exc_info=True)
+    return SubmissionError(_one_line(f"{submission_name(str(spec))}: the submission cannot be graded", exc))

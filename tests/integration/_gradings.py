@@ -1,0 +1,144 @@
+"""Gradings shared by the whole test session, and the score table they fill.
+
+Grading is the slow part of the integration tests (tens of seconds to minutes each on two
+cores), so every submission is graded once per session and its report shared by every
+test that asks: the full held-back plan of support-triage at seed 7 is generated once, the
+reference solution is trained once (conftest.py `trained_reference`), and `Gradings`
+caches grade_one results by key. Each grading adds a row to SCORE_TABLE, logged as it
+happens and printed at the end of the session (conftest.py pytest_terminal_summary).
+"""
+from __future__ import annotations
+
+import json
+import logging
+import runpy
+import shutil
+import time
+import uuid
+from pathlib import Path
+from typing import Any
+
+EXERCISE = "support-triage"
+SEED = 7
+SERVICES = Path(__file__).resolve().parent.parent / "fixtures" / "services"
+SOLUTIONS = Path(__file__).resolve().parents[2] / "exercises" / EXERCISE / "solutions"
+TABLE_DIMS = ("validation", "monitoring", "degradation", "operations", "accuracy")
+SCORE_TABLE: list[dict[str, Any]] = []  # one row per grading this session, in order
+_log = logging.getLogger("shiftwork.tests.gradings")
+
+
+def _quiet_console() -> Any:
+    from rich.console import Console
+
+    return Console(stderr=True, quiet=True)
+
+
+def known_fields() -> list[str]:
+    """The support-triage wire fields, read from the reference's fields.py (not imported as `triage`)."""
+    ns = runpy.run_path(str(SOLUTIONS / "reference" / "triage" / "fields.py"))
+    return list(ns["KNOWN_FIELDS"])
+
+
+def score_row(name: str, report: Any, took: float = 0.0) -> dict[str, Any]:
+    row = {"service": name, "status": report.status, "total": report.score, "runtime": report.runtime,
+           "took_s": round(took, 1),
+           "in_distribution": report.accuracy.in_distribution if report.accuracy else None}
+    for d in TABLE_DIMS:
+        row[d] = report.dimensions[d].score if d in report.dimensions else None
+    return row
+
+
+def format_table(rows: list[dict[str, Any]]) -> str:
+    def num(v: Any) -> str:
+        return "-" if v is None else f"{v:.1f}"
+
+    head = f"{'service':<34} {'status':<10} {'total':>6} " + " ".join(f"{d[:11]:>11}" for d in TABLE_DIMS) \
+        + f" {'acc(in-d)':>9} {'runtime':>7} {'took s':>7}"
+    lines = [head, "-" * len(head)]
+    for r in rows:
+        acc = "-" if r["in_distribution"] is None else f"{r['in_distribution']:.3f}"
+        lines.append(f"{r['service']:<34} {r['status']:<10} {num(r['total']):>6} "
+                     + " ".join(f"{num(r[d]):>11}" for d in TABLE_DIMS)
+                     + f" {acc:>9} {str(r['runtime']):>7} {r['took_s']:>7}")
+    return "\n".join(lines)
+
+
+class Gradings:
+    """grade_one, once per key per session. Keys name what was graded, e.g. ("solution", name, runtime)."""
+
+    def __init__(self, tmp: Path) -> None:
+        self.tmp, self._plan, self._done = tmp, None, {}
+        # in every submission folder's name, hence in the names of the containers and networks
+        # the docker runtime makes for it: lets a test find its own leftovers on a shared engine
+        self.token = uuid.uuid4().hex[:6]
+
+    @property
+    def plan(self) -> Any:
+        """The full held-back support-triage plan at seed 7 (every scenario), generated on first use."""
+        if self._plan is None:
+            from harness.grading import plan_grading
+            from grader.exercise import load_exercise
+
+            self._plan = plan_grading(load_exercise(EXERCISE), SEED, console=_quiet_console())
+        return self._plan
+
+    def plan_for(self, exercise: str) -> Any:
+        """The full held-back plan of `exercise` at seed 7, generated once per session."""
+        if exercise == EXERCISE:
+            return self.plan
+        plans = self.__dict__.setdefault("_plans", {})
+        if exercise not in plans:
+            from harness.grading import plan_grading
+            from grader.exercise import load_exercise
+
+            plans[exercise] = plan_grading(load_exercise(exercise), SEED, console=_quiet_console())
+        return plans[exercise]
+
+    def grade(self, key: tuple, folder: Path, *, runtime: str = "local", plan: Any = None,
+              budgets: Any = None, name: str | None = None) -> Any:
+        """grade_one(folder) unless `key` was graded before; `name` labels it in the score table."""
+        if key in self._done:
+            return self._done[key]
+        from harness.grading import grade_one
+
+        name = name or "/".join(str(k) for k in key)
+        out = self.tmp / "reports" / f"{len(self._done):02d}-{''.join(c if c.isalnum() else '-' for c in name)}"
+        began = time.monotonic()
+        report, _ = grade_one(folder, out=out, runtime=runtime, plan=plan or self.plan, budgets=budgets,
+                              console=_quiet_console())
+        took = time.monotonic() - began
+        row = score_row(name, report, took)
+        SCORE_TABLE.append(row)
+        _log.warning("graded %s: %s total %.1f (%s) in %.0fs", name, report.status, report.score,
+                     ", ".join(f"{d} {row[d]:.1f}" for d in TABLE_DIMS if row[d] is not None), took)
+        self._done[key] = report
+        return report
+
+    def solution(self, name: str, runtime: str = "local", exercise: str = EXERCISE) -> Any:
+        """A committed solution of `exercise` (default support-triage), materialized with seed 7 and
+        graded with that exercise's full plan."""
+        from harness.solutions import materialize_solution
+
+        other = exercise != EXERCISE  # support-triage keeps its keys and labels as they were
+        key = ("solution", name, runtime, exercise) if other else ("solution", name, runtime)
+        if key not in self._done:
+            sub = f"{exercise}-{name}" if other else name
+            folder = materialize_solution(exercise, name, self.tmp / "solutions" / runtime / f"{sub}-{self.token}",
+                                          seed=SEED)
+            label = (f"{exercise}/{name}" if other else name) + ("" if runtime == "local" else f" ({runtime})")
+            return self.grade(key, folder, runtime=runtime, plan=self.plan_for(exercise), name=label)
+        return self._done[key]
+
+    def fixture(self, service: str, config_name: str, config: dict[str, Any], *, runtime: str = "local",
+                plan: Any = None, budgets: Any = None, tag: str = "") -> Any:
+        """A copy of tests/fixtures/services/<service> with <config_name> written next to serve.py."""
+        key = ("fixture", service, json.dumps(config, sort_keys=True), runtime, tag)
+        if key in self._done:
+            return self._done[key]
+        label = config.get("mode") or config.get("rung") or "default"
+        dest = self.tmp / "fixtures" / runtime / f"{service}-{label}{('-' + tag) if tag else ''}"
+        shutil.rmtree(dest, ignore_errors=True)
+        shutil.copytree(SERVICES / service, dest, ignore=shutil.ignore_patterns("__pycache__", "*.json"))
+        (dest / config_name).write_text(json.dumps(config))
+        name = f"{service}:{label}{('[' + tag + ']') if tag else ''}" + ("" if runtime == "local" else f" ({runtime})")
+        return self.grade(key, dest, runtime=runtime, plan=plan, budgets=budgets, name=name)
