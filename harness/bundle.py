@@ -31,7 +31,7 @@ log = logging.getLogger(__name__)
 # Starter files a candidate receives; anything else in starter/ is left out, loudly.
 # Patterns match whole path segments: "*" never crosses a "/", "**" spans any number of folders.
 STARTER_ALLOW: tuple[str, ...] = (
-    "Dockerfile", ".dockerignore", "requirements.txt", "contract/openapi.json",
+    "Dockerfile", ".dockerignore", "requirements.txt", "contract/openapi.json", "contract/schemathesis.toml",
     "*.py", "app/**/*.py", "service/**/*.py", "tests/**/*.py",
 )
 # Bundle-only folders the image never needs (added to the starter's .dockerignore).

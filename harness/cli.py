@@ -41,6 +41,21 @@ def data(
     write_data(exercise, seed=seed, out=out, candidate=candidate, heldout=heldout, console=err)
 
 
+@app.command()
+def solution(
+    exercise: str = typer.Argument(..., help="Exercise id, e.g. support-triage"),
+    name: str = typer.Argument(..., help="starter, or a folder under solutions/ (reference, accuracy-only, robust-demo)"),
+    out: Path = typer.Option(..., help="Folder to write the runnable submission into"),
+    seed: int = typer.Option(7, help="Seed of the training data it gets"),
+) -> None:
+    """Write a shipped solution with its training data, ready to grade (shipped solutions carry no data)."""
+    from harness.solutions import materialize_solution
+
+    dest = materialize_solution(exercise, name, out, seed=seed)
+    err.print(f"wrote {exercise}/{name} with data/train.csv (seed {seed}) to {dest}; grade it with "
+              f"`make grade SUBMISSION={dest} EXERCISE={exercise}`", highlight=False, markup=False)
+
+
 @scenarios_app.command("check")
 def scenarios_check(
     exercise: str = typer.Argument(..., help="Exercise id"),

@@ -19,7 +19,7 @@ from rich.markup import escape
 
 from grader.checks.base import Scored, resolve
 from grader.errors import SubmissionError, UsageError
-from grader.exercise import Budgets, Exercise, load_exercise
+from grader.exercise import Budgets, Exercise, exercises_dir, load_exercise
 from grader.grade import GradePlan, _one_line, cap_depth, exit_on_sigterm, run_service, write_grading_report
 from grader.runtime import Runtime
 from grader.transcript import Transcript
@@ -88,6 +88,7 @@ def grade_one(submission: str | Path, *, exercise: str | None = None, out: Path 
     for code the grader trusts (`make demo` grades the project's own solutions).
     """
     console = console or Console(stderr=True)
+    _refuse_a_shipped_solution_without_data(submission)
     with resolve_submission(submission, allow_bad_token=allow_bad_token, allow_local_git=allow_local_git) as sub:
         ex_id = exercise or (sub.meta.exercise if sub.meta else None) or (plan.exercise.id if plan else None)
         if not ex_id:
@@ -124,6 +125,22 @@ def grade_one(submission: str | Path, *, exercise: str | None = None, out: Path 
             runtime_obj.teardown()
     cap_depth(transcript)
     return write_grading_report(plan, transcript, out, console)
+
+
+def _refuse_a_shipped_solution_without_data(submission: str | Path) -> None:
+    """A folder of this checkout's exercises carries no training data: say how to get a gradable copy."""
+    try:
+        folder = Path(submission).resolve()
+    except (OSError, RuntimeError, ValueError):
+        return
+    root = exercises_dir().resolve()
+    if root not in folder.parents or not folder.is_dir() or (folder / "data" / "train.csv").is_file():
+        return
+    parts = folder.relative_to(root).parts
+    exercise = parts[0]
+    name = parts[2] if len(parts) >= 3 and parts[1] == "solutions" else parts[1] if len(parts) >= 2 else "reference"
+    raise UsageError(f"{folder} is a shipped solution without its training data (data/train.csv is generated, never "
+                     f"stored): run `shiftwork solution {exercise} {name} --out DIR`, then grade DIR")
 
 
 def grade_command(*, submission: str | None, submissions: Path | None, exercise: str | None, out: Path | None,

@@ -17,6 +17,8 @@ from pathlib import Path
 from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
+from rich.console import Console
+from rich.markup import escape
 
 from grader.truth import ScenarioTraffic
 from grader.errors import ShiftworkError, UsageError
@@ -30,6 +32,7 @@ log = logging.getLogger(__name__)
 SETTINGS_PATH = "selfcheck/exercise.json"
 TRAFFIC_PATH = "selfcheck/traffic.json"
 SETTINGS_VERSION = 2  # 2: the plain baseline's spec (which fields, which kind) travels with the bundle
+REPORT_DIR = "selfcheck"  # report.md/.html/.json and transcript.json land here, beside the settings
 GRADED_RUN_NOTE = (
     "The graded run uses different, larger, shifted traffic: held-back scenarios this self-check "
     "does not contain. Passing here means your service speaks the contract and reacts sensibly; "
@@ -73,6 +76,7 @@ class BundleSettings(BaseModel):
     scenario: Scenario
     expectations: list[PhaseExpectation]
     baseline: BaselineSpec = Field(description="What the plain baseline reads: the data kind's spec")
+    fields: list[str] = Field(default_factory=list, description="The documented raw input fields")
 
     def exercise_model(self, root: Path) -> Exercise:
         # Exercise needs a held-back list; the public scenario stands in (never loaded from here).
@@ -144,6 +148,7 @@ def settings_for(ex: Exercise, scenario: Scenario, traffic: ScenarioTraffic, rec
         weights=dict(ex.weights), budgets=ex.budgets, limits=ex.limits,
         checks=public_checks(ex, scenario, traffic, expectations), scenario=scenario, expectations=expectations,
         baseline=kind_for(recipe).baseline_spec(recipe),
+        fields=[f.name for f in recipe.fields if f.kind != "id" and f.name != recipe.label],
     )
 
 
@@ -219,76 +224,37 @@ def run_selfcheck(bundle: Bundle, *, runtime: str, console: Any) -> "SelfCheckOu
 class SelfCheckOutcome(BaseModel):
     status: str
     reasons: list[str] = Field(default_factory=list)
-    results: list[Any] = Field(default_factory=list)  # grader.checks.base.CheckResult
+    results: list[Any] = Field(default_factory=list)  # grader.report.model.CheckEntry
     log_tail: str = ""
+    reports: list[Path] = Field(default_factory=list)  # selfcheck/report.md, report.html, report.json
 
 
 def replay_and_score(bundle: Bundle, exercise: Exercise, rt: Any, service: Path, console: Any) -> SelfCheckOutcome:
-    """Build/start the service, replay the public traffic like the grader does, run the public checks."""
-    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
-
-    from grader.replay import ReplayBudgets, Replayer, ReplayStopped
+    """Build/start the service and grade it on the public scenario, exactly as `shiftwork grade` does
+    (the grader's own run_service and report), then keep the reports in selfcheck/."""
+    from grader.checks.base import resolve
+    from grader.grade import GradePlan, run_service, write_grading_report
     from grader.transcript import Transcript
-    from grader.runtime import RuntimeFailure
 
     settings, traffic = bundle.settings, bundle.traffic
+    plan = GradePlan(exercise=exercise, seed=traffic.seed, scenarios=[settings.scenario],
+                     traffic={traffic.scenario: traffic}, scored=settings.scored(), classes=list(settings.classes),
+                     checks=resolve([c.id for c in exercise.checks]), baseline_predictions=_baselines(bundle),
+                     baseline_name=settings.baseline.describe, fields=list(settings.fields))
     transcript = Transcript(exercise=settings.exercise, submission=bundle.root.name, runtime=rt.name,
                             candidate=bundle.meta.get("candidate"), seed=traffic.seed)
-    with rt:
-        try:
-            console.print("preparing your service (build, or install and run its python build steps)",
-                          highlight=False)
-            rt.prepare(service)
-            info = rt.start(settings.budgets.startup_s)
-            transcript.startup_s = info.ready_s
-            transcript.notes = list(info.notes)
-            console.print(f"your service answered /health after {info.ready_s:.1f} s", highlight=False)
-            budgets = ReplayBudgets.from_budgets(settings.budgets)
-            with Progress(TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn(),
-                          console=console, transient=True) as bar, \
-                    Replayer(rt, info.base_url, budgets, bar) as replayer:
-                try:
-                    transcript.probes = replayer.probes(_clean_sample(traffic))
-                    transcript.runs.append(replayer.run_scenario(traffic, settings.scenario))
-                except ReplayStopped as stop:
-                    if stop.run is not None:
-                        transcript.runs.append(stop.run)
-                    transcript.status, transcript.oom_killed = stop.status, stop.oom
-                    transcript.reasons.append(stop.reason)
-            transcript.peak_memory_mb = rt.peak_memory_mb()
-        except RuntimeFailure as exc:
-            transcript.status = exc.status
-            transcript.reasons.append(exc.reason)
-            transcript.log_tail = exc.log_tail[-4000:]
-        if transcript.status != "graded" and not transcript.log_tail:
-            transcript.log_tail = rt.logs(4000)
-    for run in transcript.runs:  # the grader reads load/restart at the top level too
-        transcript.load = transcript.load or run.load
-        if run.restart is not None:
-            transcript.restart = run.restart
-    results = score_public(bundle, exercise, transcript)
-    return SelfCheckOutcome(status=transcript.status, reasons=transcript.reasons, results=results,
-                            log_tail=transcript.log_tail)
-
-
-def _clean_sample(traffic: ScenarioTraffic) -> dict[str, Any] | None:
-    for phase in traffic.phases:
-        for rec, truth in zip(phase.records, phase.truths):
-            if truth.kind == "clean":
-                return rec
-    return None
-
-
-def score_public(bundle: Bundle, exercise: Exercise, transcript: Any) -> list[Any]:
-    from grader.checks.base import CheckContext
-    from grader.scoring import run_checks
-
-    settings, traffic = bundle.settings, bundle.traffic
-    ctx = CheckContext(exercise=exercise, transcript=transcript, traffic={traffic.scenario: traffic},
-                       scored=settings.scored(), classes=list(settings.classes),
-                       scenarios={settings.scenario.name: settings.scenario}, seed=traffic.seed)
-    ctx.baseline_predictions = _baselines(bundle)
-    return run_checks(ctx)
+    console.print("preparing your service (build, or install and run its python build steps)", highlight=False)
+    try:
+        run_service(rt, service, plan, transcript, settings.budgets)
+    finally:
+        rt.teardown()
+    if transcript.startup_s is not None:
+        console.print(f"your service answered /health after {transcript.startup_s:.1f} s", highlight=False)
+    # the grader's own summary line would show a total: the self-check prints its table instead
+    report, out = write_grading_report(plan, transcript, bundle.root / REPORT_DIR, Console(quiet=True))
+    return SelfCheckOutcome(status=report.status, reasons=list(report.reasons), results=list(report.checks),
+                            log_tail=transcript.log_tail,
+                            reports=[out / "report.md", out / "report.html", out / "report.json"])
 
 
 def _baselines(bundle: Bundle) -> dict[str, dict[str, str]]:
@@ -317,20 +283,26 @@ def print_results(bundle: Bundle, outcome: SelfCheckOutcome, console: Any) -> No
             console.rule("the last lines your service printed")
             console.print(outcome.log_tail[-2000:], highlight=False, markup=False)
             console.rule()
-    table = Table(title="public self-check", title_justify="left", show_lines=True)
-    for col, kw in (("check", {}), ("dimension", {}), ("score", {"justify": "right"}), ("result", {}),
-                    ("evidence", {"overflow": "fold"})):
-        table.add_column(col, **kw)
+    # Compact whatever the terminal: one line per check, cut to the width; the evidence is in selfcheck/report.md.
+    width = max(60, getattr(console, "width", 80) or 80)
+    console.print("public self-check", style="bold", highlight=False)
+    console.print(f"{'check':<26} {'dim':<4} {'score':>5} {'result':<6} why", highlight=False, markup=False)
     passed = measured = 0
     for r in outcome.results:
         if r.not_measured:
-            verdict = "[dim]n/a[/]"
+            verdict, colour = "n/a", "dim"
         else:
             measured += 1
             passed += bool(r.passed)
-            verdict = "[green]pass[/]" if r.passed else "[red]fail[/]"
-        evidence = r.evidence if len(r.evidence) <= 500 else r.evidence[:497] + "..."
-        table.add_row(r.id, r.dimension, f"{r.score:.2f}", verdict, evidence)
-    console.print(table)
+            verdict, colour = ("pass", "green") if r.passed else ("fail", "red")
+        why = "" if r.passed else (r.not_measured or r.evidence)
+        why = " ".join(why.split())
+        room = width - 46
+        why = why if len(why) <= room else why[:max(0, room - 1)] + "…"
+        console.print(f"{r.id[:26]:<26} {r.dimension[:4]:<4} {r.score:>5.2f} [{colour}]{verdict:<6}[/] {escape(why)}",
+                      highlight=False, soft_wrap=False, overflow="crop", no_wrap=True)
     console.print(f"{passed} of {measured} measured checks passed.", highlight=False)
+    if outcome.reports:
+        console.print("every check's evidence and the failing requests: "
+                      + ", ".join(str(p) for p in outcome.reports[:2]), highlight=False, markup=False)
     console.print(GRADED_RUN_NOTE, highlight=False)

@@ -205,7 +205,8 @@ def test_selfcheck_runs_from_the_unzipped_bundle_alone(world, tmp_path: Path) ->
     bundle = tmp_path / folder.name
     # No exercises/, datasets/ or secret: the self-check must need only the bundle.
     env = {k: v for k, v in os.environ.items() if not k.startswith("SHIFTWORK_")}
-    env.update({"SHIFTWORK_HOME": str(tmp_path / "no-such-home"), "COLUMNS": "200"})
+    # output not a terminal, 80 columns: the table must stay one line per check
+    env.update({"SHIFTWORK_HOME": str(tmp_path / "no-such-home"), "COLUMNS": "80"})
     proc = subprocess.run([*SHIFTWORK, "check", ".", "--runtime", "local"], cwd=bundle, env=env,
                           capture_output=True, text=True, timeout=900)
     out = proc.stdout + proc.stderr
@@ -214,6 +215,12 @@ def test_selfcheck_runs_from_the_unzipped_bundle_alone(world, tmp_path: Path) ->
     assert re.search(r"\b(pass|fail)\b", out)
     assert "graded run uses different, larger, shifted traffic" in " ".join(out.split())
     assert "does NOT isolate" in out or "NOT isolated" in out
+    rows = [ln for ln in out.splitlines() if re.match(r"^\W*(no_server_errors|valid_served|invalid_flagged)\b", ln)]
+    assert len(rows) == 3 and all(re.search(r"\b(pass|fail|n/a)\b", ln) and len(ln) <= 80 for ln in rows), rows
+    # the whole evidence is written to selfcheck/report.md and .html
+    md, html = bundle / "selfcheck" / "report.md", bundle / "selfcheck" / "report.html"
+    assert md.is_file() and html.is_file() and "#### no_server_errors" in md.read_text()
+    assert "selfcheck/report.md" in out
 
 
 @pytest.mark.slow
@@ -227,3 +234,31 @@ def test_grade_writes_a_report_for_the_bundle(world, tmp_path: Path) -> None:
     report = json.loads((tmp_path / "report" / "report.json").read_text())
     assert report["exercise"] == EXERCISE and report["report_version"] == 1
     assert 0 <= report["score"] <= 100
+
+
+@pytest.mark.slow
+def test_credit_default_bundle_runs_its_selfcheck_and_leaks_nothing(tmp_path: Path) -> None:
+    """credit-default packages from the checkout as it is; its bundle's self-check runs from the zip alone."""
+    from harness.bundle import package_command
+
+    cand = "carol"
+    with pytest.MonkeyPatch.context() as mp:
+        mp.setenv("SHIFTWORK_SECRET", SECRET)
+        mp.delenv("SHIFTWORK_HOME", raising=False)
+        package_command("credit-default", candidate=cand, out=tmp_path / "pkg", console=Console(quiet=True))
+    zpath = tmp_path / "pkg" / f"credit-default-{cand}.zip"
+    members = _zip_members(zpath)
+    assert not [n for n in members if re.search(r"(^|/)(solutions|scenarios)/", n)]
+    held = sorted(tomllib.loads((ROOT / "datasets" / "credit-default" / "heldout.toml").read_text())["categories"])
+    assert held and not [(n, v) for n, data in members.items() for v in held if v.encode() in data]
+    assert any(n.endswith("service/monitoring.py") for n in members)
+    with zipfile.ZipFile(zpath) as zf:
+        zf.extractall(tmp_path / "unzipped")
+    bundle = tmp_path / "unzipped" / f"credit-default-{cand}"
+    env = {k: v for k, v in os.environ.items() if not k.startswith("SHIFTWORK_")}
+    env.update({"SHIFTWORK_HOME": str(tmp_path / "no-such-home"), "COLUMNS": "200"})
+    proc = subprocess.run([*SHIFTWORK, "check", ".", "--runtime", "local"], cwd=bundle, env=env,
+                          capture_output=True, text=True, timeout=900)
+    out = proc.stdout + proc.stderr
+    assert proc.returncode == 0, out[-3000:]
+    assert "no_server_errors" in out and "valid_served" in out

@@ -48,3 +48,22 @@ def test_requirements_pin_only_runtime_versions(repo_root: Path) -> None:
         lines = (repo_root / "exercises/support-triage" / name / "requirements.txt").read_text().splitlines()
         pins = [ln.strip() for ln in lines if ln.strip() and not ln.startswith("#")]
         assert pins and set(pins) <= allowed, name
+
+
+def test_grading_a_shipped_solution_folder_names_the_command_that_makes_it_gradable(tmp_path) -> None:
+    from grader.errors import UsageError
+    from harness.grading import grade_one
+
+    shipped = Path(__file__).resolve().parents[2] / "exercises" / "support-triage" / "solutions" / "reference"
+    with pytest.raises(UsageError, match=r"shiftwork solution support-triage reference --out DIR"):
+        grade_one(shipped, exercise="support-triage", out=tmp_path / "out", runtime="local")
+
+
+def test_the_solution_command_writes_a_gradable_folder(tmp_path) -> None:
+    from typer.testing import CliRunner
+
+    from harness.cli import app
+
+    done = CliRunner().invoke(app, ["solution", "support-triage", "robust-demo", "--out", str(tmp_path / "rd")])
+    assert done.exit_code == 0, done.output
+    assert (tmp_path / "rd" / "data" / "train.csv").is_file() and (tmp_path / "rd" / "Dockerfile").is_file()
