@@ -17,8 +17,8 @@ from typing import Any, Iterable
 from rich.console import Console
 from rich.markup import escape
 
-from grader.checks.base import Scored, resolve
-from grader.errors import SubmissionError, UsageError
+from grader.checks.base import Scored, provided, resolve, unmet
+from grader.errors import ConfigError, SubmissionError, UsageError
 from grader.exercise import Budgets, Exercise, exercises_dir, load_exercise
 from grader.grade import GradePlan, _one_line, cap_depth, exit_on_sigterm, run_service, write_grading_report
 from grader.runtime import Runtime
@@ -55,6 +55,10 @@ def plan_grading(exercise: Exercise, seed: int, console: Console | None = None,
         full = scored_phases(exercise)
         scored = Scored(**{a: {k: v for k, v in getattr(full, a).items() if k[0] in names}
                            for a in ("drift", "quality", "performance", "slices")})
+        missing = unmet([c.id for c in exercise.checks], provided(scored, traffic, scenarios))
+        if missing and only is None:  # the held-back set must measure every check it is weighted on
+            raise ConfigError(f"{exercise.id}: the held-back scenarios cannot measure "
+                              + "; ".join(f"{c} (needs {', '.join(sorted(n))})" for c, n in missing.items()))
         baselines = Baselines.for_exercise(exercise.dataset, exercise.label, seed)
         predictions = baselines.predictions(traffic)
     return GradePlan(exercise=exercise, seed=seed, scenarios=scenarios, traffic=traffic, scored=scored,

@@ -118,24 +118,16 @@ def public_expectations(ex: Exercise, scenario: Scenario) -> list[PhaseExpectati
 
 def public_checks(ex: Exercise, scenario: Scenario, traffic: ScenarioTraffic,
                   expectations: list[PhaseExpectation]) -> list[CheckSpec]:
-    """The exercise's checks that the public scenario can exercise (no onsets: no delay check, ...)."""
-    def any_expect(aspect: str, value: str) -> bool:
-        return any(getattr(e, aspect) == value for e in expectations)
+    """The exercise's checks the public scenario can measure: each check declares what it needs."""
+    from grader.checks.base import Scored, provided, unmet
 
-    kinds = {p.kind for p in scenario.phases}
-    shifted = any(p.shifts for p in scenario.phases if p.kind == "traffic")
-    needs = {
-        "drift_alarm_delay": any_expect("drift", "detect"),
-        "drift_attribution": any_expect("drift", "detect"),
-        "drift_false_alarms": any_expect("drift", "silent"),
-        "quality_alarms": any_expect("quality", "detect"),
-        "performance_alarm": any_expect("performance", "detect"),
-        "unfamiliar_fallback": any(t.kind == "unfamiliar" for t in traffic.all_truths()),
-        "shift_accuracy": shifted,
-        "latency_p95": "load" in kinds,
-        "restart_recovery": "restart" in kinds,
-    }
-    return [c for c in ex.checks if needs.get(c.id, True)]
+    scored = Scored()
+    for e in expectations:
+        for aspect in ("drift", "quality", "performance"):
+            if getattr(e, aspect) is not None:
+                getattr(scored, aspect)[(scenario.name, e.phase)] = getattr(e, aspect)
+    missing = unmet([c.id for c in ex.checks], provided(scored, {traffic.scenario: traffic}, [scenario]))
+    return [c for c in ex.checks if c.id not in missing]
 
 
 def settings_for(ex: Exercise, scenario: Scenario, traffic: ScenarioTraffic, recipe: Any, *,

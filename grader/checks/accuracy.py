@@ -30,6 +30,7 @@ class InDistributionAccuracy(Check):
     id = "in_distribution_accuracy"
     dimension = "accuracy"
     title = "Accuracy on in-distribution traffic"
+    needs = frozenset({'labels'})
     pass_mark = 0.6
 
     def run(self, ctx: CheckContext) -> CheckResult:

@@ -88,6 +88,8 @@ class Check(abc.ABC):
     pass_mark: ClassVar[float] = 0.8
     # None: a measure. A number: a gate whose factor on the dimension is floor + (1 - floor) x score.
     gate_floor: ClassVar[float | None] = None
+    # What the scenario set must contain for this check to be measurable (see NEEDS, provided()).
+    needs: ClassVar[frozenset[str]] = frozenset()
 
     @abc.abstractmethod
     def run(self, ctx: CheckContext) -> CheckResult: ...
@@ -113,12 +115,54 @@ class Check(abc.ABC):
         return {"role": "gate", "gate_floor": self.gate_floor}
 
 
+# What a scenario set can offer a check, like scikit-learn's estimator tags.
+NEEDS = frozenset({
+    "traffic", "invalid", "recoverable", "unfamiliar", "usable", "labels", "shifted",
+    "drift_onset", "drift_stable", "quality_onset", "performance_onset", "slice_onset", "load", "restart",
+})
+
+
+def provided(scored: Scored, traffic: dict[str, ScenarioTraffic], scenarios: list[Scenario]) -> set[str]:
+    """The needs a planned scenario set meets: calibrated onsets, record kinds, load and restart phases."""
+    kinds = {t.kind for tr in traffic.values() for t in tr.all_truths()}
+    out = {"traffic"} if traffic else set()
+    out |= {k for k in ("invalid", "recoverable", "unfamiliar") if k in kinds}
+    if kinds & {"clean", "recoverable", "unfamiliar"}:
+        out.add("usable")
+    if any(t.label is not None for tr in traffic.values() for t in tr.all_truths()):
+        out.add("labels")
+    if any(p.shifts for sc in scenarios for p in sc.phases if p.kind == "traffic"):
+        out.add("shifted")
+    for aspect in ("drift", "quality", "performance"):
+        if "detect" in getattr(scored, aspect).values():
+            out.add(f"{aspect}_onset")
+    if "silent" in scored.drift.values():
+        out.add("drift_stable")
+    if "detect" in scored.slices.values():
+        out.add("slice_onset")
+    phase_kinds = {p.kind for s in scenarios for p in s.phases}
+    out |= {k for k in ("load", "restart") if k in phase_kinds}
+    if len(scenarios) > 1:
+        out.add("restart")  # replay restarts the service between scenarios
+    return out
+
+
+def unmet(check_ids: list[str], have: set[str]) -> dict[str, set[str]]:
+    """{check id: its needs the scenario set does not meet} for the checks that cannot be measured."""
+    from grader.checks import load_all
+
+    load_all()
+    return {i: set(REGISTRY[i].needs) - have for i in check_ids if i in REGISTRY and not REGISTRY[i].needs <= have}
+
+
 REGISTRY: dict[str, type[Check]] = {}
 
 
 def register(cls: type[Check]) -> type[Check]:
     if cls.id in REGISTRY:
         raise RuntimeError(f"duplicate check id {cls.id}")
+    if not cls.needs <= NEEDS:
+        raise RuntimeError(f"check {cls.id} needs unknown {sorted(cls.needs - NEEDS)}")
     REGISTRY[cls.id] = cls
     return cls
 

@@ -62,6 +62,7 @@ class PerformanceAlarm(Check):
     id = "performance_alarm"
     dimension = "degradation"
     title = "Performance alarm after concept drift (from feedback)"
+    needs = frozenset({'performance_onset', 'labels'})
 
     def run(self, ctx: CheckContext) -> CheckResult:
         onsets = score_onsets(ctx, "performance", full=1.0, zero=3.0, label_allowance=True)
@@ -105,6 +106,7 @@ class UnfamiliarFallback(Check):
     id = "unfamiliar_fallback"
     dimension = "degradation"
     title = "Unfamiliar inputs served as fallback"
+    needs = frozenset({'unfamiliar'})
 
     def run(self, ctx: CheckContext) -> CheckResult:
         rows = outcomes(ctx)
@@ -145,6 +147,7 @@ class ShiftAccuracy(Check):
     id = "shift_accuracy"
     dimension = "degradation"
     title = "Accuracy under shift against naive baselines"
+    needs = frozenset({'shifted', 'labels'})
     pass_mark = 0.6
 
     def run(self, ctx: CheckContext) -> CheckResult:

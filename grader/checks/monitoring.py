@@ -68,6 +68,7 @@ class DriftAlarmDelay(Check):
     id = "drift_alarm_delay"
     dimension = "monitoring"
     title = "Drift alarm soon after each onset"
+    needs = frozenset({'drift_onset'})
 
     def run(self, ctx: CheckContext) -> CheckResult:
         onsets = score_onsets(ctx, "drift", full=1.0, zero=3.0)
@@ -103,6 +104,7 @@ class DriftFalseAlarms(Check):
     id = "drift_false_alarms"
     dimension = "monitoring"
     title = "No drift alarm in stable phases"
+    needs = frozenset({'drift_stable'})
 
     def run(self, ctx: CheckContext) -> CheckResult:
         st = silent_stats(ctx, "drift")
@@ -141,6 +143,7 @@ class DriftAttribution(Check):
     id = "drift_attribution"
     dimension = "monitoring"
     title = "Drifted fields named correctly"
+    needs = frozenset({'drift_onset'})
 
     def run(self, ctx: CheckContext) -> CheckResult:
         onsets = score_onsets(ctx, "drift", full=1.0, zero=3.0)
@@ -187,6 +190,7 @@ class QualityAlarms(Check):
     id = "quality_alarms"
     dimension = "monitoring"
     title = "Data-quality alarms on outages and schema changes"
+    needs = frozenset({'quality_onset'})
 
     FULL, ZERO = 1.0, 2.5  # windows after onset
 

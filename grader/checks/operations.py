@@ -52,6 +52,7 @@ class LatencyP95(Check):
     id = "latency_p95"
     dimension = "operations"
     title = "p95 latency under concurrent load"
+    needs = frozenset({'load'})
 
     def run(self, ctx: CheckContext) -> CheckResult:
         load = ctx.transcript.load
@@ -125,6 +126,7 @@ class RestartRecovery(Check):
     id = "restart_recovery"
     dimension = "operations"
     title = "Recovers after a restart"
+    needs = frozenset({"restart"})
 
     def run(self, ctx: CheckContext) -> CheckResult:
         r = ctx.transcript.restart

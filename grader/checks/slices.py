@@ -53,6 +53,7 @@ class SliceAlarm(Check):
     id = "slice_alarm"
     dimension = "degradation"
     title = "Per-group performance alarm (slice monitoring)"
+    needs = frozenset({'slice_onset', 'labels'})
 
     def run(self, ctx: CheckContext) -> CheckResult:
         exp = ctx.scored.slices

@@ -33,6 +33,7 @@ class NoServerErrors(Check):
     id = "no_server_errors"
     dimension = "validation"
     title = "No 5xx or broken answers on messy input"
+    needs = frozenset({'traffic'})
     pass_mark = 1.0  # one 5xx is a failure: the contract says so
     gate_floor = 0.0  # the share of batches answered multiplies validation: never crashing is owed, not earned
 
@@ -97,6 +98,7 @@ class InvalidFlagged(Check):
     id = "invalid_flagged"
     dimension = "validation"
     title = "Invalid records flagged as invalid"
+    needs = frozenset({'invalid', 'usable'})
 
     def run(self, ctx: CheckContext) -> CheckResult:
         rows = outcomes(ctx)
@@ -150,6 +152,7 @@ class ValidServed(Check):
     id = "valid_served"
     dimension = "validation"
     title = "Usable records served, not rejected"
+    needs = frozenset({'usable'})
     pass_mark = 0.8
 
     LOW, HIGH = 0.5, 0.95
@@ -207,6 +210,7 @@ class RecoverableCoerced(Check):
     id = "recoverable_coerced"
     dimension = "validation"
     title = "Recoverable records repaired and flagged"
+    needs = frozenset({'recoverable'})
 
     def run(self, ctx: CheckContext) -> CheckResult:
         rows = outcomes(ctx)

@@ -126,3 +126,35 @@ def test_a_demo_grade_service_scores_far_below_a_sound_one(oracle):
     total, dims = score(run_checks(ctx), ctx.exercise)
     assert dims["monitoring"][0] == 0.0
     assert total < 60.0
+
+
+def test_checks_declare_what_they_need_and_unmet_needs_are_named():
+    from grader.checks.base import NEEDS, REGISTRY, provided, unmet
+
+    ctx = b.standard()
+    assert all(cls.needs <= NEEDS for cls in REGISTRY.values())
+    have = provided(ctx.scored, ctx.traffic, list(ctx.scenarios.values()))
+    assert {"drift_onset", "quality_onset", "performance_onset", "invalid", "unfamiliar"} <= have
+    missing = unmet(["drift_alarm_delay", "latency_p95", "slice_alarm"], have)
+    assert set(missing) == {"latency_p95", "slice_alarm"} and missing["latency_p95"] == {"load"}
+
+
+def test_a_held_back_set_that_cannot_measure_a_weighted_check_fails_before_any_container(tmp_path, monkeypatch):
+    import shutil
+    from pathlib import Path
+
+    import harness.grading as grading
+    from grader.errors import ConfigError
+    from grader.exercise import load_exercise
+    from harness.grading import plan_grading
+
+    # the checkout's (cached) calibration of the real exercise: no need to simulate the copy again
+    real = grading.scored_phases(load_exercise("support-triage"))
+    monkeypatch.setattr(grading, "scored_phases", lambda ex: real)
+    src = Path(__file__).resolve().parents[2] / "exercises" / "support-triage"
+    shutil.copytree(src, tmp_path / "exercises" / "support-triage", ignore=shutil.ignore_patterns("solutions", "starter"))
+    toml = tmp_path / "exercises" / "support-triage" / "exercise.toml"
+    toml.write_text(toml.read_text().replace('  "operations.toml",\n', ""))  # no load phase left
+    ex = load_exercise("support-triage", root=tmp_path)
+    with pytest.raises(ConfigError, match=r"cannot measure latency_p95 \(needs load\)"):
+        plan_grading(ex, 7)

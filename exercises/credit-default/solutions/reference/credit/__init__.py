@@ -1,0 +1,1 @@
+"""Credit-default scoring service (reference solution for shiftwork's credit-default exercise)."""
