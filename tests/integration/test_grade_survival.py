@@ -99,17 +99,18 @@ def test_no_process_survives_a_stubborn_service(tmp_path: Path, plan: GradePlan)
     sub = stub_submission(tmp_path / "stubborn", "ignore_term")
     rt = LocalRuntime(plan.exercise)
     seen: list[int] = []
-    real_start = rt.start
+    real_spawn = rt._spawn
 
-    def start(budget: float):
-        info = real_start(budget)
-        seen.append(rt._proc.pid)  # type: ignore[union-attr]
-        return info
+    def spawn():  # every copy of the service the runtime starts, warm ones included
+        made = real_spawn()
+        seen.append(made[0].pid)
+        return made
 
-    rt.start = start  # type: ignore[method-assign]
+    rt._spawn = spawn  # type: ignore[method-assign]
     report, _ = grade_one(sub, out=tmp_path / "out", plan=plan, budgets=BUDGETS, runtime_obj=rt)
     assert report.status == "graded"
-    assert len(seen) == 3  # first start, restart between scenarios, restart phase
+    # first start, the fresh (warm) copy for the second scenario, the restart phase
+    assert len(seen) == 3
     assert all(not session_pids(pid) for pid in seen)
 
 

@@ -157,3 +157,19 @@ def test_docker_runtime_keeps_the_ranking(gradings: Gradings) -> None:
     finally:
         client.close()
     assert not left and not nets, (left, nets)
+
+
+@pytest.mark.docker
+def test_docker_runtime_keeps_the_credit_default_ranking(gradings: Gradings) -> None:
+    """credit-default's promises in the hardened container runtime too (its images build offline)."""
+    reports = {name: gradings.solution(name, runtime="docker", exercise=CREDIT) for name in ("reference", *DEMOS)}
+    for name, report in reports.items():
+        assert report.status == "graded" and report.runtime == "docker", (name, report.reasons)
+    scores = {name: r.score for name, r in reports.items()}
+    log.warning("credit-default product gap (docker runtime, full plan, seed 7):\n%s",
+                format_table([score_row(f"{CREDIT}/{n} (docker)", r) for n, r in reports.items()]))
+    assert scores["reference"] >= REFERENCE_MIN, scores
+    ref_acc = reports["reference"].accuracy.in_distribution
+    for demo in DEMOS:
+        assert scores[demo] <= DEMO_MAX, scores
+        assert reports[demo].accuracy.in_distribution >= ref_acc - ACCURACY_SLACK, (demo, ref_acc)
