@@ -104,7 +104,7 @@ def _worktree(folder: Path) -> dict[str, bytes]:
 def test_bundle_holds_exactly_the_allowlist(world) -> None:
     files = sorted(_worktree(world["alice"]))
     fixed = {".exercise.json", ".gitignore", "Makefile", "README.md", "Dockerfile", "requirements.txt",
-             "contract/openapi.json", "data/train.csv", "data/data_dictionary.md",
+             "contract/openapi.json", "contract/schemathesis.toml", "data/train.csv", "data/data_dictionary.md",
              "selfcheck/exercise.json", "selfcheck/traffic.json", "tools/run_local.py"}
     assert fixed <= set(files)
     assert [f for f in files if f.startswith("tools/") and f.endswith(".whl")], files
