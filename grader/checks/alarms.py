@@ -69,7 +69,8 @@ def expectations(ctx: CheckContext, signal: Signal) -> dict[tuple[str, str], str
     return getattr(ctx.scored, signal)
 
 
-def _reads(ctx: CheckContext, scenario: str) -> list[MonitorRead]:
+def reads_of(ctx: CheckContext, scenario: str) -> list[MonitorRead]:
+    """A scenario's /monitoring reads in record order (none when it was never replayed)."""
     run = next((r for r in ctx.transcript.runs if r.scenario == scenario), None)
     return sorted(run.monitor, key=lambda m: m.records_seen) if run else []
 
@@ -111,7 +112,7 @@ def score_onsets(ctx: CheckContext, signal: Signal, full: float = 1.0, zero: flo
         phases = ctx.phases(name)
         window, label_delay, batch = ctx.scenario_params(name)
         allowance = label_delay * batch if label_allowance else 0
-        reads = _reads(ctx, name)
+        reads = reads_of(ctx, name)
         for ph in phases:
             if exp.get((name, ph.name)) != "detect":
                 continue
@@ -169,7 +170,7 @@ def silent_stats(ctx: CheckContext, signal: Signal, label_grace: bool = False) -
     for name in ctx.traffic:
         phases = ctx.phases(name)
         window, label_delay, batch = ctx.scenario_params(name)
-        reads = _reads(ctx, name)
+        reads = reads_of(ctx, name)
         for ph in phases:
             if exp.get((name, ph.name)) != "silent":
                 continue
@@ -251,7 +252,7 @@ def _discrimination(ctx: CheckContext, signal: Signal, label_allowance: bool) ->
     for name in ctx.traffic:
         window, label_delay, batch = ctx.scenario_params(name)
         allowance = label_delay * batch if label_allowance else 0
-        reads = _reads(ctx, name)
+        reads = reads_of(ctx, name)
         phases = ctx.phases(name)
         last = max((p.end for p in phases if p.kind == "traffic"), default=0)
         for ph in phases:

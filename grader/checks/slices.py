@@ -18,7 +18,7 @@ import logging
 import math
 from dataclasses import dataclass
 
-from grader.checks.alarms import delay_credit
+from grader.checks.alarms import delay_credit, reads_of
 from grader.checks.base import Check, CheckContext, CheckResult, register
 from grader.transcript import MonitorRead
 
@@ -70,8 +70,7 @@ class SliceAlarm(Check):
         for name in ctx.traffic:
             window, label_delay, batch = ctx.scenario_params(name)
             allowance = label_delay * batch
-            run = next((r for r in ctx.transcript.runs if r.scenario == name), None)
-            reads = sorted(run.monitor, key=lambda m: m.records_seen) if run else []
+            reads = reads_of(ctx, name)
             phases = [p for p in ctx.phases(name) if p.kind == "traffic"]
             last = max((p.end for p in phases), default=0)
             for ph in phases:
