@@ -17,10 +17,12 @@ override SW_OUT := $(value OUT)
 override SW_RUNTIME := $(or $(value RUNTIME),auto)
 override SW_CANDIDATE := $(value CANDIDATE)
 override SW_PACKAGE_EXERCISE := $(or $(value EXERCISE),support-triage)
-unexport SUBMISSION SUBMISSIONS EXERCISE OUT RUNTIME CANDIDATE
-export SW_SUBMISSION SW_SUBMISSIONS SW_EXERCISE SW_OUT SW_RUNTIME SW_CANDIDATE SW_PACKAGE_EXERCISE
+override SW_DATA := $(or $(value DATA),shiftwork-data)
+override SW_PORT := $(or $(value PORT),8080)
+unexport SUBMISSION SUBMISSIONS EXERCISE OUT RUNTIME CANDIDATE DATA PORT
+export SW_SUBMISSION SW_SUBMISSIONS SW_EXERCISE SW_OUT SW_RUNTIME SW_CANDIDATE SW_PACKAGE_EXERCISE SW_DATA SW_PORT
 
-.PHONY: setup test test-fast demo grade package base-image bench openapi clean
+.PHONY: setup test test-fast demo grade package base-image bench openapi serve clean
 
 $(STAMP): pyproject.toml
 	@command -v $(PY) >/dev/null 2>&1 || { echo "error: $(PY) not found (shiftwork needs Python 3.11); set PY=/path/to/python3.11"; exit 2; }
@@ -55,5 +57,16 @@ bench: setup  ## speed goals: data generation rate, grading wall time
 openapi: setup  ## regenerate the contract file shipped with the starter
 	$(SW) openapi --out exercises/support-triage/starter/contract/openapi.json
 
+serve: setup  ## make serve [DATA=dir] [PORT=8080]: the web app on 127.0.0.1 with an embedded grading worker
+	$(SW) serve --data="$$SW_DATA" --port="$$SW_PORT"
+
 clean:
 	rm -rf $(VENV) reports .pytest_cache
+
+# `make worker`: values reach the CLI as SW_* environment variables, as above.
+override SW_WORKER_NAME := $(value NAME)
+unexport NAME
+export SW_WORKER_NAME
+.PHONY: worker
+worker: setup  ## make worker [DATA=dir] [NAME=name]: one grading worker in the foreground (grades in Docker)
+	$(SW) worker --data="$$SW_DATA" $(if $(SW_WORKER_NAME),--name="$$SW_WORKER_NAME")

@@ -70,6 +70,12 @@ def _ensure_writable(out: Path) -> None:
 
 def package_command(exercise_id: str, *, candidate: str, out: Path, console: Console) -> None:
     """Write OUT/<exercise>-<candidate>/ (a one-commit git repo) and OUT/<exercise>-<candidate>.zip."""
+    final, zip_path = package_bundle(exercise_id, candidate=candidate, out=out, console=console)
+    console.print(f"wrote {final} and {zip_path} ({zip_path.stat().st_size // 1024} KiB)", highlight=False)
+
+
+def package_bundle(exercise_id: str, *, candidate: str, out: Path, console: Console) -> tuple[Path, Path]:
+    """What `package_command` writes, returned as (bundle folder, zip); the web app builds links' bundles with it."""
     from harness.secret import derive_seed, load_secret, sign_token
 
     cand = validate_candidate(candidate)
@@ -104,7 +110,7 @@ def package_command(exercise_id: str, *, candidate: str, out: Path, console: Con
         raise
     zip_path = out / f"{name}.zip"
     write_zip(final, zip_path, top=name)
-    console.print(f"wrote {final} and {zip_path} ({zip_path.stat().st_size // 1024} KiB)", highlight=False)
+    return final, zip_path
 
 
 def _refuse_secret(files: dict[str, bytes], secret: bytes) -> None:

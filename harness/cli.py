@@ -136,6 +136,50 @@ def base_image(
     build_base_image(name=name, exercise=exercise, console=err)
 
 
+@app.command()
+def serve(
+    host: str = typer.Option("127.0.0.1", help="Address to listen on (keep 127.0.0.1 unless run networks are "
+                             "firewalled from the host)"),
+    port: int = typer.Option(8080, help="Port to listen on"),
+    data: Path = typer.Option(Path("shiftwork-data"), help="Data folder: SQLite database, bundles, uploads, reports"),
+    worker: bool = typer.Option(True, "--worker/--no-worker", help="Start the embedded grading worker "
+                                "(--no-worker when `shiftwork worker` runs elsewhere)"),
+) -> None:
+    """Run the web app (recruiter pages, candidate links, JSON API) with an embedded grading worker."""
+    from harness.web.serve import serve as run
+
+    run(data, host=host, port=port, console=err, worker=worker)
+
+
+admin_app = typer.Typer(no_args_is_help=True, help="Recruiter accounts and API tokens of the web app")
+app.add_typer(admin_app, name="admin")
+
+
+@admin_app.command("create-user")
+def admin_create_user(
+    email: str = typer.Argument(..., help="The recruiter's e-mail (their login)"),
+    name: str = typer.Option("", help="Display name"),
+    admin: Optional[bool] = typer.Option(None, "--admin/--no-admin", help="Administrator (default: only the first account)"),
+    data: Path = typer.Option(Path("shiftwork-data"), help="Data folder of `shiftwork serve`"),
+) -> None:
+    """Create a recruiter account; the password is prompted for (or read from SHIFTWORK_ADMIN_PASSWORD)."""
+    from harness.web.admin_cli import create_user_command
+
+    create_user_command(data, email, name=name, admin=admin, console=err)
+
+
+@admin_app.command("token")
+def admin_token(
+    email: str = typer.Argument(..., help="The recruiter the token acts as"),
+    name: str = typer.Option("", help="What the token is for (e.g. the tracking system's name)"),
+    data: Path = typer.Option(Path("shiftwork-data"), help="Data folder of `shiftwork serve`"),
+) -> None:
+    """Print a new API token (swt_...) once; only its hash is stored."""
+    from harness.web.admin_cli import token_command
+
+    token_command(data, email, name=name, console=err)
+
+
 def _one_line(text: str) -> str:
     return " ".join(text.split())[:2000]
 
@@ -161,3 +205,27 @@ def main() -> None:
         err.print(f"[bold red]error:[/] internal error: {type(exc).__name__}: {escape(_one_line(str(exc)))} "
                   "(run with -v for the traceback)", highlight=False)
         sys.exit(1)
+
+
+# -- `shiftwork worker` (the grading queue) ---------------------------------------------------
+@app.command()
+def worker(
+    data: Path = typer.Option(Path("shiftwork-data"), help="Data folder (the one `serve` uses, or any folder "
+                              "with the same SHIFTWORK_DATABASE_URL and SHIFTWORK_BROKER_URL)"),
+    name: Optional[str] = typer.Option(None, help="Worker name on the admin page (default: host:pid)"),
+) -> None:
+    """Run one grading worker in the foreground: grades queued jobs in Docker, one at a time."""
+    from harness.queue.embedded import run_foreground
+    from harness.web.db import make_engine, migrate
+    from harness.web.settings import build_settings
+
+    logging.getLogger("harness.queue").setLevel(logging.INFO)
+    settings = build_settings(data)
+    engine = make_engine(settings.database_url)
+    try:
+        migrate(engine)  # idempotent; a worker started first on a fresh data folder finds its tables
+    finally:
+        engine.dispose()
+    err.print(f"worker on {settings.data_dir} (broker {settings.broker_url.split('@')[-1]}); Ctrl-C stops it",
+              highlight=False, markup=False)
+    raise typer.Exit(run_foreground(settings, name))

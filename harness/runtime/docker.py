@@ -50,6 +50,10 @@ log = logging.getLogger(__name__)
 
 PORT = 8000
 STOP_TIMEOUT_S = 3  # SIGTERM grace on restart before SIGKILL
+# A copy warming up ahead of its scenario only gets CPU the service being replayed leaves idle
+# (shares are relative weights, used only under contention): otherwise its cold start slows
+# every answer of the scenario being measured. It gets the normal weight when swapped in.
+CPU_SHARES, SPARE_CPU_SHARES = 1024, 32
 _swept = False
 
 
@@ -188,7 +192,7 @@ class DockerRuntime(Runtime):
         )
         self.container = self._new_container()
 
-    def _new_container(self) -> Any:
+    def _new_container(self, cpu_shares: int = CPU_SHARES) -> Any:
         """One locked-down copy of the service on the run's internal network (not started)."""
         import docker.types
 
@@ -202,7 +206,7 @@ class DockerRuntime(Runtime):
             cap_drop=["ALL"], security_opt=["no-new-privileges"], user="65534:65534",
             read_only=True, tmpfs={"/tmp": f"rw,nosuid,nodev,noexec,size={lim.tmpfs_mb}m"},
             mem_limit=lim.memory_mb * mb, memswap_limit=lim.memory_mb * mb,
-            nano_cpus=int(lim.cpus * 1e9), pids_limit=lim.pids,
+            nano_cpus=int(lim.cpus * 1e9), cpu_shares=cpu_shares, pids_limit=lim.pids,
             ulimits=[
                 docker.types.Ulimit(name="nofile", soft=lim.nofile, hard=lim.nofile),
                 docker.types.Ulimit(name="core", soft=0, hard=0),
@@ -346,7 +350,7 @@ class DockerRuntime(Runtime):
         def work() -> None:
             try:
                 with self._copy_lock:
-                    spare.container = self._new_container()
+                    spare.container = self._new_container(cpu_shares=SPARE_CPU_SHARES)
                 bounded(spare.container.start, what="start container")
                 spare.info = self._wait_ready(startup_budget_s, container=spare.container, began=spare.began)
             except Exception as exc:  # a speed-up only: fresh() reports it like a failed start
@@ -363,6 +367,11 @@ class DockerRuntime(Runtime):
         if not self._spares:
             return self.restart(startup_budget_s)
         spare = self._spares.pop(0)
+        if spare.container is not None:
+            try:  # from now on it is the service being measured
+                bounded(spare.container.update, cpu_shares=CPU_SHARES, what="update container")
+            except Exception as exc:
+                log.debug("raising the fresh copy's CPU weight: %s", exc)
         spare.done.wait(timeout=max(0.0, spare.began + startup_budget_s + 20 - time.monotonic()))
         old = self.container
         if spare.container is not None:

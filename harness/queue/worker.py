@@ -1,0 +1,135 @@
+"""A grading worker process: register, wait for a Docker engine, reap once, then consume.
+
+A worker without an engine must not take a message it cannot grade, so it does not start
+consuming at all: it registers with the reason it refuses work and checks again every few
+seconds; jobs stay queued meanwhile. Once consuming, a thread heartbeats the worker's row
+and, should the engine stop answering, stops the worker (a warm shutdown); whoever
+supervises it (`shiftwork worker`, `serve`) starts it again, and it waits again.
+
+`python -m harness.queue.worker --data DIR --name NAME [--parent PID]` is how the
+supervisor starts it; settings come from DIR and the environment (build_settings).
+"""
+from __future__ import annotations
+
+import argparse
+import logging
+import os
+import signal
+import sys
+import threading
+import time
+
+from harness.queue.celery_app import QUEUE, make_celery
+from harness.queue.lease import sessions
+from harness.queue.registry import Engine, engine_status, register, seen
+from harness.web.settings import WebSettings, build_settings
+
+log = logging.getLogger(__name__)
+
+GATE_EVERY_S = 3.0  # how often a refusing worker checks for its engine again
+LOST_AFTER_MISSES = 2  # one slow answer (a busy engine mid-build) is not a lost engine
+EX_ENGINE_LOST = 75  # EX_TEMPFAIL: stopped because the engine went away; start again
+
+
+class Watch(threading.Thread):
+    """Heartbeats the worker row; stops the worker process when its engine stops answering."""
+
+    def __init__(self, settings: WebSettings, name: str) -> None:
+        super().__init__(name="shiftwork-worker-watch", daemon=True)
+        self.settings, self.worker = settings, name
+        self.halt = threading.Event()
+        self.engine_lost = False
+
+    def run(self) -> None:
+        factory = sessions(self.settings)
+        misses = 0
+        while not self.halt.wait(self.settings.heartbeat_s):
+            engine = engine_status()
+            misses = 0 if engine.ok else misses + 1
+            try:
+                seen(factory, self.worker, engine=engine.version, ready=engine.ok, refusing=engine.problem)
+            except Exception as exc:
+                log.warning("worker row: %s", exc)
+            if misses >= LOST_AFTER_MISSES:
+                log.error("%s: stopping (it takes no work until the engine answers again)", engine.problem)
+                self.engine_lost = True
+                os.kill(os.getpid(), signal.SIGTERM)  # Celery's warm shutdown
+                return
+
+
+def wait_for_engine(settings: WebSettings, name: str) -> Engine:
+    """Register; return once the engine answers (re-checking every GATE_EVERY_S), saying why meanwhile."""
+    factory = sessions(settings)
+    engine = engine_status()
+    register(factory, name, engine, ready=engine.ok, refusing=engine.problem)
+    said = ""
+    while not engine.ok:
+        if engine.problem != said:
+            log.error("worker %s refuses work: %s", name, engine.problem)
+            said = engine.problem
+        time.sleep(GATE_EVERY_S)
+        engine = engine_status()
+        seen(factory, name, engine=engine.version, ready=engine.ok, refusing=engine.problem)
+    log.info("worker %s: %s answers; consuming %s", name, engine.version, QUEUE)
+    return engine
+
+
+def run_worker(settings: WebSettings, name: str) -> int:
+    """Run one worker in this process until it is stopped; returns its exit code."""
+    wait_for_engine(settings, name)
+    try:
+        from harness.queue.reaper import reap
+
+        reap(settings)  # what a worker that died here left behind, before taking new work
+    except Exception as exc:
+        log.warning("reaper at start: %s", exc)
+    app = make_celery(settings)
+    app.shiftwork_worker = name  # type: ignore[attr-defined]
+    app.shiftwork_main_pid = os.getpid()  # type: ignore[attr-defined]
+    watch = Watch(settings, name)
+    watch.start()
+    worker = app.Worker(hostname=f"shiftwork-{os.getpid()}@{name.split(':')[0]}", queues=[QUEUE],
+                        pool="prefork", concurrency=1, loglevel="INFO", without_mingle=True,
+                        without_gossip=True, without_heartbeat=True, optimization="fair")
+    try:
+        worker.start()
+    finally:
+        watch.halt.set()
+        try:
+            seen(sessions(settings), name, ready=False, busy_job=None,
+                 refusing="stopped" if not watch.engine_lost else "no Docker engine: it stopped answering")
+        except Exception as exc:
+            log.warning("worker row: %s", exc)
+    return EX_ENGINE_LOST if watch.engine_lost else int(worker.exitcode or 0)
+
+
+def _die_with_parent(parent: int) -> None:
+    """A supervised worker dies with its supervisor (no orphan keeps grading under its name)."""
+    try:
+        from billiard.util import set_pdeathsig
+
+        set_pdeathsig(signal.SIGKILL)
+    except (ImportError, OSError) as exc:
+        log.debug("pdeathsig: %s", exc)
+    if os.getppid() != parent:  # the supervisor died before the line above
+        sys.exit(1)
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="python -m harness.queue.worker")
+    parser.add_argument("--data", required=True)
+    parser.add_argument("--name", default="")
+    parser.add_argument("--parent", type=int, default=0)
+    args = parser.parse_args(argv)
+    logging.basicConfig(level=logging.INFO, stream=sys.stderr,
+                        format="%(asctime)s %(process)d %(levelname)s %(name)s: %(message)s")
+    if args.parent:
+        _die_with_parent(args.parent)
+    from harness.queue.celery_app import default_worker_name
+
+    settings = build_settings(args.data)
+    return run_worker(settings, args.name or default_worker_name())
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,50 @@
+"""Recruiter accounts and API tokens, as the CLI (`shiftwork admin ...`) and tests create them."""
+from __future__ import annotations
+
+import logging
+import re
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from grader.errors import UsageError
+from harness.web.models import ApiToken, Recruiter
+from harness.web.security import API_TOKEN_PREFIX, hash_password, new_token
+
+log = logging.getLogger(__name__)
+EMAIL_RE = re.compile(r"^[^@\s]{1,64}@[^@\s]{1,255}$")
+MIN_PASSWORD = 10
+
+
+def normalize_email(email: str) -> str:
+    value = email.strip().lower()
+    if len(value) > 320 or not EMAIL_RE.match(value) or "\x00" in value:
+        raise UsageError(f"not an e-mail address: {email[:80]!r}")
+    return value
+
+
+def create_recruiter(session: Session, email: str, password: str, *, name: str = "", admin: bool = False) -> Recruiter:
+    """A new recruiter (flushed); an existing e-mail is refused, not overwritten."""
+    address = normalize_email(email)
+    if len(password) < MIN_PASSWORD:
+        raise UsageError(f"the password is too short: use at least {MIN_PASSWORD} characters")
+    if session.scalar(select(Recruiter).where(Recruiter.email == address)) is not None:
+        raise UsageError(f"a recruiter with the e-mail {address} exists already")
+    recruiter = Recruiter(email=address, name=name.strip()[:200], password_hash=hash_password(password),
+                          is_admin=admin)
+    session.add(recruiter)
+    session.flush()
+    log.info("recruiter %s created (admin=%s)", address, admin)
+    return recruiter
+
+
+def create_api_token(session: Session, email: str, *, name: str = "") -> str:
+    """A new API token for the recruiter `email`; returned once, only its hash is kept."""
+    address = normalize_email(email)
+    recruiter = session.scalar(select(Recruiter).where(Recruiter.email == address))
+    if recruiter is None:
+        raise UsageError(f"no recruiter with the e-mail {address} (create one with `shiftwork admin create-user`)")
+    token, digest = new_token(prefix=API_TOKEN_PREFIX)
+    session.add(ApiToken(recruiter_id=recruiter.id, name=name.strip()[:200], token_hash=digest))
+    session.flush()
+    return token

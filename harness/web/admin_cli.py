@@ -1,0 +1,69 @@
+"""`shiftwork admin create-user` and `shiftwork admin token`: accounts made from the command line
+(the first administrator cannot be made from a page no one can log in to yet)."""
+from __future__ import annotations
+
+import logging
+import os
+from pathlib import Path
+
+import typer
+from rich.console import Console
+from sqlalchemy import func, select
+
+from grader.errors import UsageError
+from harness.web.accounts import MIN_PASSWORD, create_api_token, create_recruiter, normalize_email
+from harness.web.db import make_engine, migrate, session_factory, transaction
+from harness.web.models import Recruiter
+from harness.web.settings import build_settings
+
+log = logging.getLogger(__name__)
+PASSWORD_ENV = "SHIFTWORK_ADMIN_PASSWORD"
+
+
+def _factory(data: Path):  # type: ignore[no-untyped-def]
+    settings = build_settings(data)
+    engine = make_engine(settings.database_url)
+    migrate(engine)
+    return engine, session_factory(engine)
+
+
+def _password() -> str:
+    from_env = os.environ.get(PASSWORD_ENV)
+    if from_env is not None:
+        return from_env
+    try:
+        return typer.prompt(f"Password (at least {MIN_PASSWORD} characters)", hide_input=True,
+                            confirmation_prompt=True)
+    except typer.Abort:
+        raise UsageError(f"no password given (type it at the prompt or set {PASSWORD_ENV})") from None
+
+
+def create_user_command(data: Path, email: str, *, name: str, admin: bool | None, console: Console) -> None:
+    engine, factory = _factory(data)
+    try:
+        with factory() as session:  # refuse a taken e-mail before asking for a password
+            taken = session.scalar(select(Recruiter.id).where(Recruiter.email == normalize_email(email)))
+        if taken is not None:
+            raise UsageError(f"a recruiter with the e-mail {normalize_email(email)} exists already")
+        password = _password()
+        with transaction(factory) as session:
+            first = not session.scalar(select(func.count()).select_from(Recruiter))
+            is_admin = first if admin is None else admin  # the first account administers unless told otherwise
+            recruiter = create_recruiter(session, email, password, name=name, admin=is_admin)
+            address = recruiter.email
+    finally:
+        engine.dispose()
+    console.print(f"recruiter {address} created{' (administrator)' if is_admin else ''}", highlight=False,
+                  markup=False)
+
+
+def token_command(data: Path, email: str, *, name: str, console: Console) -> None:
+    engine, factory = _factory(data)
+    try:
+        with transaction(factory) as session:
+            token = create_api_token(session, email, name=name)
+    finally:
+        engine.dispose()
+    console.print("API token (shown only now; the server keeps its hash):", highlight=False, markup=False)
+    # The token alone on stdout, so a script can capture it.
+    print(token)

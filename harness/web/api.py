@@ -1,0 +1,186 @@
+"""The JSON API (/api/v1) for applicant-tracking systems: what the recruiter pages do, with a token.
+
+Every route needs `Authorization: Bearer swt_...` (from `shiftwork admin token EMAIL`); the
+work is done by the same service modules as the pages (harness.web.invites, cohort, reports).
+"""
+from __future__ import annotations
+
+import logging
+from typing import Any
+
+from fastapi import APIRouter, Depends, HTTPException, Path, Request
+from fastapi.responses import FileResponse, JSONResponse
+from sqlalchemy.orm import Session
+
+from grader.errors import UsageError
+from grader.exercise import list_exercises
+from grader.report.model import Report
+from harness.web import invites as svc
+from harness.web.api_models import (CohortOut, CohortRowOut, DeadlineIn, InviteCreated, InviteDetail, InvitesIn,
+                                    InviteOut, JobOut, Problem, ShowScoreIn, utc)
+from harness.web.auth import api_recruiter, db
+from harness.web.cohort import cohort_rows
+from harness.web.invites import InviteIn
+from harness.web.models import Invite, Recruiter
+from harness.web.reports import inside, latest_result, report_file
+
+log = logging.getLogger(__name__)
+_ERRORS: dict[int | str, dict[str, Any]] = {400: {"model": Problem, "description": "refused, with a one-line reason "
+                                                   "(or a body that is not JSON)"},
+                                            401: {"model": Problem, "description": "no valid API token"},
+                                            404: {"model": Problem, "description": "no such invite, job or file"}}
+router = APIRouter(dependencies=[Depends(api_recruiter)], responses=_ERRORS, tags=["recruiter API"])
+MAX_ID = 2**31 - 1
+
+
+def _id() -> int:
+    # A fresh Path() per parameter: one shared instance makes two parameters read the same one.
+    return Path(ge=1, le=MAX_ID)  # type: ignore[no-any-return]
+
+
+
+
+def _invite(session: Session, invite_id: int) -> Invite:
+    try:
+        return svc.get_invite(session, invite_id)
+    except svc.NotFound as exc:
+        raise HTTPException(status_code=404, detail=str(exc)) from None
+
+
+def _base_url(request: Request) -> str:
+    return request.app.state.settings.public_url or str(request.base_url)
+
+
+def _create(request: Request, session: Session, specs: list[InviteIn], me: Recruiter) -> list[InviteCreated]:
+    try:
+        created = svc.create_invites(session, specs, by=me, base_url=_base_url(request))
+    except UsageError as exc:
+        session.rollback()
+        raise HTTPException(status_code=400, detail=str(exc)) from None
+    session.commit()
+    return [InviteCreated(**InviteOut.of(c.invite).model_dump(), link=c.link) for c in created]
+
+
+@router.get("/exercises", response_model=list[str], summary="The exercises invites can name")
+def exercises() -> list[str]:
+    return list_exercises()
+
+
+@router.get("/invites", response_model=list[InviteOut], summary="Every invite, newest first")
+def list_invites(exercise: str | None = None, session: Session = Depends(db)) -> list[InviteOut]:
+    if exercise is not None and exercise not in list_exercises():
+        return []  # and no query: an arbitrary string (a NUL, say) never reaches the database
+    return [InviteOut.of(i) for i in svc.list_invites(session, exercise)]
+
+
+@router.post("/invites", response_model=InviteCreated, status_code=201,
+             summary="Create an invite; the response carries its link (shown this once)")
+def create_invite(spec: InviteIn, request: Request, session: Session = Depends(db),
+                  me: Recruiter = Depends(api_recruiter)) -> InviteCreated:
+    return _create(request, session, [spec], me)[0]
+
+
+@router.post("/invites/bulk", response_model=list[InviteCreated], status_code=201,
+             summary="Create many invites: all of them, or none")
+def create_invites(body: InvitesIn, request: Request, session: Session = Depends(db),
+                   me: Recruiter = Depends(api_recruiter)) -> list[InviteCreated]:
+    return _create(request, session, body.invites, me)
+
+
+@router.get("/invites/{invite_id}", response_model=InviteDetail,
+            summary="An invite with its state, timeline, uploads, jobs and results")
+def get_invite(invite_id: int = _id(), session: Session = Depends(db)) -> InviteDetail:
+    return InviteDetail.of(_invite(session, invite_id))
+
+
+@router.post("/invites/{invite_id}/disable", response_model=InviteOut, summary="Disable the invite's link")
+def disable(invite_id: int = _id(), session: Session = Depends(db), me: Recruiter = Depends(api_recruiter)) -> InviteOut:
+    invite = _invite(session, invite_id)
+    svc.disable(session, invite, by=me)
+    session.commit()
+    return InviteOut.of(invite)
+
+
+@router.post("/invites/{invite_id}/extend", response_model=InviteOut, summary="Set a new deadline")
+def extend(body: DeadlineIn, invite_id: int = _id(), session: Session = Depends(db),
+           me: Recruiter = Depends(api_recruiter)) -> InviteOut:
+    invite = _invite(session, invite_id)
+    try:
+        svc.extend(session, invite, body.deadline, by=me)
+    except UsageError as exc:
+        session.rollback()
+        raise HTTPException(status_code=400, detail=str(exc)) from None
+    session.commit()
+    return InviteOut.of(invite)
+
+
+@router.post("/invites/{invite_id}/show-score", response_model=InviteOut,
+             summary="Show the score to the candidate, or hide it")
+def show_score(body: ShowScoreIn, invite_id: int = _id(), session: Session = Depends(db),
+               me: Recruiter = Depends(api_recruiter)) -> InviteOut:
+    invite = _invite(session, invite_id)
+    svc.set_show_score(session, invite, body.show_score, by=me)
+    session.commit()
+    return InviteOut.of(invite)
+
+
+@router.post("/invites/{invite_id}/rerun", response_model=JobOut, status_code=201,
+             summary="Grade the latest upload again (a new job; earlier results stay)")
+def rerun(request: Request, invite_id: int = _id(), session: Session = Depends(db),
+          me: Recruiter = Depends(api_recruiter)) -> JobOut:
+    invite = _invite(session, invite_id)
+    try:
+        job = svc.rerun(session, invite, by=me)
+    except UsageError as exc:
+        session.rollback()
+        raise HTTPException(status_code=400, detail=str(exc)) from None
+    session.commit()
+    svc.send(request.app.state.settings, job.id)
+    return JobOut.of(job)
+
+
+@router.get("/invites/{invite_id}/uploads/{upload_id}", response_class=FileResponse,
+            responses={200: {"content": {"application/octet-stream": {}}, "description": "the archive as uploaded"}},
+            summary="Download an upload")
+def download_upload(request: Request, invite_id: int = _id(), upload_id: int = _id(),
+                    session: Session = Depends(db)) -> FileResponse:
+    invite = _invite(session, invite_id)
+    upload = next((u for u in invite.uploads if u.id == upload_id), None)
+    path = inside(request.app.state.settings.data_dir, upload.stored_path) if upload else None
+    if upload is None or path is None or not path.is_file():
+        raise HTTPException(status_code=404, detail=f"no upload {upload_id} of invite {invite_id}")
+    return FileResponse(path, media_type="application/octet-stream", filename=f"{invite.candidate_id}-{upload.id}.bin")
+
+
+@router.get("/invites/{invite_id}/jobs/{job_id}/report", response_model=Report,
+            summary="A grading's report.json (the newest attempt unless `attempt` is given)")
+def report(request: Request, invite_id: int = _id(), job_id: int = _id(), attempt: int | None = None,
+           session: Session = Depends(db)) -> JSONResponse:
+    invite = _invite(session, invite_id)
+    try:
+        job = svc.get_job(invite, job_id)
+    except svc.NotFound as exc:
+        raise HTTPException(status_code=404, detail=str(exc)) from None
+    result = (next((r for r in job.results if r.attempt == attempt), None) if attempt is not None
+              else latest_result(job))
+    path = report_file(request.app.state.settings, result, "json")
+    if path is None:
+        raise HTTPException(status_code=404, detail=f"job {job_id} has no report.json"
+                            + (f" (attempt {attempt})" if attempt is not None else ""))
+    # The grader's file as written (it is report.json v1); validated so a damaged file is a 404, not garbage.
+    try:
+        parsed = Report.model_validate_json(path.read_bytes())
+    except ValueError:
+        raise HTTPException(status_code=404, detail=f"job {job_id}'s report.json is unreadable") from None
+    return JSONResponse(parsed.model_dump(mode="json"))
+
+
+@router.get("/cohort/{exercise}", response_model=CohortOut,
+            summary="An exercise's cohort: each invite's newest finished grading, dimension by dimension")
+def cohort(exercise: str, session: Session = Depends(db)) -> CohortOut:
+    if exercise not in list_exercises():
+        raise HTTPException(status_code=404, detail=f"no exercise {exercise[:60]!r}")
+    rows = [CohortRowOut(invite_id=r.invite_id, candidate_name=r.candidate_name, candidate_id=r.candidate_id,
+                         email=r.email, job_id=r.job_id, status=r.status, score=r.score, dimensions=r.dimensions,
+                         reason=r.reason, graded_at=utc(r.graded_at)) for r in cohort_rows(session, exercise)]
+    return CohortOut(exercise=exercise, rows=rows)

@@ -1,0 +1,51 @@
+"""The app factory: settings in, a FastAPI app out. No work at import time."""
+from __future__ import annotations
+
+import logging
+from contextlib import asynccontextmanager
+from typing import AsyncIterator
+
+import json
+
+from fastapi import FastAPI, Request
+from fastapi.encoders import jsonable_encoder
+from fastapi.exceptions import RequestValidationError
+from starlette.responses import Response
+from starlette.middleware.sessions import SessionMiddleware
+
+from harness.web.db import make_engine, migrate, session_factory
+from harness.web.settings import WebSettings
+
+log = logging.getLogger(__name__)
+
+
+def create_app(settings: WebSettings, *, run_migrations: bool = True) -> FastAPI:
+    engine = make_engine(settings.database_url)
+    if run_migrations:
+        migrate(engine)
+
+    @asynccontextmanager
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        yield
+        engine.dispose()
+
+    app = FastAPI(title="shiftwork", version="1", lifespan=lifespan,
+                  description="Invites, candidate links, uploads, the grading queue and reports.")
+    app.state.settings = settings
+    app.state.engine = engine
+    app.state.sessions = session_factory(engine)
+    app.add_middleware(SessionMiddleware, secret_key=settings.secret_key, session_cookie="shiftwork_session",
+                       same_site="lax", https_only=settings.cookie_secure, max_age=12 * 3600)
+
+    @app.exception_handler(RequestValidationError)
+    async def _invalid(request: Request, exc: RequestValidationError) -> Response:
+        # The default handler echoes the input as UTF-8: a lone surrogate in it made a 500.
+        body = json.dumps({"detail": jsonable_encoder(exc.errors())}, ensure_ascii=True, default=repr)
+        return Response(body, status_code=422, media_type="application/json")
+
+    from harness.web import api, candidate, recruiter
+
+    app.include_router(recruiter.router)
+    app.include_router(candidate.router)
+    app.include_router(api.router, prefix="/api/v1")
+    return app

@@ -1,0 +1,246 @@
+"""Invites: creating one or many (CSV), disabling, extending, showing the score, rerunning a grading.
+
+The one service behind both front ends (recruiter pages and the JSON API). Input errors
+are UsageError with a one-line reason; a missing invite is NotFound. Nothing here commits:
+the caller commits once, so a bulk creation is all or nothing.
+"""
+from __future__ import annotations
+
+import datetime as dt
+import logging
+import re
+import secrets
+import unicodedata
+from dataclasses import dataclass
+
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
+from sqlalchemy import select
+from sqlalchemy.orm import Session, selectinload
+
+from grader.errors import UsageError
+from grader.exercise import list_exercises
+from harness.bundle import validate_candidate
+from harness.web.accounts import normalize_email
+from harness.web.models import Invite, Job, JobState, Recruiter, utcnow
+from harness.web.security import new_token
+from harness.web.timeline import record
+
+log = logging.getLogger(__name__)
+_CONTROL = re.compile(r"[\x00-\x1f\x7f]")
+
+
+class NotFound(LookupError):
+    """No such invite (or job, or file) — a 404 on both front ends."""
+
+
+def parse_deadline(value: str | dt.datetime | dt.date) -> dt.datetime:
+    """UTC, naive. A bare date means the end of that day; a time with an offset is converted."""
+    if isinstance(value, dt.datetime):
+        parsed = value
+    elif isinstance(value, dt.date):
+        parsed = dt.datetime.combine(value, dt.time(23, 59, 59))
+    else:
+        text = value.strip()
+        try:
+            if len(text) == 10:
+                parsed = dt.datetime.combine(dt.date.fromisoformat(text), dt.time(23, 59, 59))
+            else:
+                parsed = dt.datetime.fromisoformat(text.replace("Z", "+00:00"))
+        except ValueError:
+            raise ValueError(f"not a date: {text[:40]!r} (use YYYY-MM-DD or YYYY-MM-DDTHH:MM)") from None
+    if parsed.tzinfo is not None:
+        try:
+            parsed = parsed.astimezone(dt.timezone.utc).replace(tzinfo=None)
+        except OverflowError:  # 0001-01-01T00:00+05:00 has no UTC time
+            raise ValueError("the date is out of range") from None
+    return parsed.replace(microsecond=0)
+
+
+def clean_text(value: str, what: str, limit: int) -> str:
+    text = value.strip()
+    if _CONTROL.search(text):
+        raise ValueError(f"the {what} has control characters")
+    try:
+        text.encode("utf-8")
+    except UnicodeEncodeError:
+        raise ValueError(f"the {what} is not valid text") from None
+    if len(text) > limit:
+        raise ValueError(f"the {what} is longer than {limit} characters")
+    return text
+
+
+def _exercise_enum(schema: dict[str, object]) -> None:
+    # Read when the OpenAPI is built (not at import): the exercises installed on this server.
+    schema["enum"] = list_exercises()
+
+
+class InviteIn(BaseModel):
+    """One invite to create. `deadline`: ISO date (end of that day, UTC) or date-time."""
+
+    model_config = ConfigDict(extra="forbid")
+    candidate_name: str = Field(min_length=1, max_length=200)
+    email: str | None = Field(default=None, max_length=320)
+    exercise: str = Field(min_length=1, max_length=100, json_schema_extra=lambda schema: _exercise_enum(schema))
+    deadline: dt.datetime = Field(description="In the future: an ISO date (the end of that day, UTC) or date-time")
+    show_score: bool = False
+
+    @field_validator("candidate_name")
+    @classmethod
+    def _name(cls, v: str) -> str:
+        name = clean_text(v, "candidate name", 200)
+        if not name:
+            raise ValueError("the candidate name is empty")
+        return name
+
+    @field_validator("email")
+    @classmethod
+    def _email(cls, v: str | None) -> str | None:
+        if v is None or not v.strip():
+            return None
+        try:
+            return normalize_email(clean_text(v, "e-mail", 320))
+        except UsageError as exc:
+            raise ValueError(str(exc)) from None
+
+    @field_validator("exercise")
+    @classmethod
+    def _exercise(cls, v: str) -> str:
+        known = list_exercises()
+        if v.strip() not in known:
+            raise ValueError(f"unknown exercise {v[:60]!r} (known: {', '.join(known) or 'none'})")
+        return v.strip()
+
+    @field_validator("deadline", mode="before")
+    @classmethod
+    def _deadline_in(cls, v: object) -> object:
+        return parse_deadline(v) if isinstance(v, (str, dt.date)) else v
+
+    @field_validator("deadline")
+    @classmethod
+    def _deadline(cls, v: dt.datetime) -> dt.datetime:
+        v = parse_deadline(v)
+        if v <= utcnow():
+            raise ValueError(f"the deadline {v:%Y-%m-%d %H:%M} UTC is in the past")
+        return v
+
+
+def one_line(exc: ValidationError) -> str:
+    first = exc.errors()[0]
+    where = ".".join(str(p) for p in first["loc"])
+    msg = str(first["msg"]).removeprefix("Value error, ")
+    return f"{where}: {msg}" if where else msg
+
+
+def spec_from_form(**fields: object) -> InviteIn:
+    try:
+        return InviteIn.model_validate(fields)
+    except ValidationError as exc:
+        raise UsageError(one_line(exc)) from None
+
+
+def candidate_id_for(session: Session, name: str) -> str:
+    """A bundle candidate id from the name plus a random suffix, so two "Ana" invites differ."""
+    ascii_name = unicodedata.normalize("NFKD", name).encode("ascii", "ignore").decode()
+    slug = re.sub(r"[^A-Za-z0-9]+", "-", ascii_name).strip("-").lower()[:40].strip("-") or "candidate"
+    for _ in range(8):
+        cid = validate_candidate(f"{slug}-{secrets.token_hex(3)}")
+        if session.scalar(select(Invite.id).where(Invite.candidate_id == cid)) is None:
+            return cid
+    raise UsageError("could not find a free candidate id; try again")  # pragma: no cover (2**24 suffixes)
+
+
+@dataclass(frozen=True)
+class Created:
+    invite: Invite
+    link: str  # shown once: only the token's hash is stored
+
+
+def link_for(base_url: str, token: str) -> str:
+    return f"{base_url.rstrip('/')}/i/{token}"
+
+
+def create_invites(session: Session, specs: list[InviteIn], *, by: Recruiter | None, base_url: str) -> list[Created]:
+    out = []
+    for spec in specs:
+        token, digest = new_token()
+        invite = Invite(token_hash=digest, candidate_name=spec.candidate_name,
+                        candidate_id=candidate_id_for(session, spec.candidate_name), email=spec.email,
+                        exercise=spec.exercise, deadline=spec.deadline, show_score=spec.show_score,
+                        created_by=by.id if by is not None else None, created_at=utcnow())
+        session.add(invite)
+        session.flush()
+        record(session, invite, "created", f"by {by.email}" if by is not None else "")
+        out.append(Created(invite=invite, link=link_for(base_url, token)))
+    log.info("%d invite(s) created", len(out))
+    return out
+
+
+def list_invites(session: Session, exercise: str | None = None) -> list[Invite]:
+    query = select(Invite).options(selectinload(Invite.jobs).selectinload(Job.results),
+                                   selectinload(Invite.uploads)).order_by(Invite.id.desc())
+    if exercise is not None:
+        query = query.where(Invite.exercise == exercise)
+    return list(session.scalars(query))
+
+
+def get_invite(session: Session, invite_id: int) -> Invite:
+    invite = session.get(Invite, invite_id)
+    if invite is None:
+        raise NotFound(f"no invite {invite_id}")
+    return invite
+
+
+def get_job(invite: Invite, job_id: int) -> Job:
+    job = next((j for j in invite.jobs if j.id == job_id), None)
+    if job is None:
+        raise NotFound(f"invite {invite.id} has no job {job_id}")
+    return job
+
+
+def disable(session: Session, invite: Invite, *, by: Recruiter) -> None:
+    if invite.disabled_at is None:
+        invite.disabled_at = utcnow()
+        record(session, invite, "disabled", f"by {by.email}")
+
+
+def extend(session: Session, invite: Invite, deadline: str | dt.datetime, *, by: Recruiter) -> None:
+    try:
+        new = parse_deadline(deadline)
+    except ValueError as exc:
+        raise UsageError(str(exc)) from None
+    if new <= utcnow():
+        raise UsageError(f"the new deadline {new:%Y-%m-%d %H:%M} UTC is in the past")
+    old = invite.deadline
+    invite.deadline = new
+    record(session, invite, "extended", f"{old:%Y-%m-%d %H:%M} → {new:%Y-%m-%d %H:%M} UTC by {by.email}")
+
+
+def set_show_score(session: Session, invite: Invite, show: bool, *, by: Recruiter) -> None:
+    if invite.show_score != show:
+        invite.show_score = show
+        record(session, invite, "show_score", f"{'shown' if show else 'hidden'} by {by.email}")
+
+
+def rerun(session: Session, invite: Invite, *, by: Recruiter) -> Job:
+    """A new job for the latest upload; the earlier jobs and their results stay. Caller commits, then enqueues."""
+    from harness.queue.jobs import create_job
+
+    if not invite.uploads:
+        raise UsageError("nothing to rerun: the candidate has not uploaded a submission")
+    if any(j.state in (JobState.queued, JobState.grading) for j in invite.jobs):
+        raise UsageError("a grading of this invite is queued or running already")
+    upload = invite.uploads[-1]
+    previous = next((j for j in reversed(invite.jobs) if j.upload_id == upload.id), None)
+    record(session, invite, "rerun", f"upload {upload.id} by {by.email}")
+    return create_job(session, invite, upload, rerun_of=previous)
+
+
+def send(settings: object, job_id: int) -> None:
+    """Hand a committed job to the broker. The job row is the truth: if sending fails, it stays
+    queued and the queue's reaper sends it again, so a broker hiccup is logged, not shown."""
+    from harness.queue.jobs import enqueue
+
+    try:
+        enqueue(settings, job_id)  # type: ignore[arg-type]
+    except Exception as exc:  # noqa: BLE001 - see the docstring
+        log.warning("job %d committed but not sent to the broker (%s: %s)", job_id, type(exc).__name__, exc)

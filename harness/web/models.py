@@ -1,0 +1,158 @@
+"""The app's tables (SQLAlchemy 2). Job state lives here, never in a Celery result backend.
+
+An invite's link token and an API token are stored as SHA-256 hashes only: a copy of the
+database does not hand out working links. Times are UTC, stored naive (SQLite has no zones).
+"""
+from __future__ import annotations
+
+import datetime as dt
+import enum
+from typing import Any
+
+from sqlalchemy import JSON, Boolean, DateTime, Enum, Float, ForeignKey, Integer, String, Text, UniqueConstraint
+from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship
+
+
+def utcnow() -> dt.datetime:
+    return dt.datetime.now(dt.timezone.utc).replace(tzinfo=None)
+
+
+class Base(DeclarativeBase):
+    type_annotation_map = {dict[str, Any]: JSON, list[Any]: JSON}
+
+
+class JobState(str, enum.Enum):
+    queued = "queued"
+    grading = "grading"
+    graded = "graded"
+    failed = "failed"
+
+
+class Recruiter(Base):
+    __tablename__ = "recruiters"
+    id: Mapped[int] = mapped_column(primary_key=True)
+    email: Mapped[str] = mapped_column(String(320), unique=True)
+    name: Mapped[str] = mapped_column(String(200), default="")
+    password_hash: Mapped[str] = mapped_column(String(200))
+    is_admin: Mapped[bool] = mapped_column(Boolean, default=False)
+    created_at: Mapped[dt.datetime] = mapped_column(DateTime, default=utcnow)
+
+
+class ApiToken(Base):
+    __tablename__ = "api_tokens"
+    id: Mapped[int] = mapped_column(primary_key=True)
+    recruiter_id: Mapped[int] = mapped_column(ForeignKey("recruiters.id", ondelete="CASCADE"))
+    name: Mapped[str] = mapped_column(String(200), default="")
+    token_hash: Mapped[str] = mapped_column(String(64), unique=True)
+    created_at: Mapped[dt.datetime] = mapped_column(DateTime, default=utcnow)
+    last_used_at: Mapped[dt.datetime | None] = mapped_column(DateTime, nullable=True)
+    revoked_at: Mapped[dt.datetime | None] = mapped_column(DateTime, nullable=True)
+    recruiter: Mapped[Recruiter] = relationship()
+
+
+class Invite(Base):
+    __tablename__ = "invites"
+    id: Mapped[int] = mapped_column(primary_key=True)
+    token_hash: Mapped[str] = mapped_column(String(64), unique=True)
+    candidate_name: Mapped[str] = mapped_column(String(200))
+    candidate_id: Mapped[str] = mapped_column(String(64))  # the bundle's candidate id (seeds derive from it)
+    email: Mapped[str | None] = mapped_column(String(320), nullable=True)
+    exercise: Mapped[str] = mapped_column(String(100))
+    deadline: Mapped[dt.datetime] = mapped_column(DateTime)
+    show_score: Mapped[bool] = mapped_column(Boolean, default=False)
+    disabled_at: Mapped[dt.datetime | None] = mapped_column(DateTime, nullable=True)
+    created_by: Mapped[int | None] = mapped_column(ForeignKey("recruiters.id", ondelete="SET NULL"), nullable=True)
+    created_at: Mapped[dt.datetime] = mapped_column(DateTime, default=utcnow)
+    opened_at: Mapped[dt.datetime | None] = mapped_column(DateTime, nullable=True)
+    downloaded_at: Mapped[dt.datetime | None] = mapped_column(DateTime, nullable=True)
+    bundle_dir: Mapped[str | None] = mapped_column(String(500), nullable=True)  # relative to the data dir
+    uploads: Mapped[list["Upload"]] = relationship(back_populates="invite", order_by="Upload.id")
+    jobs: Mapped[list["Job"]] = relationship(back_populates="invite", order_by="Job.id")
+    events: Mapped[list["Event"]] = relationship(back_populates="invite", order_by="Event.id")
+
+    def expired(self, now: dt.datetime | None = None) -> bool:
+        return (now or utcnow()) > self.deadline
+
+
+class Upload(Base):
+    __tablename__ = "uploads"
+    id: Mapped[int] = mapped_column(primary_key=True)
+    invite_id: Mapped[int] = mapped_column(ForeignKey("invites.id", ondelete="CASCADE"))
+    filename: Mapped[str] = mapped_column(String(300))  # as the candidate named it (shown, never used as a path)
+    stored_path: Mapped[str] = mapped_column(String(500))  # relative to the data dir
+    size: Mapped[int] = mapped_column(Integer)
+    sha256: Mapped[str] = mapped_column(String(64))
+    created_at: Mapped[dt.datetime] = mapped_column(DateTime, default=utcnow)
+    invite: Mapped[Invite] = relationship(back_populates="uploads")
+
+
+class Job(Base):
+    """One grading of one upload. Attempts increase on requeue; each attempt writes at most one result."""
+
+    __tablename__ = "jobs"
+    id: Mapped[int] = mapped_column(primary_key=True)
+    invite_id: Mapped[int] = mapped_column(ForeignKey("invites.id", ondelete="CASCADE"))
+    upload_id: Mapped[int] = mapped_column(ForeignKey("uploads.id", ondelete="CASCADE"))
+    state: Mapped[JobState] = mapped_column(Enum(JobState, native_enum=False, length=16), default=JobState.queued)
+    attempt: Mapped[int] = mapped_column(Integer, default=0)  # the attempt running or last run (1-based)
+    max_attempts: Mapped[int] = mapped_column(Integer, default=3)
+    worker: Mapped[str | None] = mapped_column(String(200), nullable=True)
+    lease_until: Mapped[dt.datetime | None] = mapped_column(DateTime, nullable=True)
+    heartbeat_at: Mapped[dt.datetime | None] = mapped_column(DateTime, nullable=True)
+    enqueued_at: Mapped[dt.datetime | None] = mapped_column(DateTime, nullable=True)  # last sent to the broker
+    created_at: Mapped[dt.datetime] = mapped_column(DateTime, default=utcnow)
+    started_at: Mapped[dt.datetime | None] = mapped_column(DateTime, nullable=True)
+    finished_at: Mapped[dt.datetime | None] = mapped_column(DateTime, nullable=True)
+    rerun_of: Mapped[int | None] = mapped_column(ForeignKey("jobs.id", ondelete="SET NULL"), nullable=True)
+    note: Mapped[str] = mapped_column(Text, default="")  # why it waits or failed, for the pages
+    invite: Mapped[Invite] = relationship(back_populates="jobs")
+    upload: Mapped[Upload] = relationship()
+    results: Mapped[list["Result"]] = relationship(back_populates="job", order_by="Result.attempt")
+
+    @property
+    def final(self) -> "Result | None":
+        return self.results[-1] if self.results and self.state in (JobState.graded, JobState.failed) else None
+
+
+class Result(Base):
+    __tablename__ = "results"
+    __table_args__ = (UniqueConstraint("job_id", "attempt", name="uq_result_attempt"),)
+    id: Mapped[int] = mapped_column(primary_key=True)
+    job_id: Mapped[int] = mapped_column(ForeignKey("jobs.id", ondelete="CASCADE"))
+    attempt: Mapped[int] = mapped_column(Integer)
+    status: Mapped[str] = mapped_column(String(40))  # the report's named status (graded, build_failed, ...)
+    score: Mapped[float | None] = mapped_column(Float, nullable=True)
+    reason: Mapped[str] = mapped_column(Text, default="")
+    dimensions: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)  # dimension -> score
+    report_dir: Mapped[str | None] = mapped_column(String(500), nullable=True)  # relative to the data dir
+    created_at: Mapped[dt.datetime] = mapped_column(DateTime, default=utcnow)
+    job: Mapped[Job] = relationship(back_populates="results")
+
+
+class Event(Base):
+    """An invite's timeline: created, opened, downloaded, cloned, submitted, queued, grading, graded, failed,
+    disabled, extended, rerun."""
+
+    __tablename__ = "events"
+    id: Mapped[int] = mapped_column(primary_key=True)
+    invite_id: Mapped[int] = mapped_column(ForeignKey("invites.id", ondelete="CASCADE"))
+    kind: Mapped[str] = mapped_column(String(40))
+    detail: Mapped[str] = mapped_column(Text, default="")
+    at: Mapped[dt.datetime] = mapped_column(DateTime, default=utcnow)
+    invite: Mapped[Invite] = relationship(back_populates="events")
+
+
+class Worker(Base):
+    """A grading worker's last word: alive (heartbeat), busy, its engine, why it refuses work."""
+
+    __tablename__ = "workers"
+    id: Mapped[int] = mapped_column(primary_key=True)
+    name: Mapped[str] = mapped_column(String(200), unique=True)
+    host: Mapped[str] = mapped_column(String(200), default="")
+    pid: Mapped[int] = mapped_column(Integer, default=0)
+    engine: Mapped[str] = mapped_column(String(200), default="")  # e.g. "docker 20.10.24", "" when none
+    ready: Mapped[bool] = mapped_column(Boolean, default=False)
+    refusing: Mapped[str] = mapped_column(Text, default="")  # why it takes no work ("" = it takes work)
+    busy_job: Mapped[int | None] = mapped_column(Integer, nullable=True)
+    started_at: Mapped[dt.datetime] = mapped_column(DateTime, default=utcnow)
+    seen_at: Mapped[dt.datetime] = mapped_column(DateTime, default=utcnow)

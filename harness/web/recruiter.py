@@ -1,0 +1,211 @@
+"""Recruiter pages: log in and out, the invites table, creating invites (one or a CSV), an invite's
+details and its buttons. Reports, cohorts and the admin page are in recruiter_results.
+
+Thin: the work is done by harness.web.invites (shared with the JSON API). Every POST form
+carries the session's CSRF token; every page needs a recruiter session.
+"""
+from __future__ import annotations
+
+import datetime as dt
+import logging
+
+from fastapi import APIRouter, Depends, File, Form, Path, Request, UploadFile
+from fastapi.responses import HTMLResponse, RedirectResponse, Response
+from sqlalchemy.orm import Session
+
+from grader.errors import UsageError
+from grader.exercise import list_exercises
+from harness.web import invites as svc
+from harness.web.auth import (authenticate, db, end_session, page_recruiter, require_csrf, safe_next,
+                              start_session)
+from harness.web.invites_csv import parse_csv
+from harness.web.models import Invite, Recruiter, utcnow
+from harness.web.recruiter_results import router as results_router
+from harness.web.reports import latest_result
+from harness.web.status import queue_status
+from harness.web.timeline import invite_state
+from harness.web.views import render
+
+log = logging.getLogger(__name__)
+router = APIRouter(include_in_schema=False)
+router.include_router(results_router)
+CSV_LIMIT = 2 * 2**20
+MAX_ID = 2**31 - 1  # PostgreSQL's integer: a larger id in a URL is a 404, not a database error
+
+
+def _id() -> int:
+    # A fresh Path() per parameter: one shared instance makes two parameters read the same one.
+    return Path(ge=1, le=MAX_ID)  # type: ignore[no-any-return]
+
+
+_CSRF = [Depends(require_csrf)]
+
+
+def base_url(request: Request) -> str:
+    return request.app.state.settings.public_url or str(request.base_url)
+
+
+def _flash(request: Request, message: str) -> None:
+    request.session["flash"] = message
+
+
+def _back(invite_id: int) -> RedirectResponse:
+    return RedirectResponse(f"/invites/{invite_id}", status_code=303)
+
+
+@router.get("/login", response_class=HTMLResponse)
+def login_page(request: Request, next: str = "/") -> HTMLResponse:
+    return render(request, "recruiter/login.html", next=safe_next(next))
+
+
+@router.post("/login", dependencies=_CSRF)
+def login(request: Request, email: str = Form(""), password: str = Form(""), next: str = Form("/"),
+          session: Session = Depends(db)) -> Response:
+    recruiter = authenticate(session, email, password) if email and password else None
+    if recruiter is None:
+        # One message for an unknown e-mail and a wrong password: the form does not tell who has an account.
+        return render(request, "recruiter/login.html", status_code=401, next=safe_next(next),
+                      error="wrong e-mail or password")
+    start_session(request, recruiter)
+    log.info("recruiter %s logged in", recruiter.email)
+    return RedirectResponse(safe_next(next), status_code=303)
+
+
+@router.get("/logout", response_class=HTMLResponse)
+def logout_page(request: Request, me: Recruiter = Depends(page_recruiter)) -> HTMLResponse:
+    return render(request, "recruiter/logout.html")
+
+
+@router.post("/logout", dependencies=_CSRF)
+def logout(request: Request) -> RedirectResponse:
+    end_session(request)
+    return RedirectResponse("/login", status_code=303)
+
+
+def _index(request: Request, session: Session, status_code: int = 200, **context: object) -> HTMLResponse:
+    rows = []
+    for invite in svc.list_invites(session):
+        final = next((j.final for j in reversed(invite.jobs) if j.final is not None), None)
+        rows.append({"invite": invite, "state": invite_state(invite), "result": final,
+                     "expired": invite.expired()})
+    status = queue_status(session, request.app.state.settings)
+    default_deadline = (utcnow() + dt.timedelta(days=14)).date().isoformat()
+    return render(request, "recruiter/index.html", status_code=status_code, rows=rows,
+                  exercises=list_exercises(), default_deadline=default_deadline,
+                  banner=status.banner if status.queued else None, message=request.session.pop("flash", None),
+                  **context)
+
+
+@router.get("/", response_class=HTMLResponse)
+def index(request: Request, me: Recruiter = Depends(page_recruiter), session: Session = Depends(db)) -> HTMLResponse:
+    return _index(request, session)
+
+
+@router.post("/invites", dependencies=_CSRF)
+def create_invite(request: Request, candidate_name: str = Form(""), email: str = Form(""),
+                  exercise: str = Form(""), deadline: str = Form(""), show_score: bool = Form(False),
+                  me: Recruiter = Depends(page_recruiter), session: Session = Depends(db)) -> Response:
+    try:
+        spec = svc.spec_from_form(candidate_name=candidate_name, email=email or None, exercise=exercise,
+                                  deadline=deadline, show_score=show_score)
+        created = svc.create_invites(session, [spec], by=me, base_url=base_url(request))
+    except UsageError as exc:
+        session.rollback()
+        return _index(request, session, status_code=400, error=str(exc))
+    session.commit()
+    return render(request, "recruiter/created.html", created=created)
+
+
+@router.post("/invites/import", dependencies=_CSRF)
+async def import_invites(request: Request, file: UploadFile = File(...), show_score: bool = Form(False),
+                         me: Recruiter = Depends(page_recruiter), session: Session = Depends(db)) -> Response:
+    data = await file.read(CSV_LIMIT + 1)
+    try:
+        if len(data) > CSV_LIMIT:
+            raise UsageError(f"the CSV file is larger than {CSV_LIMIT // 2**20} MB")
+        specs = parse_csv(data, show_score=show_score)
+        created = svc.create_invites(session, specs, by=me, base_url=base_url(request))
+    except UsageError as exc:
+        session.rollback()  # a bad row anywhere: nothing of the file is kept
+        return _index(request, session, status_code=400, error=f"CSV not imported: {exc}")
+    session.commit()
+    return render(request, "recruiter/created.html", created=created)
+
+
+def _invite_page(request: Request, session: Session, invite: Invite, status_code: int = 200,
+                 **context: object) -> HTMLResponse:
+    jobs = [{"job": j, "result": latest_result(j)} for j in reversed(invite.jobs)]
+    return render(request, "recruiter/invite.html", status_code=status_code, invite=invite,
+                  state=invite_state(invite), jobs=jobs, expired=invite.expired(),
+                  message=request.session.pop("flash", None), **context)
+
+
+def _invite_or_404(request: Request, session: Session, invite_id: int) -> Invite | HTMLResponse:
+    try:
+        return svc.get_invite(session, invite_id)
+    except svc.NotFound as exc:
+        return render(request, "recruiter/not_found.html", status_code=404, what=str(exc))
+
+
+@router.get("/invites/{invite_id}", response_class=HTMLResponse)
+def invite_page(request: Request, invite_id: int = _id(), me: Recruiter = Depends(page_recruiter),
+                session: Session = Depends(db)) -> HTMLResponse:
+    invite = _invite_or_404(request, session, invite_id)
+    return invite if isinstance(invite, HTMLResponse) else _invite_page(request, session, invite)
+
+
+@router.post("/invites/{invite_id}/disable", dependencies=_CSRF)
+def disable_invite(request: Request, invite_id: int = _id(), me: Recruiter = Depends(page_recruiter),
+                   session: Session = Depends(db)) -> Response:
+    invite = _invite_or_404(request, session, invite_id)
+    if isinstance(invite, HTMLResponse):
+        return invite
+    svc.disable(session, invite, by=me)
+    session.commit()
+    _flash(request, "the link is disabled: the candidate can no longer open it")
+    return _back(invite.id)
+
+
+@router.post("/invites/{invite_id}/extend", dependencies=_CSRF)
+def extend_invite(request: Request, invite_id: int = _id(), deadline: str = Form(""),
+                  me: Recruiter = Depends(page_recruiter), session: Session = Depends(db)) -> Response:
+    invite = _invite_or_404(request, session, invite_id)
+    if isinstance(invite, HTMLResponse):
+        return invite
+    try:
+        svc.extend(session, invite, deadline, by=me)
+    except UsageError as exc:
+        session.rollback()
+        return _invite_page(request, session, invite, status_code=400, error=str(exc))
+    session.commit()
+    _flash(request, f"deadline set to {invite.deadline:%Y-%m-%d %H:%M} UTC")
+    return _back(invite.id)
+
+
+@router.post("/invites/{invite_id}/show-score", dependencies=_CSRF)
+def show_score_invite(request: Request, invite_id: int = _id(), show_score: bool = Form(False),
+                      me: Recruiter = Depends(page_recruiter), session: Session = Depends(db)) -> Response:
+    invite = _invite_or_404(request, session, invite_id)
+    if isinstance(invite, HTMLResponse):
+        return invite
+    svc.set_show_score(session, invite, show_score, by=me)
+    session.commit()
+    _flash(request, "the candidate now sees their score" if show_score else "the score is hidden from the candidate")
+    return _back(invite.id)
+
+
+@router.post("/invites/{invite_id}/rerun", dependencies=_CSRF)
+def rerun_invite(request: Request, invite_id: int = _id(), me: Recruiter = Depends(page_recruiter),
+                 session: Session = Depends(db)) -> Response:
+    invite = _invite_or_404(request, session, invite_id)
+    if isinstance(invite, HTMLResponse):
+        return invite
+    try:
+        job = svc.rerun(session, invite, by=me)
+    except UsageError as exc:
+        session.rollback()
+        return _invite_page(request, session, invite, status_code=400, error=str(exc))
+    session.commit()
+    svc.send(request.app.state.settings, job.id)
+    _flash(request, f"grading queued again as job {job.id}; the earlier result stays below")
+    return _back(invite.id)

@@ -1,0 +1,72 @@
+"""Web app settings: built once by `shiftwork serve` / `shiftwork worker` or a test, passed down."""
+from __future__ import annotations
+
+import os
+import secrets
+from dataclasses import dataclass
+from pathlib import Path
+
+from grader.errors import UsageError
+
+DEFAULT_UPLOAD_CAP = 50 * 2**20  # the submission archive caps in harness.submission are the real limit
+
+
+@dataclass(frozen=True)
+class WebSettings:
+    data_dir: Path
+    database_url: str
+    broker_url: str  # Celery broker; the default needs no server (a folder under data_dir)
+    secret_key: str  # signs session cookies and CSRF tokens; kept in data_dir, never in a bundle
+    upload_cap_bytes: int = DEFAULT_UPLOAD_CAP
+    lease_s: float = 120.0  # a job whose worker stopped heartbeating this long is requeued
+    heartbeat_s: float = 10.0
+    reaper_every_s: float = 5.0
+    embedded_worker: bool = True  # `serve` starts a grading worker beside the app
+    public_url: str = ""  # what links are built from (default: the request's own base URL)
+    cookie_secure: bool = False  # set behind TLS
+
+    @property
+    def db_file(self) -> Path:
+        return self.data_dir / "shiftwork.db"
+
+    def folder(self, name: str) -> Path:
+        """A folder of the data dir (bundles, uploads, reports, queue, repos), created on demand."""
+        path = self.data_dir / name
+        path.mkdir(parents=True, exist_ok=True)
+        return path
+
+    @property
+    def uses_embedded_broker(self) -> bool:
+        return self.broker_url.startswith("filesystem://")
+
+
+def _secret_key(data_dir: Path) -> str:
+    path = data_dir / "secret_key"
+    if path.is_file():
+        return path.read_text().strip()
+    key = secrets.token_urlsafe(32)
+    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+    with os.fdopen(fd, "w") as fh:
+        fh.write(key + "\n")
+    return key
+
+
+def build_settings(data_dir: Path | str, *, database_url: str | None = None, broker_url: str | None = None,
+                   env: dict[str, str] | None = None, **overrides: object) -> WebSettings:
+    """Settings from a data folder and the environment (SHIFTWORK_DATABASE_URL, SHIFTWORK_BROKER_URL)."""
+    env = dict(os.environ) if env is None else env
+    data = Path(data_dir).expanduser().resolve()
+    try:
+        data.mkdir(parents=True, exist_ok=True)
+    except OSError as exc:
+        raise UsageError(f"cannot create the data folder {data}: {exc.strerror or exc}") from exc
+    db = database_url or env.get("SHIFTWORK_DATABASE_URL") or f"sqlite:///{data / 'shiftwork.db'}"
+    broker = broker_url or env.get("SHIFTWORK_BROKER_URL") or "filesystem://"
+    if "lease_s" not in overrides and env.get("SHIFTWORK_LEASE_S"):
+        overrides["lease_s"] = float(env["SHIFTWORK_LEASE_S"])
+    if "heartbeat_s" not in overrides and env.get("SHIFTWORK_HEARTBEAT_S"):
+        overrides["heartbeat_s"] = float(env["SHIFTWORK_HEARTBEAT_S"])
+    return WebSettings(data_dir=data, database_url=db, broker_url=broker, secret_key=_secret_key(data),
+                       **overrides)  # type: ignore[arg-type]
+
+
