@@ -180,6 +180,31 @@ def admin_token(
     token_command(data, email, name=name, console=err)
 
 
+
+# -- `shiftwork worker` (the grading queue) ---------------------------------------------------
+@app.command()
+def worker(
+    data: Path = typer.Option(Path("shiftwork-data"), help="Data folder (the one `serve` uses, or any folder "
+                              "with the same SHIFTWORK_DATABASE_URL and SHIFTWORK_BROKER_URL)"),
+    name: Optional[str] = typer.Option(None, help="Worker name on the admin page (default: host:pid)"),
+) -> None:
+    """Run one grading worker in the foreground: grades queued jobs in Docker, one at a time."""
+    from harness.queue.embedded import run_foreground
+    from harness.web.db import make_engine, migrate
+    from harness.web.settings import build_settings
+
+    logging.getLogger("harness.queue").setLevel(logging.INFO)
+    settings = build_settings(data)
+    engine = make_engine(settings.database_url)
+    try:
+        migrate(engine)  # idempotent; a worker started first on a fresh data folder finds its tables
+    finally:
+        engine.dispose()
+    err.print(f"worker on {settings.data_dir} (broker {settings.broker_url.split('@')[-1]}); Ctrl-C stops it",
+              highlight=False, markup=False)
+    raise typer.Exit(run_foreground(settings, name))
+
+
 def _one_line(text: str) -> str:
     return " ".join(text.split())[:2000]
 
@@ -205,27 +230,3 @@ def main() -> None:
         err.print(f"[bold red]error:[/] internal error: {type(exc).__name__}: {escape(_one_line(str(exc)))} "
                   "(run with -v for the traceback)", highlight=False)
         sys.exit(1)
-
-
-# -- `shiftwork worker` (the grading queue) ---------------------------------------------------
-@app.command()
-def worker(
-    data: Path = typer.Option(Path("shiftwork-data"), help="Data folder (the one `serve` uses, or any folder "
-                              "with the same SHIFTWORK_DATABASE_URL and SHIFTWORK_BROKER_URL)"),
-    name: Optional[str] = typer.Option(None, help="Worker name on the admin page (default: host:pid)"),
-) -> None:
-    """Run one grading worker in the foreground: grades queued jobs in Docker, one at a time."""
-    from harness.queue.embedded import run_foreground
-    from harness.web.db import make_engine, migrate
-    from harness.web.settings import build_settings
-
-    logging.getLogger("harness.queue").setLevel(logging.INFO)
-    settings = build_settings(data)
-    engine = make_engine(settings.database_url)
-    try:
-        migrate(engine)  # idempotent; a worker started first on a fresh data folder finds its tables
-    finally:
-        engine.dispose()
-    err.print(f"worker on {settings.data_dir} (broker {settings.broker_url.split('@')[-1]}); Ctrl-C stops it",
-              highlight=False, markup=False)
-    raise typer.Exit(run_foreground(settings, name))
