@@ -6,6 +6,7 @@ import datetime as dt
 import hashlib
 import os
 import shutil
+import signal
 import subprocess
 import time
 import uuid
@@ -90,14 +91,7 @@ class QueueEnv:
         return sorted(folder.glob("*.msg")) if folder.is_dir() else []
 
     def wait(self, what: Callable[[], Any], timeout: float, why: str, every: float = 0.2) -> Any:
-        deadline = time.monotonic() + timeout
-        while time.monotonic() < deadline:
-            got = what()
-            if got:
-                return got
-            time.sleep(every)
-        raise AssertionError(f"timed out after {timeout:.0f} s waiting for {why}; "
-                             f"worker log tail:\n{self.worker_log()[-4000:]}")
+        return wait_for(what, timeout, why, self.worker_log, every)
 
     def worker_log(self) -> str:
         folder = self.settings.data_dir / "logs"
@@ -185,3 +179,26 @@ def networks_labelled(label: str) -> list[str]:
 def copy_tree(src: Path, dest: Path) -> Path:
     shutil.copytree(src, dest, ignore=shutil.ignore_patterns("__pycache__"))
     return dest
+
+
+def wait_for(what: Callable[[], Any], timeout: float, why: str, log_tail: Callable[[], str],
+             every: float = 1.0) -> Any:
+    """Poll `what` until it is truthy; on timeout fail with the worker's log tail."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        got = what()
+        if got:
+            return got
+        time.sleep(every)
+    raise AssertionError(f"timed out after {timeout:.0f} s waiting for {why}; worker log tail:\n{log_tail()[-4000:]}")
+
+
+def stop(proc: subprocess.Popen[bytes]) -> None:
+    """SIGTERM, then SIGKILL if the process is still there after 40 s."""
+    if proc.poll() is None:
+        proc.send_signal(signal.SIGTERM)
+        try:
+            proc.wait(40)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+            proc.wait(10)

@@ -14,17 +14,15 @@ import datetime as dt
 import io
 import os
 import shutil
-import signal
 import subprocess
 import sys
-import time
 import zipfile
 from pathlib import Path
 from typing import Any, Callable, Iterator
 
 import pytest
 
-from _queue_env import run_labelled, zip_folder
+from _queue_env import run_labelled, stop, wait_for, zip_folder
 from _webdata import csrf_of
 
 pytestmark = [pytest.mark.docker, pytest.mark.slow,
@@ -38,15 +36,8 @@ GRADED_WITHIN_S = 300.0
 SHIFTWORK = Path(sys.executable).parent / "shiftwork"
 
 
-def wait_for(what: Callable[[], Any], timeout: float, why: str, log: Path, every: float = 1.0) -> Any:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        got = what()
-        if got:
-            return got
-        time.sleep(every)
-    tail = log.read_text(errors="replace")[-4000:] if log.is_file() else "(no worker log)"
-    raise AssertionError(f"timed out after {timeout:.0f} s waiting for {why}; worker log tail:\n{tail}")
+def _tail(log: Path) -> Callable[[], str]:
+    return lambda: log.read_text(errors="replace") if log.is_file() else "(no worker log)"
 
 
 @pytest.fixture
@@ -75,16 +66,10 @@ def worker(settings: Any, db_url: str, app: Any, grader_env: None) -> Iterator[P
             with app.state.sessions() as s:
                 return any(w.ready for w in s.query(Worker).all())
 
-        wait_for(ready, 120, "the worker to register ready", log, every=0.5)
+        wait_for(ready, 120, "the worker to register ready", _tail(log), every=0.5)
         yield log
     finally:
-        if proc.poll() is None:
-            proc.send_signal(signal.SIGTERM)
-            try:
-                proc.wait(40)
-            except subprocess.TimeoutExpired:
-                proc.kill()
-                proc.wait(10)
+        stop(proc)
     assert proc.returncode == 0, log.read_text()[-3000:]
 
 
@@ -151,7 +136,7 @@ def test_invite_download_upload_grade_through_the_api(api: Any, client: Any, set
         body = got.json()
         return body if body["state"] in ("graded", "failed") else None
 
-    detail = wait_for(finished, GRADED_WITHIN_S, f"job {job_id} to be graded", worker, every=3.0)
+    detail = wait_for(finished, GRADED_WITHIN_S, f"job {job_id} to be graded", _tail(worker), every=3.0)
     (job,) = detail["jobs"]
     assert job["id"] == job_id
     assert (detail["state"], job["state"], job["attempt"]) == ("graded", "graded", 1), job["note"]

@@ -17,7 +17,8 @@ from typing import Any, Iterator
 
 import pytest
 
-from _queue_env import SECRET, QueueEnv, make_env, networks_labelled, run_labelled, traversal_zip, zip_folder
+from _queue_env import (SECRET, QueueEnv, make_env, networks_labelled, run_labelled, stop, traversal_zip,
+                        zip_folder)
 
 LEASE = dict(lease_s=8.0, heartbeat_s=2.0, reaper_every_s=1.0)
 GRADED_WITHIN_S = 600.0  # two shared cores: a full grading can take minutes while other suites run
@@ -52,16 +53,6 @@ def start_cli_worker(env: QueueEnv, name: str, **extra_env: str) -> subprocess.P
                                 env=child_env, stdin=subprocess.DEVNULL, stdout=out, stderr=subprocess.STDOUT)
     finally:
         out.close()
-
-
-def stop(proc: subprocess.Popen[bytes]) -> None:
-    if proc.poll() is None:
-        proc.send_signal(signal.SIGTERM)
-        try:
-            proc.wait(40)
-        except subprocess.TimeoutExpired:
-            proc.kill()
-            proc.wait(10)
 
 
 def children(pid: int) -> list[int]:
