@@ -26,11 +26,17 @@ from grader.transcript import Transcript
 from harness.baseline import Baselines
 from harness.calibration import scored_phases
 from harness.data.engine import generate_scenario, load_recipe
+from harness.plan_cache import load_plan, plan_cache_dir, plan_key, store_plan
 from harness.runtime.select import choose_runtime, require_sandbox
 from harness.secret import derive_seed, load_secret, scrub_environment
 from harness.submission import Submission, redact, resolve_submission, submission_name
 
 log = logging.getLogger(__name__)
+
+# Needs that follow from the scenario files and the calibration alone (see grader.checks.base.provided):
+# a held-back set short of one fails before any traffic is generated (a minute under load).
+_STRUCTURAL_NEEDS = frozenset({"shifted", "drift_onset", "drift_stable", "quality_onset", "performance_onset",
+                               "slice_onset", "load", "restart"})
 
 
 def plan_grading(exercise: Exercise, seed: int, console: Console | None = None,
@@ -51,20 +57,42 @@ def plan_grading(exercise: Exercise, seed: int, console: Console | None = None,
                 raise UsageError(f"{exercise.id} has no held-back scenario {', '.join(sorted(unknown))}")
             scenarios = [s for s in scenarios if s.name in keep]
         names = {s.name for s in scenarios}
-        traffic = {s.name: generate_scenario(recipe, s, seed) for s in scenarios}
         full = scored_phases(exercise)
         scored = Scored(**{a: {k: v for k, v in getattr(full, a).items() if k[0] in names}
                            for a in ("drift", "quality", "performance", "slices")})
-        missing = unmet([c.id for c in exercise.checks], provided(scored, traffic, scenarios))
-        if missing and only is None:  # the held-back set must measure every check it is weighted on
-            raise ConfigError(f"{exercise.id}: the held-back scenarios cannot measure "
-                              + "; ".join(f"{c} (needs {', '.join(sorted(n))})" for c, n in missing.items()))
+        ids = [c.id for c in exercise.checks]
+        if only is None:  # the held-back set must measure every check it is weighted on
+            early = {c: n & _STRUCTURAL_NEEDS for c, n in unmet(ids, provided(scored, {}, scenarios)).items()}
+            _refuse_unmeasurable(exercise, {c: n for c, n in early.items() if n})
+        traffic = {s.name: generate_scenario(recipe, s, seed) for s in scenarios}
+        if only is None:
+            _refuse_unmeasurable(exercise, unmet(ids, provided(scored, traffic, scenarios)))
         baselines = Baselines.for_exercise(exercise.dataset, exercise.label, seed)
         predictions = baselines.predictions(traffic)
     return GradePlan(exercise=exercise, seed=seed, scenarios=scenarios, traffic=traffic, scored=scored,
                      classes=list(recipe.classes), checks=checks, baseline_predictions=predictions,
                      baseline_name=baselines.spec.describe,
                      fields=[f.name for f in recipe.fields if f.kind != "id" and f.name != recipe.label])
+
+
+def _refuse_unmeasurable(exercise: Exercise, missing: dict[str, set[str]]) -> None:
+    if missing:
+        raise ConfigError(f"{exercise.id}: the held-back scenarios cannot measure "
+                          + "; ".join(f"{c} (needs {', '.join(sorted(n))})" for c, n in missing.items()))
+
+
+def cached_plan(exercise: Exercise, seed: int, console: Console | None = None, *, cache_dir: Path | None,
+                only: Iterable[str] | None = None) -> GradePlan:
+    """plan_grading, read from / written to the plan cache in `cache_dir` (None: always plan afresh)."""
+    if cache_dir is None:
+        return plan_grading(exercise, seed, console, only=only)
+    only = None if only is None else sorted(set(only))
+    key = plan_key(exercise, seed, only)
+    plan = load_plan(cache_dir, exercise, seed, only, key=key)
+    if plan is None:
+        plan = plan_grading(exercise, seed, console, only=only)
+        store_plan(cache_dir, plan, only, key=key)
+    return plan
 
 
 def pick_seed(exercise_id: str, sub: Submission, seed: int | None) -> int:
@@ -83,11 +111,12 @@ def grade_one(submission: str | Path, *, exercise: str | None = None, out: Path 
               runtime: str = "auto", seed: int | None = None, allow_bad_token: bool = False,
               console: Console | None = None, plan: GradePlan | None = None, budgets: Budgets | None = None,
               runtime_obj: Runtime | None = None,
-              plan_cache: dict[tuple[str, int], GradePlan] | None = None,
+              plan_cache: dict[tuple[str, int], GradePlan] | None = None, plan_dir: Path | None = None,
               allow_local_git: bool = False, local_fallback: bool = False) -> tuple[Any, Path]:
     """Grade one submission and write its reports. Returns (Report, report folder).
 
     `plan`, `budgets` and `runtime_obj` let tests and benchmarks use small scenarios and budgets.
+    Plans are read from and kept in `plan_dir` (default: plan_cache_dir(), resolved per call).
     `local_fallback` lets `auto` run the submission unsandboxed when no engine answers: only
     for code the grader trusts (`make demo` grades the project's own solutions).
     """
@@ -101,7 +130,15 @@ def grade_one(submission: str | Path, *, exercise: str | None = None, out: Path 
         if plan is None:
             ex = load_exercise(ex_id)
             key = (ex.id, pick_seed(ex.id, sub, seed))
-            plan = (plan_cache or {}).get(key) or plan_grading(ex, key[1], console)
+            # a fresh random seed is never asked for again: only a candidate's or a chosen seed is kept
+            repeats = seed is not None or bool(sub.verified and sub.meta is not None and sub.meta.candidate)
+            plans_at = plan_dir or plan_cache_dir()
+            pkey = plan_key(ex, key[1]) if repeats and key not in (plan_cache or {}) else None
+            plan = (plan_cache or {}).get(key) or (load_plan(plans_at, ex, key[1], key=pkey) if pkey else None)
+            if plan is None:
+                plan = plan_grading(ex, key[1], console)
+                if pkey:
+                    store_plan(plans_at, plan, key=pkey)
             if plan_cache is not None:
                 plan_cache[key] = plan
         ex = plan.exercise

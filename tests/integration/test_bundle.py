@@ -50,7 +50,7 @@ def _plant(home: Path) -> list[str]:
 
 
 @pytest.fixture(scope="module")
-def world(tmp_path_factory: pytest.TempPathFactory):
+def world(tmp_path_factory: pytest.TempPathFactory, shiftwork_wheel):
     tmp = tmp_path_factory.mktemp("bundle")
     home = tmp / "home"
     (home / "exercises").mkdir(parents=True)
@@ -72,12 +72,8 @@ def world(tmp_path_factory: pytest.TempPathFactory):
             inner.setenv("SHIFTWORK_HOME", str(ROOT))
             return real(load_exercise(ex.id, root=ROOT), scenario)
 
-    # A snapshot of the code the wheel is built from: the checkout may change while this runs.
-    snapshot = tmp / "src"
-    snapshot.mkdir()
-    shutil.copy2(ROOT / "pyproject.toml", snapshot / "pyproject.toml")
-    for pkg in ("harness", "grader"):
-        shutil.copytree(ROOT / pkg, snapshot / pkg, ignore=shutil.ignore_patterns("__pycache__"))
+    # The session's snapshot of the code (the checkout may change while this runs) and its wheel, built once.
+    snapshot = shiftwork_wheel.source
     from harness import bundle
 
     with pytest.MonkeyPatch.context() as mp:

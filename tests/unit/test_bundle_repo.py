@@ -2,10 +2,10 @@
 from __future__ import annotations
 
 import io
-import shutil
 import subprocess
 import zipfile
 from pathlib import Path
+from typing import Any
 
 import pytest
 from rich.console import Console
@@ -117,17 +117,12 @@ def test_zip_holds_the_repo_under_one_folder(tmp_path: Path) -> None:
     assert status.returncode == 0 and status.stdout == ""
 
 
-def test_wheel_holds_only_harness_and_grader_and_builds_identically(repo_root: Path, tmp_path: Path,
+def test_wheel_holds_only_harness_and_grader_and_builds_identically(shiftwork_wheel: Any,
                                                                    monkeypatch: pytest.MonkeyPatch) -> None:
-    snap = tmp_path / "src"  # a snapshot: the shared checkout may change between the two builds
-    snap.mkdir()
-    (snap / "pyproject.toml").write_bytes((repo_root / "pyproject.toml").read_bytes())
-    for pkg in ("harness", "grader"):
-        shutil.copytree(repo_root / pkg, snap / pkg, ignore=shutil.ignore_patterns("__pycache__"))
+    # the session's wheel (a real build of a snapshot) against a second real build of the same snapshot
+    name, data = shiftwork_wheel.name, shiftwork_wheel.data
     monkeypatch.setattr(bundle, "_WHEEL_CACHE", {})
-    name, data = bundle.build_wheel(snap)
-    monkeypatch.setattr(bundle, "_WHEEL_CACHE", {})
-    assert bundle.build_wheel(snap) == (name, data)
+    assert bundle.build_wheel(shiftwork_wheel.source) == (name, data)
     assert name.startswith("shiftwork-") and name.endswith("-py3-none-any.whl")
     with zipfile.ZipFile(io.BytesIO(data)) as zf:
         names = zf.namelist()

@@ -14,21 +14,21 @@ from grader.exercise import load_exercise
 # Computed from the code BEFORE the data-kind plug-ins existed (seed 7): the text kind must
 # keep producing exactly these bytes, so support-triage's grades and bundles do not move.
 SUPPORT_TRIAGE_SHA256 = {
-    "training_csv": "1aa56213f705efd1cd68d594f677b15aee8986c3e42382fe3189db5a713bdb3b",
-    "training_truths": "436855ef6ba48cf39d8bd3c3cf1b28185299749ccd050088e0bf03af2a6d7f86",
-    "training_clean": "b3b6f1972d8e51f61d5eb4ba3fe079140f6bd6d6ed04dc672226effb08dd6de2",
-    "scenario:stable-messy": "58081dcd869122ff7553267b43cd23e4449243839c59ae42b59ddc4c1bdf34d0",
-    "scenario:product-launch": "454e94c624c06501da4744aa5fa416a450f66d756d49fb21865a1b6e6ddb75f7",
-    "scenario:channel-mix": "fc1104ed0ffdcac685a073a461eddb9b20c194b9d61adbdc4a30ecd561b45892",
-    "scenario:unit-change": "5bfe8e164d04e5f020b7cbee68a910b60be2f7c1ca0e90cdd104d56f5bb40464",
-    "scenario:outage": "d0b72b4996bfe79cd4f47411c35927033cc194e0ad05e639f343312f33d8819d",
-    "scenario:renamed-field": "17ac51fda6f892a7c0dbff8f562e7caf4247896f2f6c465519d924e2c1cfea2f",
-    "scenario:policy-change": "870233f6c75d57bbb405676c2a035e3cadb69c2645936ee12cf0ac31e5ad1fa6",
-    "scenario:operations": "386a27a0bee3422aed6c65629056b625c1fe90f8204f3d3df85da902fe9e373f",
-    "scenario:self-check": "f00c0180c7d623ba8849e2073b3b02dc4f2e0a5b107e1d8c9cf576f979982e2e",
-    "reference_clean": "32214277d13aed2866f53cbf5d3a8b8d61e301413fe71f9a859278d64c8c54ca",
-    "sample_clean": "098d0363c47e2254f680123a54572430a5c929b8f64c20b78cfe73830f44a5a5",
-    "baseline_predictions": "588ac8c441a23ab499bd10a579ad095855cc15d36a8425a9efe0d29a84a1ae0b",
+    "training_csv": "5325f989d0eb4f3924f9a8f625cbbbf58b019b40c1f19ba6da9f4916db500547",
+    "training_truths": "1ddfa2c4d551538c55b8e3dc2ae01c4d5a98b95f0d077ba0d1e39c6a03eb65f9",
+    "training_clean": "3e55a6cdae8e33ea23c09081a02210275114e1d8b6351ededd3574659df2dee5",
+    "scenario:stable-messy": "eb0e628b2a22ba30fc708131d071b34380ce3ca394c40e06790efcb903339161",
+    "scenario:product-launch": "7d202290f13b3a08942f2cb55cdc3418aa2e3e08315143c73270bd0cddc2eba7",
+    "scenario:channel-mix": "33132e083c5418f45bb0157596727d9228e638eceff832098572d77749db671b",
+    "scenario:unit-change": "f15d932624616dd6802723b7106b2cc0560a092941ee1d2502dc1d7e33f50931",
+    "scenario:outage": "51ce796c387a460b23c574bc1e0fe8d5932afb1fe2684de6f53973fb62bfdcde",
+    "scenario:renamed-field": "d8fe281065d68dadd29874b32f3ac8125144fdd0b5f6347b5a8e91a71eec72ba",
+    "scenario:policy-change": "236b16a9d3a52d32e4483d04de2adf3f38bd33f43e87b5301f92287efe0ca9a9",
+    "scenario:operations": "4954514a6df4ab58a5066dc577637075edc002a065b13da4dba05acdc1e2b34e",
+    "scenario:self-check": "d449c55f934ba093a53f8ad0755adbbe7883a0d1b10b073ca39bb2d5a2224294",
+    "reference_clean": "cabcc92adfc2e738a0ac0203735b3e9e8ff7ef34aa2f9c481171ad414332f8b2",
+    "sample_clean": "80e27ce490e899dc836a0b8e0de205f93df381810e75ea0e58afc4b0fc4d1f0e",
+    "baseline_predictions": "4efaa044375c58552e62b7cfb82145d4458a29451d1ae3c2e0f64dfbf315a991",
 }
 
 
@@ -36,6 +36,9 @@ def _h(text: str) -> str:
     return hashlib.sha256(text.encode()).hexdigest()
 
 
+# Taken again when the training months were given real hints (chat and Spanish grow over the
+# training period, issue 14); before that edit the engine changes of the series kind were checked
+# against the earlier hashes with the earlier recipe.
 def test_support_triage_bytes_and_baseline_predictions_unchanged():
     from harness.baseline import Baselines
 
@@ -60,7 +63,7 @@ def test_support_triage_bytes_and_baseline_predictions_unchanged():
         assert got == SUPPORT_TRIAGE_SHA256
 
 
-@pytest.mark.parametrize("dataset", ["tiny-sensors", "credit-default", "support-triage"])
+@pytest.mark.parametrize("dataset", ["tiny-sensors", "credit-default", "support-triage", "load-forecast"])
 def test_wire_id_is_id(dataset):
     r = load_recipe(dataset)
     assert r.id_field == "id"
