@@ -83,8 +83,18 @@ def grade(
     allow_local_git: bool = typer.Option(False, help="Allow file:// and local-path git repositories "
                                          "(refused by default: a local path can name the grader's own files)"),
 ) -> None:
-    """Grade a submission: build, run, replay held-back traffic, write report.json/.md/.html."""
+    """Grade a submission: build, run, replay held-back traffic, write report.json/.md/.html.
+
+    With SHIFTWORK_BROKER_URL (and SHIFTWORK_DATABASE_URL) set, --submissions goes through the
+    grading queue: the workers grade, this command waits and writes the table."""
     from harness.grading import grade_command
+    from harness.queue.cohort import grade_cohort_via_queue, queue_configured
+
+    if submissions is not None and not submission and queue_configured():
+        if runtime not in ("auto", "docker"):
+            raise typer.BadParameter("workers grade in Docker: --runtime local cannot go through the queue "
+                                     "(unset SHIFTWORK_BROKER_URL to grade here)", param_hint="--runtime")
+        raise typer.Exit(grade_cohort_via_queue(submissions, exercise=exercise, out=out, console=Console()))
 
     code = grade_command(
         submission=submission, submissions=submissions, exercise=exercise, out=out,

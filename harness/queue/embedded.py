@@ -34,6 +34,8 @@ def worker_env(settings: WebSettings) -> dict[str, str]:
     env.update(SHIFTWORK_DATABASE_URL=settings.database_url, SHIFTWORK_BROKER_URL=settings.broker_url,
                SHIFTWORK_LEASE_S=repr(settings.lease_s), SHIFTWORK_HEARTBEAT_S=repr(settings.heartbeat_s),
                PYTHONUNBUFFERED="1")
+    if settings.storage_dir is not None:
+        env["SHIFTWORK_STORAGE_DIR"] = str(settings.storage_dir)
     return env
 
 
@@ -140,8 +142,12 @@ def start_embedded_worker(settings: WebSettings, *, name: str | None = None, rea
 
 
 def run_foreground(settings: WebSettings, name: str | None = None) -> int:
-    """`shiftwork worker`: one supervised worker, its output on this terminal, until SIGINT or SIGTERM."""
+    """`shiftwork worker`: one supervised worker, its output on this terminal, until SIGINT or SIGTERM.
+
+    It reaps too: with workers on several machines and `serve --no-worker`, a dead worker's
+    job must come back without waiting for some worker to restart."""
     sup = Supervisor(settings, name or default_name())
+    reaper = ReaperThread(settings)
     stopping = threading.Event()
 
     def on_signal(signum: int, _frame: object) -> None:
@@ -150,10 +156,12 @@ def run_foreground(settings: WebSettings, name: str | None = None) -> int:
     previous = {s: signal.signal(s, on_signal) for s in (signal.SIGINT, signal.SIGTERM)}
     try:
         sup.start()
+        reaper.start()
         while not stopping.wait(1.0):
             if not sup.is_alive():
                 break
     finally:
+        reaper.stop()
         sup.stop()
         for s, handler in previous.items():
             signal.signal(s, handler)

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import datetime as dt
 import logging
+import os
 import threading
 from dataclasses import dataclass, field
 from typing import Any
@@ -75,15 +76,31 @@ def _resend_lost(settings: WebSettings, now: dt.datetime) -> list[int]:
     factory = sessions(settings)
     never = and_(Job.enqueued_at.is_(None), Job.created_at < now - dt.timedelta(seconds=NEVER_SENT_AFTER_S))
     waiting = Job.enqueued_at < now - dt.timedelta(seconds=LOST_AFTER_S)
-    # A busy queue is not a lost message: wait only counts while some worker could have taken it.
+    # A busy queue is not a lost message: wait only counts while some worker could have taken it and the
+    # broker holds nothing more to give (a worker between two jobs looks idle; with every worker reaping,
+    # re-sending then would add a copy of every waiting job to a long queue each minute).
     idle = idle_workers(factory, fresh_s=3 * settings.heartbeat_s)
-    cond = or_(never, waiting) if idle else never
+    cond = or_(never, waiting) if idle and broker_depth(settings) == 0 else never
     with factory() as s:
         ids = list(s.scalars(select(Job.id).where(Job.state == JobState.queued, cond).order_by(Job.id)))
     sent = [job_id for job_id in ids if enqueue(settings, job_id)]
     if sent:
         log.warning("re-sent jobs %s: queued with no message taken (idle workers: %s)", sent, ", ".join(idle) or "-")
     return sent
+
+
+def broker_depth(settings: WebSettings) -> int | None:
+    """Messages waiting in the grading queue on the broker; None when it does not answer."""
+    from harness.queue.celery_app import QUEUE
+    from harness.queue.jobs import _app
+
+    try:
+        with _app(settings, os.getpid()).connection_for_write() as conn:
+            conn.ensure_connection(max_retries=1)
+            return int(conn.default_channel.queue_declare(queue=QUEUE, durable=True, auto_delete=False).message_count)
+    except Exception as exc:
+        log.debug("queue depth: %s", exc)
+        return None
 
 
 def _docker() -> Any:

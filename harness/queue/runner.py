@@ -113,13 +113,15 @@ def grade_attempt(settings: WebSettings, c: Claim) -> Outcome:
             return Outcome(JobState.failed, NOT_GRADED, "the invite or the upload of this job was deleted")
         exercise, candidate = invite.exercise, invite.candidate_id
         stored, filename = upload.stored_path, upload.filename
-    path = (settings.data_dir / stored).resolve()
-    if settings.data_dir.resolve() not in path.parents or not path.is_file():
+    root = settings.storage_root.resolve()  # shared with the app: uploads in, reports out
+    path = (root / stored).resolve()
+    if root not in path.parents or not path.is_file():
         return Outcome(JobState.failed, NOT_GRADED,
-                       f"the uploaded file of {filename!r} is missing from the data folder")
-    out = settings.folder("reports") / f"job-{c.job_id}" / f"attempt-{c.attempt}"
+                       f"the uploaded file of {filename!r} is missing from the storage folder {root}")
+    out = settings.stored("reports") / f"job-{c.job_id}" / f"attempt-{c.attempt}"
     try:
-        report, folder = _grade(path, exercise, candidate, out, run_label(c.job_id, c.attempt))
+        report, folder = _grade(path, exercise, candidate, out, run_label(c.job_id, c.attempt),
+                                plan_dir=settings.data_dir / "plans")
     except RuntimeUnavailable:
         raise
     except SoftTimeLimitExceeded:
@@ -138,12 +140,14 @@ def grade_attempt(settings: WebSettings, c: Claim) -> Outcome:
         return Outcome(JobState.failed, NOT_GRADED, f"grader error: {type(exc).__name__}: {_line(exc)}")
     return Outcome(JobState.graded, report.status, reason="; ".join(report.reasons)[:4000], score=report.score,
                    dimensions={k: v.score for k, v in report.dimensions.items()},
-                   report_dir=folder.resolve().relative_to(settings.data_dir.resolve()).as_posix())
+                   report_dir=folder.resolve().relative_to(root).as_posix())
 
 
-def _grade(path: Path, exercise_id: str, candidate: str, out: Path, label: str) -> tuple[Any, Path]:
+def _grade(path: Path, exercise_id: str, candidate: str, out: Path, label: str, *,
+           plan_dir: Path) -> tuple[Any, Path]:
     from grader.exercise import load_exercise
-    from harness.grading import grade_one, plan_grading
+    from harness.grading import cached_plan, grade_one
+    from harness.plan_cache import plan_cache_dir
     from harness.runtime.docker import DockerRuntime
     from harness.secret import derive_seed, load_secret
 
@@ -153,7 +157,8 @@ def _grade(path: Path, exercise_id: str, candidate: str, out: Path, label: str) 
     seed = derive_seed(load_secret(), ex.id, candidate)
     only = [n.strip() for n in os.environ.get(SCENARIOS_ENV, "").split(",") if n.strip()] or None
     began = time.monotonic()
-    plan = plan_grading(ex, seed, console, only=only)
+    # a regrading of the candidate (a retry, a second upload) reads the plan: planning is deterministic
+    plan = cached_plan(ex, seed, console, only=only, cache_dir=plan_cache_dir(plan_dir))
     log.info("planned %s (%s scenarios) in %.1f s", ex.id, len(plan.scenarios), time.monotonic() - began)
     runtime = DockerRuntime(ex, console, label)
     return grade_one(path, exercise=ex.id, out=out, runtime="docker", plan=plan, runtime_obj=runtime,

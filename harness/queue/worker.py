@@ -1,10 +1,12 @@
-"""A grading worker process: register, wait for a Docker engine, reap once, then consume.
+"""A grading worker process: register, wait for a Docker engine and the gateway rule, reap once, consume.
 
 A worker without an engine must not take a message it cannot grade, so it does not start
 consuming at all: it registers with the reason it refuses work and checks again every few
-seconds; jobs stay queued meanwhile. Once consuming, a thread heartbeats the worker's row
-and, should the engine stop answering, stops the worker (a warm shutdown); whoever
-supervises it (`shiftwork worker`, `serve`) starts it again, and it waits again.
+seconds; jobs stay queued meanwhile. The same holds while a container on a run network can
+reach the broker, the database or the app (harness.queue.gateway). Once consuming, a
+thread heartbeats the worker's row and, should the engine stop answering, stops the
+worker (a warm shutdown); whoever supervises it (`shiftwork worker`, `serve`) starts it
+again, and it waits again.
 
 `python -m harness.queue.worker --data DIR --name NAME [--parent PID]` is how the
 supervisor starts it; settings come from DIR and the environment (build_settings).
@@ -27,6 +29,7 @@ from harness.web.settings import WebSettings, build_settings
 log = logging.getLogger(__name__)
 
 GATE_EVERY_S = 3.0  # how often a refusing worker checks for its engine again
+GATEWAY_EVERY_S = 30.0  # a reachable broker is a setup fault: check again, but not often
 LOST_AFTER_MISSES = 2  # one slow answer (a busy engine mid-build) is not a lost engine
 EX_ENGINE_LOST = 75  # EX_TEMPFAIL: stopped because the engine went away; start again
 
@@ -61,7 +64,7 @@ def wait_for_engine(settings: WebSettings, name: str) -> Engine:
     """Register; return once the engine answers (re-checking every GATE_EVERY_S), saying why meanwhile."""
     factory = sessions(settings)
     engine = engine_status()
-    register(factory, name, engine, ready=engine.ok, refusing=engine.problem)
+    register(factory, name, engine, ready=False, refusing=engine.problem)  # ready once the gateway rule holds
     said = ""
     while not engine.ok:
         if engine.problem != said:
@@ -69,14 +72,34 @@ def wait_for_engine(settings: WebSettings, name: str) -> Engine:
             said = engine.problem
         time.sleep(GATE_EVERY_S)
         engine = engine_status()
-        seen(factory, name, engine=engine.version, ready=engine.ok, refusing=engine.problem)
-    log.info("worker %s: %s answers; consuming %s", name, engine.version, QUEUE)
+        seen(factory, name, engine=engine.version, ready=False, refusing=engine.problem)
+    log.info("worker %s: %s answers; checking the gateway rule before consuming %s", name, engine.version, QUEUE)
     return engine
+
+
+def wait_for_gateway_rule(settings: WebSettings, name: str) -> None:
+    """Return once a run network's container reaches neither the broker, the database nor the app;
+    until then the worker refuses work and its row says why (re-checked every GATEWAY_EVERY_S)."""
+    from harness.queue.gateway import check_gateway
+
+    factory = sessions(settings)
+    said = ""
+    while True:
+        got = check_gateway(settings)
+        if got.ok:
+            return
+        if got.problem != said:
+            log.error("worker %s refuses work: %s", name, got.problem)
+            said = got.problem
+        seen(factory, name, ready=False, refusing=got.problem)
+        time.sleep(GATEWAY_EVERY_S)
 
 
 def run_worker(settings: WebSettings, name: str) -> int:
     """Run one worker in this process until it is stopped; returns its exit code."""
     wait_for_engine(settings, name)
+    wait_for_gateway_rule(settings, name)
+    seen(sessions(settings), name, ready=True, refusing="")
     try:
         from harness.queue.reaper import reap
 

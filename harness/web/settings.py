@@ -24,6 +24,10 @@ class WebSettings:
     embedded_worker: bool = True  # `serve` starts a grading worker beside the app
     public_url: str = ""  # what links are built from (default: the request's own base URL)
     cookie_secure: bool = False  # set behind TLS
+    # Where uploads and reports live (Upload.stored_path and Result.report_dir are relative to it):
+    # the data folder by default; on a worker machine, the storage it shares with the app
+    # (SHIFTWORK_STORAGE_DIR), while data_dir stays the worker's own working folder.
+    storage_dir: Path | None = None
 
     @property
     def db_file(self) -> Path:
@@ -32,6 +36,16 @@ class WebSettings:
     def folder(self, name: str) -> Path:
         """A folder of the data dir (bundles, uploads, reports, queue, repos), created on demand."""
         path = self.data_dir / name
+        path.mkdir(parents=True, exist_ok=True)
+        return path
+
+    @property
+    def storage_root(self) -> Path:
+        return self.storage_dir or self.data_dir
+
+    def stored(self, name: str) -> Path:
+        """A folder of the shared storage root (uploads, reports), created on demand."""
+        path = self.storage_root / name
         path.mkdir(parents=True, exist_ok=True)
         return path
 
@@ -53,7 +67,8 @@ def _secret_key(data_dir: Path) -> str:
 
 def build_settings(data_dir: Path | str, *, database_url: str | None = None, broker_url: str | None = None,
                    env: dict[str, str] | None = None, **overrides: object) -> WebSettings:
-    """Settings from a data folder and the environment (SHIFTWORK_DATABASE_URL, SHIFTWORK_BROKER_URL)."""
+    """Settings from a data folder and the environment (SHIFTWORK_DATABASE_URL, SHIFTWORK_BROKER_URL,
+    SHIFTWORK_STORAGE_DIR, SHIFTWORK_LEASE_S, SHIFTWORK_HEARTBEAT_S)."""
     env = dict(os.environ) if env is None else env
     data = Path(data_dir).expanduser().resolve()
     try:
@@ -66,6 +81,11 @@ def build_settings(data_dir: Path | str, *, database_url: str | None = None, bro
         overrides["lease_s"] = float(env["SHIFTWORK_LEASE_S"])
     if "heartbeat_s" not in overrides and env.get("SHIFTWORK_HEARTBEAT_S"):
         overrides["heartbeat_s"] = float(env["SHIFTWORK_HEARTBEAT_S"])
+    if "storage_dir" not in overrides and env.get("SHIFTWORK_STORAGE_DIR"):
+        storage = Path(env["SHIFTWORK_STORAGE_DIR"]).expanduser().resolve()
+        if not storage.is_dir():
+            raise UsageError(f"SHIFTWORK_STORAGE_DIR={storage}: not a folder (mount the storage shared with the app)")
+        overrides["storage_dir"] = storage
     return WebSettings(data_dir=data, database_url=db, broker_url=broker, secret_key=_secret_key(data),
                        **overrides)  # type: ignore[arg-type]
 
