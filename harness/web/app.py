@@ -15,6 +15,7 @@ from starlette.middleware.sessions import SessionMiddleware
 
 from harness.web.db import make_engine, migrate, session_factory
 from harness.web.settings import WebSettings
+from harness.web.views import PageNotFound, render
 
 log = logging.getLogger(__name__)
 
@@ -42,6 +43,10 @@ def create_app(settings: WebSettings, *, run_migrations: bool = True) -> FastAPI
         # The default handler echoes the input as UTF-8: a lone surrogate in it made a 500.
         body = json.dumps({"detail": jsonable_encoder(exc.errors())}, ensure_ascii=True, default=repr)
         return Response(body, status_code=422, media_type="application/json")
+
+    @app.exception_handler(PageNotFound)
+    async def _page_not_found(request: Request, exc: PageNotFound) -> Response:
+        return render(request, "recruiter/not_found.html", status_code=404, what=exc.what)
 
     from harness.web import api, candidate, recruiter
 

@@ -24,7 +24,7 @@ from harness.web.recruiter_results import router as results_router
 from harness.web.reports import latest_result
 from harness.web.status import queue_status
 from harness.web.timeline import invite_state
-from harness.web.views import render
+from harness.web.views import PageNotFound, render
 
 log = logging.getLogger(__name__)
 router = APIRouter(include_in_schema=False)
@@ -140,26 +140,23 @@ def _invite_page(request: Request, session: Session, invite: Invite, status_code
                   message=request.session.pop("flash", None), **context)
 
 
-def _invite_or_404(request: Request, session: Session, invite_id: int) -> Invite | HTMLResponse:
+def _invite_or_404(session: Session, invite_id: int) -> Invite:
     try:
         return svc.get_invite(session, invite_id)
     except svc.NotFound as exc:
-        return render(request, "recruiter/not_found.html", status_code=404, what=str(exc))
+        raise PageNotFound(str(exc)) from exc
 
 
 @router.get("/invites/{invite_id}", response_class=HTMLResponse)
 def invite_page(request: Request, invite_id: int = _id(), me: Recruiter = Depends(page_recruiter),
                 session: Session = Depends(db)) -> HTMLResponse:
-    invite = _invite_or_404(request, session, invite_id)
-    return invite if isinstance(invite, HTMLResponse) else _invite_page(request, session, invite)
+    return _invite_page(request, session, _invite_or_404(session, invite_id))
 
 
 @router.post("/invites/{invite_id}/disable", dependencies=_CSRF)
 def disable_invite(request: Request, invite_id: int = _id(), me: Recruiter = Depends(page_recruiter),
                    session: Session = Depends(db)) -> Response:
-    invite = _invite_or_404(request, session, invite_id)
-    if isinstance(invite, HTMLResponse):
-        return invite
+    invite = _invite_or_404(session, invite_id)
     svc.disable(session, invite, by=me)
     session.commit()
     _flash(request, "the link is disabled: the candidate can no longer open it")
@@ -169,9 +166,7 @@ def disable_invite(request: Request, invite_id: int = _id(), me: Recruiter = Dep
 @router.post("/invites/{invite_id}/extend", dependencies=_CSRF)
 def extend_invite(request: Request, invite_id: int = _id(), deadline: str = Form(""),
                   me: Recruiter = Depends(page_recruiter), session: Session = Depends(db)) -> Response:
-    invite = _invite_or_404(request, session, invite_id)
-    if isinstance(invite, HTMLResponse):
-        return invite
+    invite = _invite_or_404(session, invite_id)
     try:
         svc.extend(session, invite, deadline, by=me)
     except UsageError as exc:
@@ -185,9 +180,7 @@ def extend_invite(request: Request, invite_id: int = _id(), deadline: str = Form
 @router.post("/invites/{invite_id}/show-score", dependencies=_CSRF)
 def show_score_invite(request: Request, invite_id: int = _id(), show_score: bool = Form(False),
                       me: Recruiter = Depends(page_recruiter), session: Session = Depends(db)) -> Response:
-    invite = _invite_or_404(request, session, invite_id)
-    if isinstance(invite, HTMLResponse):
-        return invite
+    invite = _invite_or_404(session, invite_id)
     svc.set_show_score(session, invite, show_score, by=me)
     session.commit()
     _flash(request, "the candidate now sees their score" if show_score else "the score is hidden from the candidate")
@@ -197,9 +190,7 @@ def show_score_invite(request: Request, invite_id: int = _id(), show_score: bool
 @router.post("/invites/{invite_id}/rerun", dependencies=_CSRF)
 def rerun_invite(request: Request, invite_id: int = _id(), me: Recruiter = Depends(page_recruiter),
                  session: Session = Depends(db)) -> Response:
-    invite = _invite_or_404(request, session, invite_id)
-    if isinstance(invite, HTMLResponse):
-        return invite
+    invite = _invite_or_404(session, invite_id)
     try:
         job = svc.rerun(session, invite, by=me)
     except UsageError as exc:

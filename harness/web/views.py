@@ -41,6 +41,14 @@ def templates() -> Jinja2Templates:
     return t
 
 
+class PageNotFound(Exception):
+    """A recruiter page about something that does not exist: rendered as the 404 page by the app."""
+
+    def __init__(self, what: str) -> None:
+        super().__init__(what)
+        self.what = what
+
+
 def render(request: Request, name: str, status_code: int = 200, **context: Any) -> HTMLResponse:
     """A page with the recruiter's context: who is logged in and the form token of this session."""
     from harness.web.auth import csrf_for

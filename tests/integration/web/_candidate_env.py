@@ -208,3 +208,21 @@ class Server:
         self.server.should_exit = True
         self.thread.join(timeout=30)
         self.sock.close()
+
+
+def env_fixture(prefix: str, **settings: Any) -> Any:
+    """A module-scoped `env` fixture on SQLite and on PostgreSQL: an app with `settings` passed to make_env."""
+
+    @pytest.fixture(scope="module", params=["sqlite", pytest.param("postgres", marks=pytest.mark.postgres)])
+    def env(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Env]:
+        tmp = tmp_path_factory.mktemp(f"{prefix}-{request.param}")
+        gen = database_url(request.param, tmp)
+        url = next(gen)
+        mp = pytest.MonkeyPatch()
+        try:
+            yield make_env(tmp / "data", url, mp, **settings)
+        finally:
+            mp.undo()
+            gen.close()
+
+    return env

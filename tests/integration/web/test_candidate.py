@@ -8,11 +8,10 @@ import secrets
 import tomllib
 import zipfile
 from pathlib import Path
-from typing import Iterator
 
 import pytest
 
-from _candidate_env import EXERCISE, SECRET, Env, Source, built_source, database_url, make_env
+from _candidate_env import EXERCISE, SECRET, Env, Source, built_source, env_fixture
 
 ROOT = Path(__file__).resolve().parents[3]
 
@@ -22,17 +21,7 @@ def source(tmp_path_factory: pytest.TempPathFactory) -> Source:
     return built_source(tmp_path_factory.getbasetemp() / "candidate-source")
 
 
-@pytest.fixture(scope="module", params=["sqlite", pytest.param("postgres", marks=pytest.mark.postgres)])
-def env(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Env]:
-    tmp = tmp_path_factory.mktemp(f"candidate-{request.param}")
-    gen = database_url(request.param, tmp)
-    url = next(gen)
-    mp = pytest.MonkeyPatch()
-    try:
-        yield make_env(tmp / "data", url, mp)
-    finally:
-        mp.undo()
-        gen.close()
+env = env_fixture("candidate")
 
 
 def _now() -> dt.datetime:

@@ -307,7 +307,12 @@ def test_rerun_without_an_upload_is_refused(logged_in: Any, sessions: Any) -> No
 
 
 def test_an_unknown_or_huge_invite_id_is_a_404(logged_in: Any) -> None:
-    assert logged_in.get("/invites/999").status_code == 404
+    page = logged_in.get("/invites/999")
+    assert page.status_code == 404 and 'id="not-found"' in page.text and "999" in page.text
+    token = csrf_of(logged_in.get("/").text)
+    for action in ("disable", "extend", "show-score", "rerun"):
+        answer = logged_in.post(f"/invites/999/{action}", data={"csrf_token": token})
+        assert answer.status_code == 404 and 'id="not-found"' in answer.text, action
     assert logged_in.get(f"/invites/{2**40}").status_code == 422  # beyond any id: refused before the database
 
 

@@ -13,7 +13,7 @@ from typing import Iterator
 
 import pytest
 
-from _candidate_env import UPLOAD_CAP, Env, Server, Source, built_source, database_url, make_env
+from _candidate_env import UPLOAD_CAP, Env, Server, Source, built_source, env_fixture, make_env
 
 BOUNDARY = "----shiftworktestboundary7MA4YWxk"
 
@@ -23,17 +23,7 @@ def source(tmp_path_factory: pytest.TempPathFactory) -> Source:
     return built_source(tmp_path_factory.getbasetemp() / "candidate-source")
 
 
-@pytest.fixture(scope="module", params=["sqlite", pytest.param("postgres", marks=pytest.mark.postgres)])
-def env(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Env]:
-    tmp = tmp_path_factory.mktemp(f"uploads-{request.param}")
-    gen = database_url(request.param, tmp)
-    url = next(gen)
-    mp = pytest.MonkeyPatch()
-    try:
-        yield make_env(tmp / "data", url, mp, upload_cap_bytes=UPLOAD_CAP)
-    finally:
-        mp.undo()
-        gen.close()
+env = env_fixture("uploads", upload_cap_bytes=UPLOAD_CAP)
 
 
 def _zip(files: dict[str, bytes]) -> bytes:
