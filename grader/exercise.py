@@ -6,13 +6,16 @@ import tomllib
 from pathlib import Path
 from typing import Literal
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, ValidationInfo, field_validator, model_validator
 
 from grader.errors import ConfigError, UsageError
 from grader.scenario import Scenario, load_scenario
 
 Dimension = Literal["validation", "monitoring", "degradation", "operations", "accuracy"]
 DIMENSIONS: tuple[str, ...] = ("validation", "monitoring", "degradation", "operations", "accuracy")
+TargetKind = Literal["classification", "regression"]
+# the performance metric each target kind can be graded on (the first is its default)
+METRICS: dict[str, tuple[str, ...]] = {"classification": ("accuracy",), "regression": ("mae",)}
 
 
 class Budgets(BaseModel):
@@ -61,6 +64,10 @@ class Exercise(BaseModel):
     checks: list[CheckSpec] = Field(min_length=1)
     # raw categorical fields whose groups' performance is watched (e.g. a protected attribute)
     slices: list[str] = Field(default_factory=list)
+    # what a prediction is (a class label, or a number) and the metric the accuracy checks report
+    target: TargetKind = "classification"
+    metric: str = Field(default="", validate_default=True,
+                        description="accuracy (classification) or mae (regression); empty: the target's default")
     root: Path = Field(default=Path("."), exclude=True)
 
     @model_validator(mode="after")
@@ -72,6 +79,19 @@ class Exercise(BaseModel):
         if abs(total - 1.0) > 1e-6:
             raise ValueError(f"weights must add up to 1, not {total:g}")
         return self
+
+    @field_validator("metric")
+    @classmethod
+    def _metric_fits_target(cls, v: str, info: ValidationInfo) -> str:
+        target = info.data.get("target")
+        if target is None:  # the target itself failed validation: that error is the one to show
+            return v
+        allowed = METRICS[target]
+        if not v:
+            return allowed[0]
+        if v not in allowed:
+            raise ValueError(f"{v!r} does not fit target {target!r} (use {', '.join(allowed)})")
+        return v
 
     def held_back_scenarios(self) -> list[Scenario]:
         return [load_scenario(self.root / "scenarios" / name) for name in self.scenarios]

@@ -48,7 +48,7 @@ class GradePlan:
     scored: Scored
     classes: list[str]
     checks: list[Check]
-    baseline_predictions: dict[str, dict[str, str]] = field(default_factory=dict)
+    baseline_predictions: dict[str, dict[str, str | float]] = field(default_factory=dict)
     baseline_accuracy: dict[str, float] = field(default_factory=dict)
     baseline_name: str = "a plain model"  # what the plain baseline is, in words (from the data kind)
     fields: list[str] = field(default_factory=list)  # the documented raw input fields (the data dictionary's)

@@ -78,8 +78,53 @@ class RenameField(_Shift):
     to: str
 
 
+class StuckValue(_Shift):
+    """A sensor sticks: a numeric field repeats one value (the first affected reading's) while
+    what it measures goes on moving."""
+
+    kind: Literal["stuck_value"]
+    field: str
+    where: dict[str, str] = Field(default_factory=dict, description="Only records with these categorical values")
+
+
+class SensorOffset(_Shift):
+    """A sensor reads off by a constant (a bad recalibration): the field moves, the world does not."""
+
+    kind: Literal["sensor_offset"]
+    field: str
+    offset: float
+    where: dict[str, str] = Field(default_factory=dict, description="Only records with these categorical values")
+
+
+class ClockShift(_Shift):
+    """A clock jumps (a daylight-saving rule applied twice, a gateway in another zone): every
+    timestamp is `minutes` off the interval its readings describe."""
+
+    kind: Literal["clock_shift"]
+    minutes: int = Field(description="Wire timestamp minus the real interval's start")
+
+
+class ProfileChange(_Shift):
+    """Concept change for a numeric target (a new tariff moves demand): within the local hours
+    [start, end) the target is multiplied by `factor`; the inputs do not show it."""
+
+    kind: Literal["profile_change"]
+    factor: float = Field(gt=0)
+    hours: tuple[int, int] = Field(description="Local hours [start, end) the change applies to")
+
+
+class ExtremeDays(_Shift):
+    """Traffic from days kept out of training because they are extreme (a heat wave): `field`
+    goes beyond anything in training, and the target does not follow the familiar pattern."""
+
+    kind: Literal["extreme_days"]
+    field: str = Field(description="The field whose values leave the training range")
+    share: float = Field(default=1.0, gt=0, le=1, description="Share of records drawn from extreme days")
+
+
 Shift = Annotated[
-    Union[Covariate, NewCategory, UnitChange, MissingBurst, LabelPrior, ConceptDrift, RenameField],
+    Union[Covariate, NewCategory, UnitChange, MissingBurst, LabelPrior, ConceptDrift, RenameField,
+          StuckValue, SensorOffset, ClockShift, ProfileChange, ExtremeDays],
     Field(discriminator="kind"),
 ]
 

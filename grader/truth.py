@@ -1,9 +1,10 @@
 """Ground truth the grader keeps and never sends to a candidate."""
 from __future__ import annotations
 
+import math
 from typing import Any, Literal
 
-from pydantic import BaseModel, Field
+from pydantic import BaseModel, Field, field_validator
 
 RecordKind = Literal["clean", "recoverable", "invalid", "unfamiliar"]
 Expectation = Literal["detect", "silent", "unscored"]
@@ -22,10 +23,17 @@ class RecordTruth(BaseModel):
     phase: str
     index: int = Field(description="Position of the record in its scenario's traffic, from 0")
     kind: RecordKind
-    label: str | None = Field(description="True label now (after any concept drift)")
-    original_label: str | None = Field(default=None, description="Label before concept drift")
+    # a class name (classification) or the true value (regression)
+    label: str | float | None = Field(description="True label now (after any concept drift)")
+    original_label: str | float | None = Field(default=None, description="Label before concept drift")
     injections: list[Injection] = Field(default_factory=list)
     duplicate_of: str | None = None
+
+    @field_validator("label", "original_label")
+    @classmethod
+    def _nan_is_unknown(cls, v: str | float | None) -> str | float | None:
+        # a data frame's missing actual arrives as NaN: no label, never a number no answer can match
+        return None if isinstance(v, float) and not math.isfinite(v) else v
 
 
 class PhaseExpect(BaseModel):

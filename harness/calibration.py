@@ -33,7 +33,7 @@ from scipy import stats
 from grader.checks.base import Scored
 from grader.detector import ReferenceDetector
 from grader.truth import PhaseExpect
-from grader.errors import CalibrationFailed, UsageError
+from grader.errors import CalibrationFailed, ConfigError, UsageError
 from grader.exercise import Exercise, load_exercise, repo_root
 from grader.scenario import Phase, Scenario
 
@@ -48,9 +48,11 @@ HOLDOUT_ROWS = 10000
 # A window "underperforms" when the z-test says so AND accuracy fell by at least this much:
 # the same effect-size gate idea as the detector, so tiny biases do not become alarms.
 PERFORMANCE_GATE = 0.03
+# The same gate for a numeric target: the window's mean absolute error rose by at least this share.
+ERROR_GATE = 0.15
 # Bump when the simulation changes meaning, so cached reports are not reused.
 # 2: the performance model is the grader's plain baseline of the recipe's kind.
-CALIBRATION_VERSION = 3  # 3: per-group (slice) performance
+CALIBRATION_VERSION = 4  # 3: per-group (slice) performance; 4: numeric targets (error tests)
 
 Aspect = Literal["drift", "quality", "performance"]
 ASPECTS: tuple[Aspect, ...] = ("drift", "quality", "performance")
@@ -68,7 +70,7 @@ class PhaseCalibration(BaseModel):
     evidently_rate: float | None = Field(description="Second opinion; None = n/a (evidently raised)")
     evidently_note: str = ""
     field_rates: dict[str, float] = Field(default_factory=dict, description="Per-field rate (drift or quality)")
-    window_accuracy: float | None = None
+    window_accuracy: float | None = Field(default=None, description="Accuracy, or MAE for a numeric target")
     expect: PhaseExpect
     verdicts: dict[Aspect, Verdict]
     # per group "field=value" of the exercise's slice fields: share of windows where that group underperformed
@@ -103,7 +105,8 @@ class CalibrationReport(BaseModel):
     windows: int
     seed: int
     reference: str
-    stable_accuracy: float
+    stable_accuracy: float = Field(description="The plain baseline's stable accuracy, or its MAE for a numeric target")
+    metric: str = Field(default="accuracy", description="What stable_accuracy and window_accuracy hold")
     seconds: float
     phases: list[PhaseCalibration]
     cached: bool = Field(default=False, exclude=True)
@@ -156,6 +159,14 @@ def _underperforms(correct: int, n: int, stable_correct: int, stable_n: int) -> 
     return float(stats.norm.sf(z)) < ALPHA
 
 
+def _errors_rose(errors: np.ndarray, stable: np.ndarray) -> bool:
+    """Numeric target: one-sided Welch test (alpha 0.01) that absolute errors grew, plus an effect gate."""
+    if len(errors) < 2 or errors.mean() < stable.mean() * (1 + ERROR_GATE):
+        return False
+    t = stats.ttest_ind(errors, stable, equal_var=False, alternative="greater")
+    return float(t.pvalue) < ALPHA
+
+
 class _Simulator:
     """Everything drawn once per calibration: reference, detector, plain model."""
 
@@ -166,6 +177,9 @@ class _Simulator:
 
         self.engine = engine
         self.recipe = engine.load_recipe(exercise.dataset, root=exercise.root.parent.parent)
+        if self.recipe.target != exercise.target:
+            raise ConfigError(f"{exercise.id}: exercise.toml says target = {exercise.target!r} but dataset "
+                              f"{exercise.dataset} is {self.recipe.target!r}")
         self.kind = kind_for(self.recipe)
         self.label = self.recipe.label
         # What is monitored, and how, is the kind's: identity and time never (timestamps always
@@ -187,10 +201,13 @@ class _Simulator:
         # rows would flatter the model (in-sample accuracy) and turn into false alarms.
         holdout = engine.reference_clean(self.recipe, seed + 1, n=HOLDOUT_ROWS, pool="heldout")
         self.stable_n = len(holdout)
-        correct = self._correct(holdout)
+        self.regression = self.recipe.target == "regression"
+        if self.regression:
+            self.stable_errors = self._errors(holdout)
+        correct = self._correct(holdout) if not self.regression else np.zeros(len(holdout), dtype=bool)
         self.stable_correct = int(correct.sum())
         # per group of each slice field: its own stable accuracy (groups differ at baseline)
-        self.slices = list(exercise.slices)
+        self.slices = list(exercise.slices) if not self.regression else []
         self.group_stable: dict[str, tuple[int, int]] = {}
         for f in self.slices:
             values = holdout[f].astype(str).str.strip().str.lower()
@@ -202,6 +219,14 @@ class _Simulator:
 
     def _monitored(self, frame: pd.DataFrame) -> pd.DataFrame:
         return self.kind.monitored(self.recipe, frame).frame
+
+    def _errors(self, frame: pd.DataFrame) -> np.ndarray:
+        records = frame.drop(columns=[self.label]).to_dict("records")
+        return np.abs(np.array(self.model.predict(records), dtype=float) - frame[self.label].to_numpy(dtype=float))
+
+    def stable_figure(self) -> float:
+        """Stable accuracy, or for a numeric target the stable mean absolute error."""
+        return float(self.stable_errors.mean()) if self.regression else self.stable_correct / self.stable_n
 
     def _correct(self, frame: pd.DataFrame) -> np.ndarray:
         # typed clean records, as the plain model would read them off the wire
@@ -223,7 +248,11 @@ class _Simulator:
             drift += v.drift
             quality += v.quality
             fields.update(set(v.drift_fields) | set(v.quality_fields))
-            if self.label in w.columns and w[self.label].notna().all():
+            if self.regression and self.label in w.columns and w[self.label].notna().all():
+                e = self._errors(w)
+                acc.append(float(e.mean()))  # the window's mean absolute error
+                perf += _errors_rose(e, self.stable_errors)
+            elif self.label in w.columns and w[self.label].notna().all():
                 c = self._correct(w)
                 acc.append(float(c.mean()))
                 perf += _underperforms(int(c.sum()), len(c), self.stable_correct, self.stable_n)
@@ -308,7 +337,8 @@ def calibrate(exercise: Exercise, *, windows: int = 40, seed: int = 7,
         results.append(sim.phase(s, p, windows, seed, tick))
     return CalibrationReport(
         exercise=exercise.id, key=cache_key(exercise, windows=windows, seed=seed), windows=windows, seed=seed,
-        reference=sim.reference_note, stable_accuracy=sim.stable_correct / sim.stable_n,
+        reference=sim.reference_note, stable_accuracy=sim.stable_figure(),
+        metric="mae" if sim.regression else "accuracy",
         seconds=round(time.perf_counter() - started, 2), phases=results,
     )
 
@@ -390,7 +420,8 @@ def render(report: CalibrationReport, console) -> None:
     for scenario in dict.fromkeys(p.scenario for p in report.phases):
         table = Table(title=scenario, title_justify="left", title_style="bold")
         for col, kw in (("phase", {"no_wrap": True}), ("window", {"justify": "right"}), ("drift", {}),
-                        ("quality", {}), ("performance", {}), ("evidently", {}), ("accuracy", {"justify": "right"}),
+                        ("quality", {}), ("performance", {}), ("evidently", {}),
+                        ("accuracy" if report.metric == "accuracy" else report.metric.upper(), {"justify": "right"}),
                         ("fields (rate)", {})):
             table.add_column(col, **kw)
         for p in (p for p in report.phases if p.scenario == scenario):
@@ -409,7 +440,8 @@ def render(report: CalibrationReport, console) -> None:
         f"'detect' needs >= {MUST_DETECT}, 'silent' <= {MUST_BE_SILENT}; dim = not scored. "
         f"Evidently (ks/chisquare, Bonferroni) on {EVIDENTLY_WINDOWS} windows per phase, second opinion only"
         + (f"; n/a: {'; '.join(notes)}" if notes else "") + ".")
-    console.print(f"Stable accuracy {report.stable_accuracy:.3f} (the grader's plain baseline); {report.reference}; "
+    figure = "Stable accuracy" if report.metric == "accuracy" else "Stable mean absolute error"
+    console.print(f"{figure} {report.stable_accuracy:.3f} (the grader's plain baseline); {report.reference}; "
                   f"seed {report.seed}; simulated in {report.seconds:.1f} s"
                   f"{' (read from cache)' if report.cached else ''}; cache key {report.key}.")
 

@@ -57,10 +57,13 @@ def comparison_table(reports: dict[str, Any]) -> Table:
 
     def acc(r: Any, key: str) -> str:
         v = getattr(r.accuracy, key)
-        return "n/a" if v is None else f"{v:.1%}"
+        if v is None:
+            return "n/a"
+        return f"{v:.1%}" if r.accuracy.metric_name == "accuracy" else f"{v:.1f}"
 
-    table.add_row("accuracy, in distribution", *(acc(r, "in_distribution") for r in reports.values()))
-    table.add_row("accuracy, under shift", *(acc(r, "under_shift") for r in reports.values()))
+    metric = next(iter(reports.values())).accuracy.metric_name
+    table.add_row(f"{metric}, in distribution", *(acc(r, "in_distribution") for r in reports.values()))
+    table.add_row(f"{metric}, under shift", *(acc(r, "under_shift") for r in reports.values()))
     return table
 
 

@@ -69,6 +69,8 @@ class BundleSettings(BaseModel):
     title: str
     label: str
     classes: list[str]
+    target: str = Field(default="classification", description="classification, or regression for a numeric label")
+    metric: str = Field(default="", description="The accuracy checks' metric (empty: the target's default)")
     weights: dict[str, float]
     budgets: Budgets
     limits: Limits
@@ -83,7 +85,7 @@ class BundleSettings(BaseModel):
         return Exercise(
             id=self.exercise, version=self.version, title=self.title, dataset=self.exercise, label=self.label,
             weights=self.weights, budgets=self.budgets, limits=self.limits, scenarios=["(held back)"],
-            public_scenario=SETTINGS_PATH, checks=self.checks, root=root,
+            public_scenario=SETTINGS_PATH, checks=self.checks, root=root, target=self.target, metric=self.metric,
         )
 
     def scored(self) -> Any:
@@ -137,6 +139,7 @@ def settings_for(ex: Exercise, scenario: Scenario, traffic: ScenarioTraffic, rec
     expectations = public_expectations(ex, scenario)
     return BundleSettings(
         exercise=ex.id, version=ex.version, title=ex.title, label=ex.label, classes=list(recipe.classes),
+        target=ex.target, metric=ex.metric,
         weights=dict(ex.weights), budgets=ex.budgets, limits=ex.limits,
         checks=public_checks(ex, scenario, traffic, expectations), scenario=scenario, expectations=expectations,
         baseline=kind_for(recipe).baseline_spec(recipe),

@@ -51,9 +51,10 @@ class CheckContext:
     scored: Scored
     classes: list[str]  # label classes seen in training
     baseline_accuracy: dict[str, float] = field(default_factory=dict)  # "majority", "plain_model" per phase group
-    # model name ("majority", "plain_model") -> record id -> predicted label; lets checks compare
-    # a candidate with the naive baselines on exactly the records it was scored on
-    baseline_predictions: dict[str, dict[str, str]] = field(default_factory=dict)
+    # model name -> record id -> prediction; lets checks compare a candidate with the naive
+    # baselines on exactly the records it was scored on. Classification: "majority", "plain_model"
+    # (labels); regression: "seasonal_naive", "plain_model" (numbers) — see grader.target
+    baseline_predictions: dict[str, dict[str, str | float]] = field(default_factory=dict)
     baseline_name: str = "a plain model"  # the plain baseline in words, for evidence (from the data kind)
     # the documented raw input fields: what "naming every field" means (empty: the fields the traffic carried)
     fields: list[str] = field(default_factory=list)

@@ -4,57 +4,22 @@ Counterweights (docs/scoring.md): performance_alarm is multiplied by the alarm's
 discrimination J = P(on | degraded) - P(on | stable), so an always-on or never-on alarm
 scores 0; unfamiliar_fallback is the informedness of the fallback status (unfamiliar
 records sent to fallback minus familiar clean ones), so always- and never-fallback score
-0; shift_accuracy counts unserved records as wrong and is anchored at the best constant
-answer on exactly the records the service was scored on, so a constant scores 0.
+0; shift_accuracy asks the exercise's target (grader.target): unserved records earn nothing
+and the zero anchor is the best trivial answer on exactly the records the service was scored
+on (a constant; for regression also the seasonal-naive forecast), so a trivial answer scores 0.
 """
 from __future__ import annotations
 
 import logging
-from collections import Counter
 
 from grader.checks.alarms import discrimination, score_onsets, silent_stats
 from grader.checks.base import Check, CheckContext, CheckResult, register
-from grader.checks.records import Outcome, clip01, iter_kind, outcomes, pct, ratio
+from grader.checks.records import clip01, iter_kind, outcomes, pct, ratio
+from grader.target import target_for
 
 log = logging.getLogger(__name__)
 
 MAX_FAILURES = 5
-
-
-def baseline_accuracy(ctx: CheckContext, model: str, rows: list[Outcome], group: str) -> float | None:
-    """A naive model's accuracy on `rows`: per-record predictions when given, else the context's figure."""
-    preds = ctx.baseline_predictions.get(model)
-    if preds:
-        known = [o for o in rows if o.truth.id in preds and o.truth.label is not None]
-        if known:
-            return sum(1 for o in known if preds[o.truth.id] == o.truth.label) / len(known)
-    for key in (f"{model}:{group}", model):
-        if key in ctx.baseline_accuracy:
-            return ctx.baseline_accuracy[key]
-    return None
-
-
-def best_constant_accuracy(rows: list[Outcome]) -> float | None:
-    """The accuracy of the best single answer in hindsight on `rows`: what a constant service can reach."""
-    labels = Counter(str(o.truth.label).strip().lower() for o in rows if o.truth.label is not None)
-    total = sum(labels.values())
-    return max(labels.values()) / total if total else None
-
-
-def null_anchor(ctx: CheckContext, rows: list[Outcome], group: str) -> tuple[float | None, dict[str, float | None]]:
-    """0 of an accuracy check — the majority-class model or the best constant, whichever is higher —
-    and both figures for the metrics."""
-    maj = baseline_accuracy(ctx, "majority", rows, group)
-    best = best_constant_accuracy(rows)
-    known = [v for v in (maj, best) if v is not None]
-    return (max(known) if known else None), {"majority": maj, "best_constant": best}
-
-
-def anchored(acc: float, low: float, high: float) -> float:
-    """0 at `low` (majority baseline), 1 at `high`; a degenerate span is a step at `high`."""
-    if high - low < 0.01:
-        return 1.0 if acc >= high else 0.0
-    return clip01((acc - low) / (high - low))
 
 
 @register
@@ -65,6 +30,7 @@ class PerformanceAlarm(Check):
     needs = frozenset({'performance_onset', 'labels'})
 
     def run(self, ctx: CheckContext) -> CheckResult:
+        target = target_for(ctx.exercise)
         onsets = score_onsets(ctx, "performance", full=1.0, zero=3.0, label_allowance=True)
         if not onsets:
             return self.not_measured("no performance drop passed calibration as 'must detect'")
@@ -90,10 +56,10 @@ class PerformanceAlarm(Check):
             o = min(onsets, key=lambda x: x.credit)
             debrief.append(f"Labels changed meaning in {o.scenario}/{o.phase} (concept drift, invisible to input "
                            f"monitoring) and the performance alarm {o.note}. Ask how they use delayed labels "
-                           "and how soon they could know accuracy had dropped.")
+                           f"and how soon they could know {target.worse}.")
         if st.reads and st.share > 0.1:
             debrief.append(f"performance.degraded was on for {st.share:.0%} of stable reads. Ask how they set the "
-                           "baseline their accuracy is compared against.")
+                           f"baseline their {target.metric_name} is compared against.")
         if fb and fb_ok < fb:
             debrief.append(f"{fb - fb_ok} of {fb} /feedback calls were not accepted. Ask how labels reach their model.")
         return self.result(score, evidence, failures=[ln for ln, o in zip(lines, onsets) if o.credit < 1][:4]
@@ -151,34 +117,20 @@ class ShiftAccuracy(Check):
     pass_mark = 0.6
 
     def run(self, ctx: CheckContext) -> CheckResult:
+        target = target_for(ctx.exercise)
+        title = target.title(self.title)
         rows = outcomes(ctx)
         shifted = {(s, p.name) for s in ctx.traffic for p in ctx.phases(s) if p.shifts and p.kind == "traffic"}
         mine = [o for o in rows if (o.truth.scenario, o.truth.phase) in shifted
                 and o.truth.kind != "invalid" and o.truth.label is not None]
         if not mine:
-            return self.not_measured("no usable labelled records in shifted phases")
+            return self.not_measured("no usable labelled records in shifted phases", title=title)
         if not any(o.result is not None for o in mine):
-            return self.not_measured("no record of the shifted phases got an answer", metrics={"accuracy": None})
-        correct = sum(1 for o in mine if o.correct())
-        acc = correct / len(mine)
-        maj, nulls = null_anchor(ctx, mine, "under_shift")
-        plain = baseline_accuracy(ctx, "plain_model", mine, "under_shift")
-        if maj is None or plain is None:
-            return self.not_measured(f"baselines unavailable (raw accuracy under shift {acc:.3f})",
-                                     metrics={"accuracy": acc})
-        score = anchored(acc, maj, max(plain, maj))
-        unserved = sum(1 for o in mine if not o.served)
-        wrong = [o for o in mine if o.served and not o.correct()]
-        evidence = (f"{len(mine)} usable records in {len(shifted)} shifted phase(s). Accuracy {acc:.3f} "
-                    f"({correct} correct; {unserved} not served count as wrong; fallback answers count by their "
-                    f"prediction). On the same records the best constant answer scores {maj:.3f} and "
-                    f"{ctx.baseline_name} scores {plain:.3f}. Score 0 at the best constant, 1 at or above the "
-                    f"plain model; a constant answer scores 0.")
-        debrief = []
-        if score < self.pass_mark:
-            debrief.append(f"Under shift the service was right {acc:.0%} of the time, against {plain:.0%} for "
-                           f"{ctx.baseline_name} trained on the same data. Ask where their model loses accuracy when "
-                           "the traffic moves and what they would retrain on.")
-        return self.result(score, evidence, failures=[o.describe() + f", truth label {o.truth.label}"
-                                                      for o in wrong[:MAX_FAILURES]],
-                           debrief=debrief, metrics={"accuracy": acc, **nulls, "null": maj, "plain_model": plain})
+            return self.not_measured("no record of the shifted phases got an answer", metrics={target.metric: None},
+                                     title=title)
+        v = target.under_shift(ctx, mine, len(shifted))
+        if v.not_measured is not None:
+            return self.not_measured(v.not_measured, metrics=v.metrics, title=title)
+        return self.result(v.score, v.evidence, failures=v.failures, metrics=v.metrics,
+                           debrief=[v.debrief] if v.score < self.pass_mark and v.debrief else [],
+                           title=title)

@@ -7,10 +7,11 @@ stopped, is *not served* — silence never earns credit.
 from __future__ import annotations
 
 import logging
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Iterable, Iterator
 
 from grader.contract import Result
+from grader.target import Classification, Target, target_for
 from grader.transcript import Exchange
 from grader.truth import RecordTruth
 
@@ -27,6 +28,8 @@ class Outcome:
     record: dict | None  # the wire record as sent (None when the traffic has no payload for it)
     exchange: Exchange | None  # None: never sent
     result: Result | None  # None: no usable answer for this record
+    # what a usable prediction is and when it is right (the exercise's target kind)
+    target: Target = field(default_factory=Classification)
 
     @property
     def sent(self) -> bool:
@@ -46,8 +49,10 @@ class Outcome:
 
     @property
     def served(self) -> bool:
-        """Answered with a usable prediction: not invalid, prediction present."""
-        return self.result is not None and self.result.status != "invalid" and self.result.prediction is not None
+        """Answered with a usable prediction: not invalid, a prediction the target can score (a number, for
+        regression)."""
+        return (self.result is not None and self.result.status != "invalid"
+                and self.target.usable(self.result.prediction))
 
     @property
     def declined(self) -> bool:
@@ -61,7 +66,7 @@ class Outcome:
     def correct(self) -> bool:
         if not self.served or self.truth.label is None:
             return False
-        return str(self.result.prediction).strip().lower() == self.truth.label.strip().lower()  # type: ignore[union-attr]
+        return self.target.error(self.result.prediction, self.truth.label) == 0  # type: ignore[union-attr]
 
     def describe(self) -> str:
         """One line for the failures list: id, truth kind and injections, what came back."""
@@ -71,6 +76,8 @@ class Outcome:
         if self.result is not None:
             if self.result.prediction is not None:
                 line += f", prediction={self.result.prediction!r}"
+                if self.result.status != "invalid" and not self.served:  # answered, but nothing the target scores
+                    line += f" (not served: {self.target.unusable(self.result.prediction)})"
             if self.result.issues:
                 line += ", issues=" + ", ".join(f"{i.field}:{i.code}" for i in self.result.issues[:4])
         if self.record is not None:
@@ -103,6 +110,7 @@ def outcomes(ctx: CheckContext, scenarios: Iterable[str] | None = None) -> list[
 
 def _join(ctx: CheckContext, names: tuple[str, ...]) -> list[Outcome]:
     runs = {r.scenario: r for r in ctx.transcript.runs}
+    target = target_for(ctx.exercise)
     out: list[Outcome] = []
     for name in names:
         traffic = ctx.traffic[name]
@@ -120,7 +128,7 @@ def _join(ctx: CheckContext, names: tuple[str, ...]) -> list[Outcome]:
             payload = {str(r.get("id")): r for r in phase.records if isinstance(r, dict)}
             for t in phase.truths:
                 ex, res = sent.get(t.id, (None, None))
-                out.append(Outcome(truth=t, record=payload.get(t.id), exchange=ex, result=res))
+                out.append(Outcome(truth=t, record=payload.get(t.id), exchange=ex, result=res, target=target))
     return out
 
 
@@ -157,6 +165,7 @@ def probe_outcomes(ctx: CheckContext) -> list[Outcome]:
         for phase in traffic.phases:
             for rec, t in zip(phase.records, phase.truths):
                 truths[t.id] = (t, rec)
+    target = target_for(ctx.exercise)
     out: list[Outcome] = []
     for ex in probe:
         by_id = {}
@@ -165,7 +174,7 @@ def probe_outcomes(ctx: CheckContext) -> list[Outcome]:
         for rid in ex.ids:
             if rid in truths:
                 t, rec = truths[rid]
-                out.append(Outcome(truth=t, record=rec, exchange=ex, result=by_id.get(rid)))
+                out.append(Outcome(truth=t, record=rec, exchange=ex, result=by_id.get(rid), target=target))
     return out
 
 

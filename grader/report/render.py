@@ -8,7 +8,7 @@ from pathlib import Path
 from jinja2 import Environment, FileSystemLoader, StrictUndefined, select_autoescape
 
 from grader.checks.base import CheckContext
-from grader.report.model import Report
+from grader.report.model import AccuracySummary, Report
 from grader.report.plots import all_figures
 
 log = logging.getLogger(__name__)
@@ -28,7 +28,17 @@ def _environment() -> Environment:
     env.filters["md"] = _md_cell
     env.filters["pct"] = lambda v: "—" if v is None else f"{100 * v:.1f}%"
     env.filters["num"] = lambda v, d=1: "—" if v is None else f"{v:.{d}f}"
+    env.filters["measure"] = _measure
     return env
+
+
+def _measure(value: float | None, summary: AccuracySummary) -> str:
+    """An accuracy as a percentage; an error (e.g. MAE) as a number in the exercise's units."""
+    if value is None:
+        return "—"
+    if summary.metric_name == "accuracy":
+        return f"{100 * value:.1f}%"
+    return f"{value:.1f}" if abs(value) >= 1000 else f"{value:.3f}"
 
 
 def _context(report: Report) -> dict:

@@ -112,6 +112,9 @@ def _wire_records(recipe: Recipe, sample: Sample, ids: list[str], mode: Mode,
     for name, mask in sample.new_category.items():
         for i in np.flatnonzero(mask):
             injections[i].append((name, "new_category"))
+    for name, mask in sample.beyond_range.items():
+        for i in np.flatnonzero(mask):
+            injections[i].append((name, "beyond_range"))
     for name, mask in sample.unit_changed.items():
         lo, hi = recipe.field(name).valid  # type: ignore[union-attr]
         for i in np.flatnonzero(mask):
@@ -168,12 +171,8 @@ def generate_training(recipe: Recipe, seed: int) -> TrainingData:
     ids = [f"{prefix}-{i + 1:06d}" for i in range(n)]
     records, injections, dup_of = _build(recipe, sample, ids, mode="csv", mess=1.0, rng=rng)
     labels = sample.frame[recipe.label].to_numpy(dtype=object)
-    wire_labels = labels.copy()
     flip = np.flatnonzero(rng.random(n) < recipe.mess.label_noise)
-    shift = rng.integers(1, len(recipe.classes), size=len(flip))
-    index = {c: k for k, c in enumerate(recipe.classes)}
-    for i, s in zip(flip, shift):
-        wire_labels[i] = recipe.classes[(index[labels[i]] + s) % len(recipe.classes)]
+    wire_labels = kind_for(recipe).noisy_labels(recipe, labels, flip, rng)
     for j, i in dup_of.items():
         labels[j] = labels[i]
         wire_labels[j] = wire_labels[i]
@@ -232,7 +231,7 @@ def _phase_truth(recipe: Recipe, scenario: Scenario, phase: Phase, start: int, e
     drift: list[str] = []
     quality: list[str] = []
     for s in phase.shifts:
-        if s.kind in ("covariate", "new_category", "unit_change"):
+        if s.kind in ("covariate", "new_category", "unit_change", "stuck_value", "sensor_offset", "extreme_days"):
             drift.append(s.field)  # type: ignore[union-attr]
         elif s.kind == "label_prior":
             drift.extend(f.name for f in recipe.categorical() + recipe.numeric() if f.by_label)

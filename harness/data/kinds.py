@@ -65,6 +65,16 @@ class DataKind:
     def baseline_spec(self, recipe: "Recipe") -> "BaselineSpec":
         raise NotImplementedError
 
+    def noisy_labels(self, recipe: "Recipe", labels: np.ndarray, flip: np.ndarray,
+                     rng: np.random.Generator) -> np.ndarray:
+        """Training labels with the label noise at rows `flip`: another class, drawn uniformly."""
+        wire = labels.copy()
+        shift = rng.integers(1, len(recipe.classes), size=len(flip))
+        index = {c: k for k, c in enumerate(recipe.classes)}
+        for i, s in zip(flip, shift):
+            wire[i] = recipe.classes[(index[labels[i]] + s) % len(recipe.classes)]
+        return wire
+
     def monitored(self, recipe: "Recipe", frame: pd.DataFrame) -> Monitored:
         """Numeric and categorical fields as they are; identity, time and the label dropped."""
         kinds = {f.name: f.kind for f in recipe.fields}
@@ -94,6 +104,10 @@ def kind_for(recipe: "Recipe") -> DataKind:
             from harness.data.kind_tabular import TabularKind
 
             _REGISTRY[name] = TabularKind()
+        elif name == "series":
+            from harness.data.kind_series import SeriesKind
+
+            _REGISTRY[name] = SeriesKind()
         else:  # the recipe model allows no other value; a plug-in added there must be added here
             raise ConfigError(f"recipe {recipe.name}: no data-kind plug-in named {name!r}")
     return _REGISTRY[name]

@@ -22,6 +22,8 @@ log = logging.getLogger(__name__)
 Mode = Literal["json", "csv"]
 ABSENT = object()  # a key removed from the wire record (JSON); an empty cell in CSV
 
+# a usable value the service has never seen: a new category, a reading beyond the training range
+UNFAMILIAR_CODES = frozenset({"new_category", "beyond_range"})
 INVALID_CODES = frozenset({"out_of_range", "unparseable", "wrong_type"})
 RECOVERABLE_CODES = frozenset({
     "missing", "numeric_string", "category_variant", "timestamp_format", "html", "mojibake", "extra_field",
@@ -52,7 +54,7 @@ def record_kind(injections: list[tuple[str, str]], required_any: list[str]) -> s
     missing = {f for f, c in injections if c == "missing"}
     if required_any and all(f in missing for f in required_any):
         return "invalid"
-    if "new_category" in codes:
+    if codes & UNFAMILIAR_CODES:
         return "unfamiliar"
     if codes & RECOVERABLE_CODES:
         return "recoverable"

@@ -14,6 +14,7 @@ from typing import Annotated, Literal, Union
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
 
+from harness.data.recipe_series import SeriesSpec
 from harness.data.recipe_tabular import DateField, TableSource
 from grader.errors import ConfigError, UsageError
 
@@ -190,11 +191,13 @@ class MessSpec(_Strict):
 class Recipe(_Strict):
     name: str
     description: str = ""
-    kind: Literal["text", "tabular"] = Field(default="text", description="Data-kind plug-in (harness.data.kinds)")
+    kind: Literal["text", "tabular", "series"] = Field(default="text", description="Data-kind plug-in (harness.data.kinds)")
+    target: Literal["classification", "regression"] = "classification"
     source: TableSource | None = None
+    series: SeriesSpec | None = None
     label: str
-    classes: list[str] = Field(min_length=2)
-    label_prior: dict[str, float]
+    classes: list[str] = Field(default_factory=list)
+    label_prior: dict[str, float] = Field(default_factory=dict)
     time: TimeSpec
     fields: list[AnyField]
     text: TextSpec | None = None
@@ -204,6 +207,10 @@ class Recipe(_Strict):
 
     @model_validator(mode="after")
     def _consistent(self) -> "Recipe":
+        if self.target == "classification" and len(self.classes) < 2:
+            raise ValueError("a classification recipe needs at least two classes")
+        if self.target == "regression" and (self.classes or self.label_prior):
+            raise ValueError("a regression recipe has no classes and no label_prior")
         if set(self.label_prior) != set(self.classes):
             raise ValueError("label_prior must name every class exactly")
         kinds = [f.kind for f in self.fields]
@@ -213,12 +220,14 @@ class Recipe(_Strict):
             # replay and scoring join results and labels on `id`: the wire id is always `id`
             raise ValueError("the id field must be named 'id' (the wire id is always `id`)")
         sourced = [f.name for f in self.fields if getattr(f, "source", None) or isinstance(f, DateField)]
-        if sourced and self.source is None:
+        if sourced and self.source is None and self.series is None:
             raise ValueError(f"fields {sourced} read a source table but the recipe has no [source]")
         if self.kind == "tabular" and self.text is not None:
             raise ValueError("a tabular recipe has no [text] spec")
         if self.kind == "text" and self.source is not None:
             raise ValueError("a text recipe has no [source] table")
+        if (self.kind == "series") != (self.series is not None):
+            raise ValueError("a series recipe needs a [series] spec, and only a series recipe has one")
         names = [f.name for f in self.fields]
         if len(set(names)) != len(names) or self.label in names:
             raise ValueError("field names must be unique and differ from the label")

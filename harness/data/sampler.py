@@ -19,7 +19,8 @@ from harness.data.recipe import CategoricalField, NumericField, Recipe
 from harness.data.text import generate_text
 from grader.errors import ConfigError
 from grader.scenario import (
-    ConceptDrift, Covariate, LabelPrior, MissingBurst, NewCategory, RenameField, Shift, UnitChange,
+    ClockShift, ConceptDrift, Covariate, ExtremeDays, LabelPrior, MissingBurst, NewCategory, ProfileChange,
+    RenameField, SensorOffset, Shift, StuckValue, UnitChange,
 )
 
 log = logging.getLogger(__name__)
@@ -36,6 +37,8 @@ class World:
     units: list[UnitChange] = field(default_factory=list)
     missing: list[MissingBurst] = field(default_factory=list)
     renames: list[RenameField] = field(default_factory=list)
+    # readings-level shifts only a series kind can draw (stuck sensors, offsets, clocks, profiles)
+    readings: list[Shift] = field(default_factory=list)
 
 
 def world_for(recipe: Recipe, shifts: list[Shift]) -> World:
@@ -76,6 +79,18 @@ def world_for(recipe: Recipe, shifts: list[Shift]) -> World:
             if set(s.prior) != set(recipe.classes):
                 raise ConfigError("label_prior shift must name every class")
             w.prior = dict(s.prior)
+        elif isinstance(s, (StuckValue, SensorOffset)):
+            need(s.field, ("numeric",))
+            for name in s.where:
+                need(name, ("categorical",))
+            w.readings.append(s)
+        elif isinstance(s, ExtremeDays):
+            need(s.field, ("numeric",))
+            w.readings.append(s)
+        elif isinstance(s, (ClockShift, ProfileChange)):
+            if recipe.kind != "series":
+                raise ConfigError(f"shift {s.kind} needs a series recipe ({recipe.name} is {recipe.kind})")
+            w.readings.append(s)
         elif isinstance(s, RenameField):
             need(s.field, ("categorical", "numeric", "text", "date"))
             if s.to in names:
@@ -93,6 +108,8 @@ class Sample:
     new_category: dict[str, np.ndarray]  # field -> bool mask of rows given a new category
     unit_changed: dict[str, np.ndarray]  # field -> bool mask
     burst_missing: dict[str, np.ndarray]  # field -> bool mask
+    # field -> bool mask of rows whose value lies beyond anything training had (unfamiliar)
+    beyond_range: dict[str, np.ndarray] = field(default_factory=dict)
 
 
 def _draw_index(p: np.ndarray, u: np.ndarray) -> np.ndarray:

@@ -77,6 +77,7 @@ class Summary:
     debrief: list[str] = field(default_factory=list)
     accuracy_in: float | None = None
     accuracy_shift: float | None = None
+    metric: str = "accuracy"  # how accuracy_in / accuracy_shift read: "accuracy", or an error such as "MAE"
 
 
 def _habit(c: CheckEntry) -> Habit:
@@ -93,7 +94,7 @@ def summarize(report: Report | None, result: Result | None = None) -> Summary:
     out = Summary(score=report.score, status=report.status, reasons=list(report.reasons),
                   dimensions=[(n, d.score, d.weight) for n, d in report.dimensions.items()],
                   debrief=list(report.debrief), accuracy_in=report.accuracy.in_distribution,
-                  accuracy_shift=report.accuracy.under_shift)
+                  accuracy_shift=report.accuracy.under_shift, metric=report.accuracy.metric_name)
     weight = {n: d.weight for n, d in report.dimensions.items()}
     # Most weighty first: what moves the score most is what a hiring manager should read first.
     for c in sorted(report.checks, key=lambda c: -(weight.get(c.dimension, 0.0) * c.weight)):

@@ -219,15 +219,20 @@ def merge(*scoreds: Scored) -> Scored:
 
 def context(traffics: list[ScenarioTraffic], runs: list[ScenarioRun], scored: Scored, *,
             window: int = 500, label_delay: int = 3, batch_size: int = 100,
-            baseline: tuple[float, float] | None = None, **transcript: object) -> CheckContext:
-    """A CheckContext over hand-made traffic; `baseline` = (majority, plain_model) accuracy."""
-    ex = exercise()
+            baseline: tuple[float, float] | None = None, ex=None,
+            predictions: dict[str, dict[str, str | float]] | None = None, **transcript: object) -> CheckContext:
+    """A CheckContext over hand-made traffic; `baseline` = (majority, plain_model) accuracy.
+
+    `ex` (default: support-triage) and `predictions` (per-record baseline predictions) serve
+    the regression tests (see the regression section below)."""
+    ex = ex or exercise()
     t = Transcript(exercise=ex.id, submission="test-sub", runtime="local", runs=runs, **transcript)  # type: ignore[arg-type]
     scen = {tr.scenario: Scenario(name=tr.scenario, window=window, label_delay=label_delay, batch_size=batch_size,
                                   phases=[{"name": "x", "records": 1}]) for tr in traffics}
     base = {"majority": baseline[0], "plain_model": baseline[1]} if baseline else {}
     return CheckContext(exercise=ex, transcript=t, traffic={tr.scenario: tr for tr in traffics}, scored=scored,
-                        classes=list(CLASSES), baseline_accuracy=base, scenarios=scen, seed=42)
+                        classes=list(CLASSES), baseline_accuracy=base, scenarios=scen, seed=42,
+                        baseline_predictions=dict(predictions or {}))
 
 
 # --- a standard drift scenario: stable -> shifted -> stable, plus a quality outage -----------------
@@ -266,3 +271,95 @@ def run_check(check_id: str, ctx: CheckContext):
 
     load_all()
     return REGISTRY[check_id]().run(ctx)
+
+
+# --- regression: a numeric target with a daily season, and its naive baselines ---------------------
+
+SEASON = 48  # half-hours in a day: the seasonal-naive forecast is the value one season ago
+
+
+def regression_exercise():
+    """support-triage's settings graded as regression (the checks only read target, metric, weights)."""
+    base = exercise()
+    return type(base).model_validate({**base.model_dump(), "root": base.root, "target": "regression", "metric": "mae"})
+
+
+def _level(i: int) -> float:
+    import math
+
+    return 100.0 + 20.0 * math.sin(2 * math.pi * i / SEASON)
+
+
+def regression_traffic(scenario: str, specs: list[PhaseSpec], seed: int = 3, noise: float = 8.0,
+                       offset: float = 0.0) -> tuple[ScenarioTraffic, Scored, dict[str, dict[str, str | float]]]:
+    """Float truths (a daily sine plus noise) and the two naive baselines' predictions per record.
+
+    Each record carries `load_last_season` (the seasonal-naive forecast: the level one season
+    ago with its own noise); the plain model is the truth plus noise of a third of the size.
+    `offset` moves the truths of shifted phases (a concept change the naive forecast misses).
+    """
+    import random
+
+    rng = random.Random(seed)
+    tr, scored = traffic(scenario, specs)
+    seasonal: dict[str, str | float] = {}
+    plain: dict[str, str | float] = {}
+    for ph in tr.phases:
+        for k, (rec, t) in enumerate(zip(ph.records, ph.truths)):
+            y = _level(t.index) + rng.gauss(0, noise) + (offset if ph.truth.shifts else 0.0)
+            last = round(_level(t.index - SEASON) + rng.gauss(0, noise), 1)
+            rec.clear()
+            rec.update({"id": t.id, "site": "north", "timestamp": f"2026-03-14T{(t.index // 2) % 24:02d}:"
+                        f"{30 * (t.index % 2):02d}:00Z", "temperature": 12.5, "load_last_season": last})
+            if t.kind == "recoverable":
+                rec["temperature"] = "12.5 °C"
+            elif t.kind == "invalid":
+                rec["timestamp"], rec["load_last_season"] = None, None
+            elif t.kind == "unfamiliar":
+                rec["site"] = "new-substation"
+            ph.truths[k] = t.model_copy(update={"label": round(y, 2)})
+            if t.kind != "invalid":
+                seasonal[t.id] = last
+            plain[t.id] = round(y + rng.gauss(0, noise / 3), 1)
+    return tr, scored, {"seasonal_naive": seasonal, "plain_model": plain}
+
+
+def forecast(noise: float = 1.0, seed: int = 5):
+    """A sound forecasting service: the truth plus a little noise, statuses as the oracle's."""
+    import random
+
+    rng = random.Random(seed)
+
+    def answer(rec: dict, t: RecordTruth) -> Result:
+        base = oracle_answer(rec, t)
+        if base.prediction is None:
+            return base
+        return base.model_copy(update={"prediction": round(float(t.label) + rng.gauss(0, noise), 2)})  # type: ignore[arg-type]
+    return answer
+
+
+def constant_forecast(value: float):
+    return lambda rec, t: Result(id=t.id, status="ok", prediction=value, confidence=None)
+
+
+def seasonal_echo(rec: dict, t: RecordTruth) -> Result:
+    """Repeat the value one season ago (what the record carries): the seasonal-naive forecast."""
+    return Result(id=t.id, status="ok", prediction=rec.get("load_last_season"))
+
+
+def regression_standard(answer=None, monitor: Monitor | None = None, **sim: object) -> CheckContext:
+    """A regression context: a stable scenario and one whose load moves (offset), with perf alarms scored."""
+    stable, s1, p1 = regression_traffic("daily", [
+        PhaseSpec("stable", 1500, kinds=["clean"] * 7 + ["recoverable", "invalid", "clean"], drift="silent",
+                  quality="silent", performance="silent"),
+    ])
+    moved, s2, p2 = regression_traffic("heat", [
+        PhaseSpec("before", 1000, kinds=["clean"], drift="silent", performance="silent"),
+        PhaseSpec("after", 1500, kinds=["clean", "recoverable", "clean", "unfamiliar"], shifts=["concept_drift"],
+                  performance="detect"),
+    ], seed=4, offset=25.0)
+    scored = merge(s1, s2)
+    preds = {m: {**p1[m], **p2[m]} for m in p1}
+    mon = monitor or oracle_monitor()
+    runs = [simulate(tr, scored, answer or forecast(), mon, **sim) for tr in (stable, moved)]  # type: ignore[arg-type]
+    return context([stable, moved], runs, scored, ex=regression_exercise(), predictions=preds)

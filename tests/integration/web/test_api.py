@@ -78,7 +78,7 @@ def test_create_one_invite_returns_its_link_once(api: Any, sessions: Any) -> Non
     assert [i["id"] for i in listed] == [body["id"]] and "link" not in listed[0]
     detail = api.get(f"/api/v1/invites/{body['id']}").json()
     assert [e["kind"] for e in detail["timeline"]] == ["created"] and detail["jobs"] == [] and token not in str(detail)
-    assert api.get("/api/v1/exercises").json() == ["credit-default", "support-triage"]
+    assert api.get("/api/v1/exercises").json() == ["credit-default", "load-forecast", "support-triage"]
 
 
 @pytest.mark.parametrize("change,where", [
