@@ -88,7 +88,7 @@ class UnfamiliarFallback(Check):
         missed = [o for o in unf if o.result is None or o.result.status != "fallback"]
         conf = [o.result.confidence for o in missed if o.result is not None and o.result.confidence is not None]
         mean_conf = sum(conf) / len(conf) if conf else None
-        evidence = (f"Sent {len(unf)} usable but unfamiliar records (e.g. a category value never seen in training). "
+        evidence = (f"Sent {len(unf)} usable but unfamiliar records (e.g. a category value never seen in training, or a reading beyond the training range). "
                     f"Expected status 'fallback'. Got it for {pct(len(hit), len(unf))}"
                     + (f"; the others were answered with mean confidence {mean_conf:.2f}" if mean_conf is not None else "")
                     + f". Counterweight: familiar clean records sent to fallback {pct(len(fb_clean), len(clean))}. "

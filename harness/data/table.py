@@ -17,15 +17,14 @@ is never imported and nothing is downloaded.
 """
 from __future__ import annotations
 
-import importlib.metadata as md
 import logging
 from datetime import datetime
-from functools import lru_cache
 from typing import Literal
 
 import numpy as np
 import pandas as pd
 
+from harness.data.packaged import read_packaged
 from harness.data.recipe import CategoricalField, DateField, NumericField, Recipe, TableSource
 from harness.data.sampler import Sample, World, _draw_index, _probs, apply_shifts, time_fraction
 from grader.errors import ConfigError
@@ -38,18 +37,6 @@ _SPLIT_SEED = 0x5EED  # fixed: the train/held-back split must never depend on a 
 _DAYS_PER_YEAR = 365.2425
 
 
-@lru_cache(maxsize=4)
-def _raw_table(package: str, path: str) -> pd.DataFrame:
-    try:
-        dist = md.distribution(package)
-    except md.PackageNotFoundError as exc:
-        raise ConfigError(f"source table needs the package {package!r} installed (pip install -e .)") from exc
-    match = [p for p in (dist.files or []) if str(p) == path]
-    if not match:
-        raise ConfigError(f"package {package} {dist.version} has no file {path!r}")
-    file = dist.locate_file(match[0])
-    log.debug("reading source table %s from %s %s", path, package, dist.version)
-    return pd.read_csv(file)  # type: ignore[arg-type]
 
 
 def _column(raw: pd.DataFrame, src: TableSource, name: str) -> pd.Series:
@@ -76,7 +63,7 @@ def _code(v: object) -> str:
 def _pools(recipe: Recipe) -> dict[str, pd.DataFrame]:
     src = recipe.source
     assert src is not None
-    raw = _raw_table(src.package, src.path)
+    raw = read_packaged(src.package, src.path)
     out: dict[str, object] = {}
     for f in recipe.fields:
         if isinstance(f, CategoricalField) and f.source:

@@ -232,29 +232,50 @@ def test_grade_writes_a_report_for_the_bundle(world, tmp_path: Path) -> None:
     assert 0 <= report["score"] <= 100
 
 
-@pytest.mark.slow
-def test_credit_default_bundle_runs_its_selfcheck_and_leaks_nothing(tmp_path: Path) -> None:
-    """credit-default packages from the checkout as it is; its bundle's self-check runs from the zip alone."""
+def _package_unzip_and_check(tmp_path: Path, exercise: str, cand: str) -> tuple[dict[str, bytes], Path, str]:
+    """Package `exercise` from the checkout as it is, unzip it, run its self-check from the zip alone."""
     from harness.bundle import package_command
 
-    cand = "carol"
     with pytest.MonkeyPatch.context() as mp:
         mp.setenv("SHIFTWORK_SECRET", SECRET)
         mp.delenv("SHIFTWORK_HOME", raising=False)
-        package_command("credit-default", candidate=cand, out=tmp_path / "pkg", console=Console(quiet=True))
-    zpath = tmp_path / "pkg" / f"credit-default-{cand}.zip"
+        package_command(exercise, candidate=cand, out=tmp_path / "pkg", console=Console(quiet=True))
+    zpath = tmp_path / "pkg" / f"{exercise}-{cand}.zip"
     members = _zip_members(zpath)
     assert not [n for n in members if re.search(r"(^|/)(solutions|scenarios)/", n)]
-    held = sorted(tomllib.loads((ROOT / "datasets" / "credit-default" / "heldout.toml").read_text())["categories"])
-    assert held and not [(n, v) for n, data in members.items() for v in held if v.encode() in data]
-    assert any(n.endswith("service/monitoring.py") for n in members)
     with zipfile.ZipFile(zpath) as zf:
         zf.extractall(tmp_path / "unzipped")
-    bundle = tmp_path / "unzipped" / f"credit-default-{cand}"
+    bundle = tmp_path / "unzipped" / f"{exercise}-{cand}"
     env = {k: v for k, v in os.environ.items() if not k.startswith("SHIFTWORK_")}
     env.update({"SHIFTWORK_HOME": str(tmp_path / "no-such-home"), "COLUMNS": "200"})
     proc = subprocess.run([*SHIFTWORK, "check", ".", "--runtime", "local"], cwd=bundle, env=env,
                           capture_output=True, text=True, timeout=900)
     out = proc.stdout + proc.stderr
     assert proc.returncode == 0, out[-3000:]
+    return members, bundle, out
+
+
+@pytest.mark.slow
+def test_credit_default_bundle_runs_its_selfcheck_and_leaks_nothing(tmp_path: Path) -> None:
+    """credit-default packages from the checkout as it is; its bundle's self-check runs from the zip alone."""
+    members, _, out = _package_unzip_and_check(tmp_path, "credit-default", "carol")
+    held = sorted(tomllib.loads((ROOT / "datasets" / "credit-default" / "heldout.toml").read_text())["categories"])
+    assert held and not [(n, v) for n, data in members.items() for v in held if v.encode() in data]
+    assert any(n.endswith("service/monitoring.py") for n in members)
     assert "no_server_errors" in out and "valid_served" in out
+
+
+@pytest.mark.slow
+def test_load_forecast_bundle_runs_its_selfcheck_and_leaks_nothing(tmp_path: Path) -> None:
+    """The regression exercise packages too; its self-check grades the starter's numbers as MAE."""
+    members, bundle, out = _package_unzip_and_check(tmp_path, "load-forecast", "dora")
+    assert any(n.endswith("data/train.csv") for n in members)
+    readme = next(data for n, data in members.items() if n.endswith("/README.md") and n.count("/") == 1)
+    assert b"half-hour" in readme  # the brief
+    # the held-back scenarios' names and the shift kinds they use appear nowhere in the bundle
+    held = [p.stem for p in (ROOT / "exercises" / "load-forecast" / "scenarios").glob("*.toml") if p.stem != "operations"]
+    held += ["stuck_value", "sensor_offset", "clock_shift", "profile_change", "extreme_days"]
+    assert len(held) > 8 and not [(n, v) for n, data in members.items() for v in held if v.encode() in data]
+    assert "in_distribution_accuracy" in out and "no_server_errors" in out
+    report = json.loads((bundle / "selfcheck" / "report.json").read_text())
+    assert report["accuracy"]["metric"] == "mae" and report["accuracy"]["in_distribution"] > 1

@@ -1,0 +1,1 @@
+"""Half-hourly demand forecasting service (reference solution for shiftwork's load-forecast exercise)."""

@@ -1,0 +1,1 @@
+"""Your load-forecast service. Start in main.py; the TODOs mark what the grader looks at."""
