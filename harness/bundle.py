@@ -246,8 +246,10 @@ def build_wheel(project: Path) -> tuple[str, bytes]:
 
     sources: dict[str, bytes] = {"pyproject.toml": (project / "pyproject.toml").read_bytes()}
     for pkg in ("harness", "grader"):
-        for path in sorted((project / pkg).rglob("*.py")):
-            if "__pycache__" not in path.parts:
+        # code and its package data (the report and bundle templates): the self-check in a
+        # candidate's bundle writes selfcheck/report.md with the grader's own templates
+        for path in sorted(p for p in (project / pkg).rglob("*") if p.is_file()):
+            if "__pycache__" not in path.parts and path.suffix not in (".pyc", ".pyo"):
                 sources[path.relative_to(project).as_posix()] = path.read_bytes()
     digest = hashlib.sha256(b"".join(k.encode() + b"\0" + v for k, v in sorted(sources.items()))).hexdigest()
     if digest in _WHEEL_CACHE:

@@ -232,8 +232,11 @@ def test_grade_writes_a_report_for_the_bundle(world, tmp_path: Path) -> None:
     assert 0 <= report["score"] <= 100
 
 
-def _package_unzip_and_check(tmp_path: Path, exercise: str, cand: str) -> tuple[dict[str, bytes], Path, str]:
-    """Package `exercise` from the checkout as it is, unzip it, run its self-check from the zip alone."""
+def _package_unzip_and_check(tmp_path: Path, exercise: str, cand: str, *,
+                             via_make: bool = False) -> tuple[dict[str, bytes], Path, str]:
+    """Package `exercise` from the checkout as it is, unzip it, run its self-check from the zip alone:
+    with the checkout's CLI, or (`via_make`) as a candidate does, `make check` installing the bundle's
+    own wheel into the bundle's own venv."""
     from harness.bundle import package_command
 
     with pytest.MonkeyPatch.context() as mp:
@@ -248,8 +251,9 @@ def _package_unzip_and_check(tmp_path: Path, exercise: str, cand: str) -> tuple[
     bundle = tmp_path / "unzipped" / f"{exercise}-{cand}"
     env = {k: v for k, v in os.environ.items() if not k.startswith("SHIFTWORK_")}
     env.update({"SHIFTWORK_HOME": str(tmp_path / "no-such-home"), "COLUMNS": "200"})
-    proc = subprocess.run([*SHIFTWORK, "check", ".", "--runtime", "local"], cwd=bundle, env=env,
-                          capture_output=True, text=True, timeout=900)
+    command = (["make", "check", "RUNTIME=local", f"PY={sys.executable}"] if via_make
+               else [*SHIFTWORK, "check", ".", "--runtime", "local"])
+    proc = subprocess.run(command, cwd=bundle, env=env, capture_output=True, text=True, timeout=900)
     out = proc.stdout + proc.stderr
     assert proc.returncode == 0, out[-3000:]
     return members, bundle, out
@@ -267,8 +271,8 @@ def test_credit_default_bundle_runs_its_selfcheck_and_leaks_nothing(tmp_path: Pa
 
 @pytest.mark.slow
 def test_load_forecast_bundle_runs_its_selfcheck_and_leaks_nothing(tmp_path: Path) -> None:
-    """The regression exercise packages too; its self-check grades the starter's numbers as MAE."""
-    members, bundle, out = _package_unzip_and_check(tmp_path, "load-forecast", "dora")
+    """The regression exercise packages too; `make check` in the bundle grades the starter's numbers as MAE."""
+    members, bundle, out = _package_unzip_and_check(tmp_path, "load-forecast", "dora", via_make=True)
     assert any(n.endswith("data/train.csv") for n in members)
     readme = next(data for n, data in members.items() if n.endswith("/README.md") and n.count("/") == 1)
     assert b"half-hour" in readme  # the brief
@@ -279,3 +283,4 @@ def test_load_forecast_bundle_runs_its_selfcheck_and_leaks_nothing(tmp_path: Pat
     assert "in_distribution_accuracy" in out and "no_server_errors" in out
     report = json.loads((bundle / "selfcheck" / "report.json").read_text())
     assert report["accuracy"]["metric"] == "mae" and report["accuracy"]["in_distribution"] > 1
+    assert "MAE" in (bundle / "selfcheck" / "report.md").read_text()

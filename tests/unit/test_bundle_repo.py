@@ -127,6 +127,9 @@ def test_wheel_holds_only_harness_and_grader_and_builds_identically(shiftwork_wh
     with zipfile.ZipFile(io.BytesIO(data)) as zf:
         names = zf.namelist()
         assert "harness/selfcheck.py" in names and "grader/contract.py" in names
+        # package data too: the bundle's self-check writes its report with the grader's templates
+        assert "grader/report/templates/report.md.j2" in names and "harness/templates/bundle/Makefile.j2" in names
+        assert not [n for n in names if "__pycache__" in n or n.endswith(".pyc")]
         assert not [n for n in names if n.startswith(("exercises/", "datasets/", "tests/"))]
         meta = zf.read(next(n for n in names if n.endswith("METADATA"))).decode()
     assert "Requires-Dist: pandas==2.3.3" in meta  # deps are pinned, so `make check` installs known versions
