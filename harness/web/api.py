@@ -146,7 +146,7 @@ def download_upload(request: Request, invite_id: int = _id(), upload_id: int = _
                     session: Session = Depends(db)) -> FileResponse:
     invite = _invite(session, invite_id)
     upload = next((u for u in invite.uploads if u.id == upload_id), None)
-    path = inside(request.app.state.settings.data_dir, upload.stored_path) if upload else None
+    path = inside(request.app.state.settings.storage_root, upload.stored_path) if upload else None
     if upload is None or path is None or not path.is_file():
         raise HTTPException(status_code=404, detail=f"no upload {upload_id} of invite {invite_id}")
     return FileResponse(path, media_type="application/octet-stream", filename=f"{invite.candidate_id}-{upload.id}.bin")

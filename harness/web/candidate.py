@@ -146,7 +146,7 @@ def _store(request: Request, invite_id: int, got: Received) -> tuple[Upload, int
             invite = session.get(Invite, invite_id)
             assert invite is not None
             upload = Upload(invite_id=invite.id, filename=got.filename, size=got.size, sha256=got.sha256,
-                            stored_path=got.path.relative_to(settings.data_dir).as_posix(), created_at=utcnow())
+                            stored_path=got.path.relative_to(settings.storage_root).as_posix(), created_at=utcnow())
             session.add(upload)
             session.flush()
             record(session, invite, "submitted", f"{got.filename} ({got.size} bytes, sha256 {got.sha256[:12]})")
@@ -163,7 +163,7 @@ async def upload_submission(request: Request, token: str) -> Response:
     settings = settings_of(request)
     try:
         invite = await run_in_threadpool(_check_open, request, token)
-        got = await receive(request, settings.folder("uploads") / str(invite.id), settings.upload_cap_bytes,
+        got = await receive(request, settings.stored("uploads") / str(invite.id), settings.upload_cap_bytes,
                             lambda given: form_token_ok(settings, invite, given))
     except Refused as exc:
         response = refusal(request, exc)
@@ -182,4 +182,4 @@ async def upload_submission(request: Request, token: str) -> Response:
 
 def stored_file(settings: WebSettings, upload: Upload) -> Path:
     """Where an upload's bytes are (for the queue and the recruiter's download)."""
-    return settings.data_dir / upload.stored_path
+    return settings.storage_root / upload.stored_path

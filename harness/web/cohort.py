@@ -141,7 +141,7 @@ def zip_entries(settings: WebSettings, rows: list[CohortRow]) -> list[tuple[str,
     entries: list[tuple[str, Path | bytes]] = [("cohort.csv", cohort_csv(rows).encode())]
     for r in rows:
         folder = re.sub(r"[^A-Za-z0-9._-]", "_", r.candidate_id) or f"invite-{r.invite_id}"
-        upload = inside(settings.data_dir, r.upload_path)
+        upload = inside(settings.storage_root, r.upload_path)
         if upload is not None and upload.is_file():
             entries.append((f"{folder}/submission{_archive_suffix(r.upload_name)}", upload))
         for kind in REPORT_FILES:

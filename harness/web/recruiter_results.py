@@ -47,7 +47,7 @@ def download_upload(request: Request, invite_id: int = _id(), upload_id: int = _
                     me: Recruiter = Depends(page_recruiter), session: Session = Depends(db)) -> Response:
     invite = session.get(Invite, invite_id)
     upload = next((u for u in invite.uploads if u.id == upload_id), None) if invite else None
-    path = inside(request.app.state.settings.data_dir, upload.stored_path) if upload else None
+    path = inside(request.app.state.settings.storage_root, upload.stored_path) if upload else None
     if upload is None or path is None or not path.is_file():
         return _not_found(request, f"no upload {upload_id} of invite {invite_id}")
     return FileResponse(path, media_type="application/octet-stream",

@@ -39,7 +39,7 @@ def latest_result(job: Job) -> Result | None:
 def report_file(settings: WebSettings, result: Result | None, kind: str) -> Path | None:
     if result is None or kind not in REPORT_FILES:
         return None
-    folder = inside(settings.data_dir, result.report_dir)
+    folder = inside(settings.storage_root, result.report_dir)
     path = folder / REPORT_FILES[kind] if folder is not None else None
     return path if path is not None and path.is_file() else None
 

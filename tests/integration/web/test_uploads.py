@@ -257,3 +257,22 @@ def test_upload_goes_to_the_real_broker(tmp_path: Path, source: Source, monkeypa
     assert r.status_code == 303, r.text
     (job,) = env.rows(Job, invite_id=invite_id)
     assert job.enqueued_at is not None
+
+
+def test_uploads_go_to_the_shared_storage_root_when_one_is_set(tmp_path: Path, source: Source,
+                                                               monkeypatch: pytest.MonkeyPatch) -> None:
+    """With a storage root (SHIFTWORK_STORAGE_DIR: storage the workers share) an upload lands there, not in the
+    app's data folder; its stored path is relative to that root, as the workers read it."""
+    from harness.web.models import Upload
+
+    shared = tmp_path / "shared"
+    shared.mkdir()
+    env = make_env(tmp_path / "data", None, monkeypatch, storage_dir=shared)
+    token, invite_id = env.invite(bundle=source)
+    data = _zip({"sub/Dockerfile": b"FROM python:3.11-slim\n"})
+    r = env.client.post(f"/i/{token}/upload", data={"csrf_token": _csrf(env, invite_id)},
+                        files={"file": ("work.zip", data, "application/zip")})
+    assert r.status_code == 303, r.text
+    (up,) = env.rows(Upload, invite_id=invite_id)
+    assert (shared / up.stored_path).read_bytes() == data
+    assert not (env.settings.data_dir / "uploads").exists()
