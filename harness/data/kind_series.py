@@ -46,6 +46,7 @@ class SeriesMesser(TabularMesser):
 
 class SeriesKind(DataKind):
     name = "series"
+    reading_shifts = frozenset({"stuck_value", "sensor_offset", "clock_shift", "profile_change", "extreme_days"})
 
     def sample(self, recipe: Recipe, world: World, n: int, rng: np.random.Generator,
                start: datetime, end: datetime, pool: Pool = "train") -> Sample:

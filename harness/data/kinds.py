@@ -51,6 +51,8 @@ class DataKind:
     """Base plug-in; subclasses override what differs. See the module docstring."""
 
     name = "base"
+    # readings-level shifts (grader.scenario) this kind's sampler draws; any other is refused
+    reading_shifts: frozenset[str] = frozenset()
 
     def sample(self, recipe: "Recipe", world: "World", n: int, rng: np.random.Generator,
                start: datetime, end: datetime, pool: Pool = "train") -> "Sample":

@@ -79,17 +79,18 @@ def world_for(recipe: Recipe, shifts: list[Shift]) -> World:
             if set(s.prior) != set(recipe.classes):
                 raise ConfigError("label_prior shift must name every class")
             w.prior = dict(s.prior)
-        elif isinstance(s, (StuckValue, SensorOffset)):
-            need(s.field, ("numeric",))
-            for name in s.where:
+        elif isinstance(s, (StuckValue, SensorOffset, ExtremeDays, ClockShift, ProfileChange)):
+            # only a kind that draws these can honour them: elsewhere the shift would silently do nothing
+            from harness.data.kinds import kind_for
+
+            drawn = kind_for(recipe).reading_shifts
+            if s.kind not in drawn:
+                raise ConfigError(f"shift {s.kind} is not drawn by the {recipe.kind} kind of recipe {recipe.name}"
+                                  + (f" (it draws {', '.join(sorted(drawn))})" if drawn else ""))
+            if isinstance(s, (StuckValue, SensorOffset, ExtremeDays)):
+                need(s.field, ("numeric",))
+            for name in getattr(s, "where", {}):
                 need(name, ("categorical",))
-            w.readings.append(s)
-        elif isinstance(s, ExtremeDays):
-            need(s.field, ("numeric",))
-            w.readings.append(s)
-        elif isinstance(s, (ClockShift, ProfileChange)):
-            if recipe.kind != "series":
-                raise ConfigError(f"shift {s.kind} needs a series recipe ({recipe.name} is {recipe.kind})")
             w.readings.append(s)
         elif isinstance(s, RenameField):
             need(s.field, ("categorical", "numeric", "text", "date"))

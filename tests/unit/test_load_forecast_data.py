@@ -159,3 +159,13 @@ def test_dictionary_says_what_a_record_can_be_and_keeps_the_held_back_shifts_sec
         assert word in text
     for secret in ("stuck", "offset", "heat wave", "tariff", "clock", "GW", "outage"):
         assert secret not in text.lower().replace("utc+10", ""), secret
+
+
+def test_a_reading_shift_on_a_kind_that_cannot_draw_it_fails_before_any_traffic() -> None:
+    from grader.scenario import StuckValue
+
+    tabular = load_recipe("credit-default")
+    bad = Scenario(name="bad", phases=[Phase(name="p", records=10, shifts=[
+        StuckValue(kind="stuck_value", field="annual_income")])])
+    with pytest.raises(ConfigError, match="stuck_value is not drawn by the tabular kind"):
+        generate_scenario(tabular, bad, 7)
