@@ -9,8 +9,9 @@ The plain model is what any candidate could write in ten minutes, one per kind o
   indicators), a date as its year, logistic regression; no cleaning beyond "use it if it is
   a plain number / a string / an ISO date".
 - series (a numeric target): the same features plus the hour of day of an ISO timestamp,
-  gradient-boosted trees for the absolute error on a log scale; its naive partner is the seasonal-naive forecast, the record's own value
-  one season earlier (`BaselineSpec.seasonal`), used when it is a plain number.
+  gradient-boosted trees for the absolute error on a log scale; its naive partner is the
+  seasonal-naive forecast, the record's own value one season earlier
+  (`BaselineSpec.seasonal`), used when it is a plain number.
 
 A candidate's accuracy is scored between the two on exactly the records the candidate was
 scored on (CheckContext.baseline_predictions), so the anchors move with the traffic. The
@@ -42,7 +43,6 @@ from grader.truth import ScenarioTraffic
 log = logging.getLogger(__name__)
 
 MODELS = ("majority", "plain_model")
-REGRESSION_MODELS = ("seasonal_naive", "plain_model")
 
 
 class BaselineSpec(BaseModel):
@@ -134,7 +134,6 @@ def _tabular_model(spec: BaselineSpec) -> Pipeline:
 
     numeric = make_pipeline(SimpleImputer(strategy="median", add_indicator=True, keep_empty_features=True),
                             StandardScaler())
-    categorical = ("categorical", OneHotEncoder(handle_unknown="ignore"), spec.categorical + ([HOUR] if spec.hour_of else []))
     if spec.regression:
         from sklearn.compose import TransformedTargetRegressor
         from sklearn.ensemble import HistGradientBoostingRegressor
@@ -153,7 +152,10 @@ def _tabular_model(spec: BaselineSpec) -> Pipeline:
                                               categorical_features=list(range(len(cats))))
         return TransformedTargetRegressor(regressor=make_pipeline(encode, trees), func=_log_positive,
                                           inverse_func=np.exp, check_inverse=False)
-    columns = ColumnTransformer([("numeric", numeric, spec.numeric + spec.dates), categorical])
+    columns = ColumnTransformer([
+        ("numeric", numeric, spec.numeric + spec.dates),
+        ("categorical", OneHotEncoder(handle_unknown="ignore"), spec.categorical + ([HOUR] if spec.hour_of else [])),
+    ])
     return make_pipeline(columns, LogisticRegression(max_iter=500, tol=1e-4))
 
 
@@ -202,8 +204,8 @@ class Baselines:
             model.fit(_inputs(records, spec), y)
         majority = "" if spec.regression else Counter(y).most_common(1)[0][0]
         log.debug("%s baselines fitted on %d rows; majority class %s", spec.kind, len(df), majority)
-        return cls(label=label, classes=[] if spec.regression else sorted(y.unique()), majority=majority, model=model, train_rows=len(df),
-                   spec=spec)
+        return cls(label=label, classes=[] if spec.regression else sorted(y.unique()), majority=majority, model=model,
+                   train_rows=len(df), spec=spec)
 
     @classmethod
     def for_exercise(cls, dataset: str, label: str, seed: int, root: Path | None = None) -> "Baselines":
@@ -219,8 +221,11 @@ class Baselines:
         return [round(float(p), 1) for p in out] if self.spec.regression else [str(p) for p in out]
 
     def predictions(self, traffic: ScenarioTraffic | Mapping[str, ScenarioTraffic],
-                    models: tuple[str, ...] = MODELS) -> dict[str, dict[str, str]]:
-        """{"majority": {id: label}, "plain_model": {id: label}} for every record — CheckContext.baseline_predictions."""
+                    models: tuple[str, ...] = MODELS) -> dict[str, dict[str, Any]]:
+        """{"majority": {id: label}, "plain_model": {id: label}} for every record — CheckContext.baseline_predictions.
+
+        For a numeric target: {"seasonal_naive": {id: number}, "plain_model": {id: number}}, the
+        seasonal value only where the record carries it as a plain number."""
         ids, records = [], []
         for sc in _scenarios(traffic):
             for ph in sc.phases:
