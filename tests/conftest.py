@@ -7,7 +7,7 @@ import sys
 import types
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Iterator
+from typing import Any, Iterator
 
 import pytest
 
@@ -115,3 +115,24 @@ def shiftwork_wheel(tmp_path_factory: pytest.TempPathFactory) -> BuiltWheel:
         name, data = bundle.build_wheel(snap)
     bundle._WHEEL_CACHE.update(fresh)
     return BuiltWheel(source=snap, name=name, data=data)
+
+
+@pytest.fixture
+def refusing_runtime() -> Any:
+    """A runtime that never runs anything (every build fails): for tests of planning and reports."""
+    from grader.runtime import Runtime, RuntimeFailure
+
+    class Refuses(Runtime):
+        name, isolates = "stub", True
+
+        def prepare(self, submission: Path) -> None:
+            raise RuntimeFailure("build_failed", "stub: not built")
+
+        def start(self, startup_budget_s: float) -> Any: ...
+        def restart(self, startup_budget_s: float) -> Any: ...
+        def state(self) -> Any: ...
+        def logs(self, max_bytes: int = 20_000) -> str: return ""
+        def teardown(self) -> None: ...
+        def peak_memory_mb(self) -> float | None: return None
+
+    return Refuses()

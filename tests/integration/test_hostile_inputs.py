@@ -443,29 +443,16 @@ def test_unverified_submissions_never_choose_their_seed(tmp_path: Path) -> None:
 
 
 @pytest.mark.slow
-def test_report_of_an_unverified_submission_says_so(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+def test_report_of_an_unverified_submission_says_so(tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
+                                                   refusing_runtime: Any) -> None:
     import harness.grading as grading
-    from grader.runtime import Runtime, RuntimeFailure
     from rich.console import Console
-
-    class Refuses(Runtime):  # never runs anything: the report is what matters here
-        name, isolates = "stub", True
-
-        def prepare(self, submission: Path) -> None:
-            raise RuntimeFailure("build_failed", "stub: not built")
-
-        def start(self, startup_budget_s: float) -> Any: ...
-        def restart(self, startup_budget_s: float) -> Any: ...
-        def state(self) -> Any: ...
-        def logs(self, max_bytes: int = 20_000) -> str: return ""
-        def teardown(self) -> None: ...
-        def peak_memory_mb(self) -> float | None: return None
 
     seen: list[int] = []
     real = grading.plan_grading
     monkeypatch.setattr(grading, "plan_grading", lambda ex, seed, console=None: seen.append(seed) or real(ex, seed, console))
     sub = service_folder(tmp_path / "sub", tmp_path / "never")
-    report, out = grading.grade_one(sub, exercise="support-triage", out=tmp_path / "out", runtime_obj=Refuses(),
+    report, out = grading.grade_one(sub, exercise="support-triage", out=tmp_path / "out", runtime_obj=refusing_runtime,
                                     console=Console(quiet=True))
     data = json.loads((out / "report.json").read_text())
     assert any(NOT_VERIFIED in r for r in data["reasons"]) and data["status"] == "build_failed"

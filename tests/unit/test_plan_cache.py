@@ -115,23 +115,9 @@ def test_the_cache_folder_is_resolved_when_asked(tmp_path: Path, monkeypatch: py
 
 
 def test_grade_one_keeps_the_plan_of_a_chosen_seed_and_never_of_a_random_one(
-        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch, refusing_runtime: Any) -> None:
     import harness.grading as grading
-    from grader.runtime import Runtime, RuntimeFailure
     from rich.console import Console
-
-    class Refuses(Runtime):  # never runs anything: planning is what is under test
-        name, isolates = "stub", True
-
-        def prepare(self, submission: Path) -> None:
-            raise RuntimeFailure("build_failed", "stub: not built")
-
-        def start(self, startup_budget_s: float) -> Any: ...
-        def restart(self, startup_budget_s: float) -> Any: ...
-        def state(self) -> Any: ...
-        def logs(self, max_bytes: int = 20_000) -> str: return ""
-        def teardown(self) -> None: ...
-        def peak_memory_mb(self) -> float | None: return None
 
     sub = tmp_path / "sub"
     sub.mkdir()
@@ -145,7 +131,7 @@ def test_grade_one_keeps_the_plan_of_a_chosen_seed_and_never_of_a_random_one(
 
     def grade(seed: int | None, n: int) -> Any:
         report, _ = grading.grade_one(sub, exercise=EXERCISE, out=tmp_path / f"out{n}", seed=seed, plan_dir=cache,
-                                      runtime_obj=Refuses(), console=Console(quiet=True))
+                                      runtime_obj=refusing_runtime, console=Console(quiet=True))
         assert report.status == "build_failed"
         return report
 

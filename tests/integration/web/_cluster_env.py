@@ -36,6 +36,8 @@ from typing import Any
 
 import pytest
 
+from _queue_env import pipe
+
 SHIFTWORK = Path(sys.executable).parent / "shiftwork"
 CLONE_NEWNET = 0x40000000
 REDIS_ENV = "SHIFTWORK_REQUIRE_REDIS"
@@ -123,21 +125,7 @@ class Forward:
             with self._lock:
                 self.conns += [a, b]
             for src, dst in ((a, b), (b, a)):
-                threading.Thread(target=self._pipe, args=(src, dst), daemon=True).start()
-
-    @staticmethod
-    def _pipe(src: socket.socket, dst: socket.socket) -> None:
-        try:
-            while data := src.recv(65536):
-                dst.sendall(data)
-        except OSError:
-            pass
-        finally:
-            for s in (src, dst):
-                try:
-                    s.shutdown(socket.SHUT_RDWR)
-                except OSError:
-                    pass
+                threading.Thread(target=pipe, args=(src, dst), daemon=True).start()
 
     def close(self) -> None:
         self.server.close()

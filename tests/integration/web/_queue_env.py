@@ -3,6 +3,7 @@ the models, and readers for jobs, results, events, workers and the embedded brok
 from __future__ import annotations
 
 import datetime as dt
+import socket
 import hashlib
 import os
 import shutil
@@ -202,3 +203,18 @@ def stop(proc: subprocess.Popen[bytes]) -> None:
         except subprocess.TimeoutExpired:
             proc.kill()
             proc.wait(10)
+
+
+def pipe(src: socket.socket, dst: socket.socket) -> None:
+    """Copy bytes from src to dst until either side closes, then shut both (a test proxy's one direction)."""
+    try:
+        while data := src.recv(65536):
+            dst.sendall(data)
+    except OSError:
+        pass
+    finally:
+        for s in (src, dst):
+            try:
+                s.shutdown(socket.SHUT_RDWR)
+            except OSError:
+                pass

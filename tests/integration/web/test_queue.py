@@ -17,7 +17,7 @@ from typing import Any, Iterator
 
 import pytest
 
-from _queue_env import (SECRET, QueueEnv, make_env, networks_labelled, run_labelled, stop, traversal_zip,
+from _queue_env import (SECRET, QueueEnv, make_env, networks_labelled, pipe, run_labelled, stop, traversal_zip,
                         zip_folder)
 
 LEASE = dict(lease_s=8.0, heartbeat_s=2.0, reaper_every_s=1.0)
@@ -276,21 +276,7 @@ class SocketRelay:
             b.connect(self.target)
             self.conns += [a, b]
             for src, dst in ((a, b), (b, a)):
-                threading.Thread(target=self._pipe, args=(src, dst), daemon=True).start()
-
-    @staticmethod
-    def _pipe(src: Any, dst: Any) -> None:
-        try:
-            while data := src.recv(65536):
-                dst.sendall(data)
-        except OSError:
-            pass
-        finally:
-            for s in (src, dst):
-                try:
-                    s.shutdown(2)
-                except OSError:
-                    pass
+                threading.Thread(target=pipe, args=(src, dst), daemon=True).start()
 
     def close(self) -> None:
         if self.server is not None:
