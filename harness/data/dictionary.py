@@ -24,6 +24,16 @@ def data_dictionary(recipe: Recipe) -> str:
     return kind_for(recipe).dictionary(recipe)
 
 
+# The opening of every kind's "What a record can look like" section (the same words for every kind).
+RECORD_KINDS_HEAD = [
+    "## What a record can look like",
+    "",
+    "Real traffic is messy. Every record falls into one of four kinds:",
+    "",
+    "- **clean**: every field present, well typed, in its canonical form and inside its valid range.",
+]
+
+
 def field_rows(recipe: Recipe) -> list[str]:
     """The fields table (shared by every kind): name, type, valid values, description."""
     lines = []
@@ -90,11 +100,7 @@ def text_dictionary(recipe: Recipe) -> str:
         f"`{recipe.label}` is one of: " + ", ".join(f"`{c}`" for c in recipe.classes) + ". "
         "Training labels come from people and a small share of them is wrong.",
         "",
-        "## What a record can look like",
-        "",
-        "Real traffic is messy. Every record falls into one of four kinds:",
-        "",
-        "- **clean**: every field present, well typed, in its canonical form and inside its valid range.",
+        *RECORD_KINDS_HEAD,
         "- **recoverable** (answer `coerced`, and say in `issues` what you repaired): numbers sent as "
         "strings with thousands separators, currency signs or units (e.g. `\"$1,250.00\"`, `\"1,250\"`, "
         "`\"1250 USD\"`, `\"30 days\"`); categories in another case or with stray whitespace "

@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import logging
 
-from harness.data.dictionary import _fmt, field_rows
+from harness.data.dictionary import RECORD_KINDS_HEAD, _fmt, field_rows
 from harness.data.recipe import Recipe
 
 log = logging.getLogger(__name__)
@@ -48,11 +48,7 @@ def series_dictionary(recipe: Recipe) -> str:
         "day (people's routines in local time, UTC+10), the week and public holidays (`workday`), and "
         "the temperature (heating when cold, air conditioning when hot).",
         "",
-        "## What a record can look like",
-        "",
-        "Real traffic is messy. Every record falls into one of four kinds:",
-        "",
-        "- **clean**: every field present, well typed, in its canonical form and inside its valid range.",
+        *RECORD_KINDS_HEAD,
         "- **recoverable** (answer `coerced`, and say in `issues` what you repaired): readings sent as "
         "strings with units or thousands separators (`\"1,234.5 MW\"`, `\"1234.5MW\"`, `\"18.2°C\"`, "
         "`\"18.2 degC\"`); categories in another case or with stray whitespace (`\" Metro\"`, `\"YES\"`); "

@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import logging
 
-from harness.data.dictionary import _fmt, field_rows
+from harness.data.dictionary import RECORD_KINDS_HEAD, _fmt, field_rows
 from harness.data.recipe import CategoricalField, NumericField, Recipe
 
 log = logging.getLogger(__name__)
@@ -40,11 +40,7 @@ def tabular_dictionary(recipe: Recipe) -> str:
         f"`{recipe.label}` is one of: " + ", ".join(f"`{c}`" for c in recipe.classes) + ". "
         "Labels come from the bank's books; a small share of them is wrong.",
         "",
-        "## What a record can look like",
-        "",
-        "Real traffic is messy. Every record falls into one of four kinds:",
-        "",
-        "- **clean**: every field present, well typed, in its canonical form and inside its valid range.",
+        *RECORD_KINDS_HEAD,
         "- **recoverable** (answer `coerced`, and say in `issues` what you repaired): amounts sent as "
         "strings with a currency, thousands separators or European decimals (`\"NT$ 52,000\"`, "
         "`\"52,000\"`, `\"52.000,00\"`, `\"52000 TWD\"`); "
