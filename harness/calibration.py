@@ -1,17 +1,54 @@
-"""Calibration: is each scenario fair at the window size it uses?
+"""Calibration: is each scenario fair at the window size it uses, on every seed a candidate can get?
 
-Every traffic phase of every scenario (held back and public) is simulated: `windows`
-clean windows of `scenario.window` records are drawn from the data engine and run
-through the calibrated reference detector (grader.detector) against the training
-distribution, and through the grader's plain baseline model for the recipe's kind
-(harness.baseline, chosen by the data-kind plug-in: TF-IDF for text, one-hot +
-standardised numerics for tables) for the performance expectation. A phase's expectation is confirmed when the reference does
-what it asks ("must detect": rate >= 0.95, "must stay silent": rate <= 0.05); otherwise
-the phase FAILS and `shiftwork scenarios check` exits non-zero. The grader scores only
-confirmed expectations (`scored_phases`), from a cached report.
+Every traffic phase of every scenario (held back and public) is simulated: clean windows of
+`scenario.window` records are drawn from the data engine and run through the calibrated
+reference detector (grader.detector) against the training distribution, and through the
+grader's plain baseline model for the recipe's kind (harness.baseline, chosen by the data-kind
+plug-in: TF-IDF for text, one-hot + standardised numerics for tables, trees for a series) for
+the performance expectation.
 
-Evidently (explicit definition, ks / chisquare, Bonferroni threshold) runs on a few
-windows per phase as a second opinion; it is reported, never used as truth.
+Across seeds. A candidate's training data and held-back traffic come from their own seed
+(harness.grading.pick_seed), so a verdict reached at one seed says little about another: a
+clock shift the plain model felt on seed 7 can be weak on a candidate's. So a calibration
+runs at `SEEDS` calibration seeds (`calibration_seeds(seed)`: the given seed and SEEDS - 1
+derived from it, fixed for an exercise version), each with its own reference sample,
+detector, plain model fitted on that seed's training data, stable figure and `windows`
+windows per phase. It runs once per exercise version (the report is cached, keyed by every
+input), so a new candidate's first grading costs no calibration. Seeds run side by side in
+worker processes (`SHIFTWORK_CALIBRATION_WORKERS`, default: one per core).
+
+The rule, per phase and expectation, and per group for slices (`verdict`):
+
+- "must detect" holds when the rate pooled over every seed's windows is >= 0.95 AND no seed
+  is significantly below 0.95: for each seed, the one-sided exact binomial test of "this
+  seed's true rate is >= 0.95" is not rejected at SEED_ALPHA = 0.01 (at 40 windows a seed may
+  miss at most 6 of them, a rate >= 0.85);
+- "must stay silent" mirrors it: pooled rate <= 0.05 AND no seed significantly above 0.05
+  (at 40 windows at most 6 alarms);
+- otherwise an asked-for expectation FAILS and `shiftwork scenarios check` exits non-zero;
+  an unscored one is only reported. The grader scores confirmed expectations only
+  (`scored_phases`), from the cached report.
+
+Why a test per seed rather than "every seed >= 0.95": a seed's rate over 40 windows is a
+binomial draw. A phase whose true rate is 0.98 on every seed shows < 0.95 on one seed in
+4.5 % of draws, so over 8 seeds a fair phase would fail about one time in three, and a
+verdict would flip with any edit that redraws the windows. The pooled rate keeps the 0.95 /
+0.05 bar itself, measured on 320 windows instead of 40 (standard error 1.2 points at 0.95
+instead of 3.4); the per-seed test rejects a seed that is really short of the bar (true 0.80:
+rejected 71 % of the time on its own, and it drags the pooled rate down too) while a seed at
+exactly 0.95 is rejected in 0.3 % of draws.
+
+Measured on the three shipped exercises (8 seeds x 40 windows, December 2026): seeds differ
+for real, not only by window noise: of the 84 (phase, aspect) rates strictly between 0 and 1,
+a chi-square test of homogeneity across the 8 seeds gave p < 0.01 for 6 (support-triage's
+stable-phase false alarms, 0 to 8 windows of 40 by the seed's reference sample, before the
+reference became the later half of training; load-forecast's outage performance, 15 to 38 of
+40 by the seed's plain model). And window noise alone breaks a strict rule: of 117
+expectations that hold pooled and on every seed by this rule, 10 show one seed past the bar
+(e.g. 3 alarms in 40 windows where the pooled rate is 0.02).
+
+Evidently (explicit definition, ks / chisquare, Bonferroni threshold) runs on a few windows
+per phase of the first seed as a second opinion; it is reported, never used as truth.
 """
 from __future__ import annotations
 
@@ -19,18 +56,26 @@ import hashlib
 import logging
 import math
 import os
+import pickle
+import subprocess
+import sys
+import tempfile
+import threading
 import time
 import warnings
 from collections import Counter
+from contextlib import contextmanager
+from dataclasses import dataclass
 from pathlib import Path
-from typing import Callable, Literal
+from queue import SimpleQueue
+from typing import IO, Callable, Iterator, Literal, Mapping, Sequence
 
 import numpy as np
 import pandas as pd
 from pydantic import BaseModel, Field
 from scipy import stats
 
-from grader.checks.base import Scored
+from grader.checks.base import FieldTruth, Scored
 from grader.detector import ReferenceDetector
 from grader.truth import PhaseExpect
 from grader.errors import CalibrationFailed, ConfigError, UsageError
@@ -43,7 +88,14 @@ ALPHA = 0.01
 MUST_DETECT = 0.95
 MUST_BE_SILENT = 0.05
 EVIDENTLY_WINDOWS = 5
+# Calibration seeds per exercise version, and the windows each simulates per phase (module docstring).
+SEEDS = 8
+WINDOWS = 40
+# A seed fails an expectation when an exact one-sided binomial test says its own windows fall
+# short of the bar at this level (module docstring: noise at 40 windows per seed).
+SEED_ALPHA = 0.01
 REFERENCE_ROWS = 5000
+REFERENCE_LATEST_SHARE = 0.5  # the reference is the later half of training (_Simulator)
 HOLDOUT_ROWS = 10000
 # A window "underperforms" when the z-test says so AND accuracy fell by at least this much:
 # the same effect-size gate idea as the detector, so tiny biases do not become alarms.
@@ -52,33 +104,73 @@ PERFORMANCE_GATE = 0.03
 ERROR_GATE = 0.15
 # Bump when the simulation changes meaning, so cached reports are not reused.
 # 2: the performance model is the grader's plain baseline of the recipe's kind.
-CALIBRATION_VERSION = 4  # 3: per-group (slice) performance; 4: numeric targets (error tests)
+# 3: per-group (slice) performance; 4: numeric targets (error tests); 5: drift field rates; 6: across seeds
+CALIBRATION_VERSION = 6
 
 Aspect = Literal["drift", "quality", "performance"]
 ASPECTS: tuple[Aspect, ...] = ("drift", "quality", "performance")
 Verdict = Literal["must detect", "must stay silent", "FAIL", "reported"]
 
 
+class SeedRates(BaseModel):
+    """One calibration seed's own rates for a phase (its windows, reference, plain model)."""
+
+    seed: int
+    windows: int
+    drift_rate: float
+    quality_rate: float
+    performance_rate: float | None = None
+    slice_rates: dict[str, float] = Field(default_factory=dict)
+    window_accuracy: float | None = None
+
+    def rate(self, aspect: Aspect) -> float | None:
+        return {"drift": self.drift_rate, "quality": self.quality_rate, "performance": self.performance_rate}[aspect]
+
+
 class PhaseCalibration(BaseModel):
     scenario: str
     phase: str
     window: int
-    windows: int
-    drift_rate: float
+    windows: int = Field(description="Simulated windows, pooled over every seed")
+    drift_rate: float = Field(description="Pooled over every seed's windows, as are the other rates")
     quality_rate: float
     performance_rate: float | None = Field(description="None when windows carry no labels")
     evidently_rate: float | None = Field(description="Second opinion; None = n/a (evidently raised)")
     evidently_note: str = ""
     field_rates: dict[str, float] = Field(default_factory=dict, description="Per-field rate (drift or quality)")
+    drift_field_rates: dict[str, float] = Field(default_factory=dict,
+                                                description="Per-field rate of the drift (distribution) tests alone")
     window_accuracy: float | None = Field(default=None, description="Accuracy, or MAE for a numeric target")
     expect: PhaseExpect
     verdicts: dict[Aspect, Verdict]
     # per group "field=value" of the exercise's slice fields: share of windows where that group underperformed
     slice_rates: dict[str, float] = Field(default_factory=dict)
     slice_verdicts: dict[str, Verdict] = Field(default_factory=dict)
+    # each calibration seed's own rates; empty in a report made before calibration ran across seeds
+    seeds: list[SeedRates] = Field(default_factory=list)
 
     def rate(self, aspect: Aspect) -> float | None:
         return {"drift": self.drift_rate, "quality": self.quality_rate, "performance": self.performance_rate}[aspect]
+
+    def seed_counts(self, aspect: Aspect) -> list[tuple[int, int]]:
+        """(flagged windows, windows) per seed: what `verdict` tests each seed on."""
+        return [(round(r * s.windows), s.windows) for s in self.seeds if (r := s.rate(aspect)) is not None]
+
+    def worst_seed(self, aspect: Aspect) -> tuple[int, float] | None:
+        """The seed furthest from the expectation: lowest rate for 'detect', highest otherwise."""
+        rated = [(s.seed, r) for s in self.seeds if (r := s.rate(aspect)) is not None]
+        if not rated:
+            return None
+        pick = min if getattr(self.expect, aspect) == "detect" else max
+        return pick(rated, key=lambda x: x[1])
+
+    def _seeds_off(self, expect: str, rates: list[tuple[int, float, int]]) -> str:
+        off = [f"seed {s} {r:.2f}" for s, r, n in rates if not seed_holds(expect, round(r * n), n)]
+        if not rates:
+            return ""
+        if len(off) == len(rates) > 1:
+            return f" (pooled over {len(rates)} seeds; off on every seed)"
+        return f" (pooled over {len(rates)} seeds" + (f"; off on {', '.join(off)})" if off else ")")
 
     def failures(self) -> list[str]:
         out = []
@@ -87,14 +179,19 @@ class PhaseCalibration(BaseModel):
                 want = getattr(self.expect, a)
                 rate = self.rate(a)
                 shown = "n/a" if rate is None else f"{rate:.2f}"
-                out.append(f"{self.scenario}/{self.phase}: {a} expected {want}, reference rate {shown}")
+                rates = [(s.seed, r, s.windows) for s in self.seeds if (r := s.rate(a)) is not None]
+                out.append(f"{self.scenario}/{self.phase}: {a} expected {want}, reference rate {shown}"
+                           + self._seeds_off(want, rates))
         if self.expect.slices == "detect" and self.slice_rates and "must detect" not in self.slice_verdicts.values():
-            out.append(f"{self.scenario}/{self.phase}: slices expected detect, no group's rate reaches {MUST_DETECT}: "
+            out.append(f"{self.scenario}/{self.phase}: slices expected detect, no group's rate reaches {MUST_DETECT}"
+                       + (" on every seed" if self.seeds else "") + ": "
                        + ", ".join(f"{g} {r:.2f}" for g, r in self.slice_rates.items()))
         if self.expect.slices != "unscored" and not self.slice_rates:
             out.append(f"{self.scenario}/{self.phase}: slices expected {self.expect.slices}, but the exercise names no "
                        "slice field or the windows carry no labels")
         out += [f"{self.scenario}/{self.phase}: slice {g} expected silent, reference rate {self.slice_rates[g]:.2f}"
+                + self._seeds_off("silent", [(s.seed, s.slice_rates[g], s.windows) for s in self.seeds
+                                             if g in s.slice_rates])
                 for g, v in self.slice_verdicts.items() if v == "FAIL"]
         return out
 
@@ -102,37 +199,70 @@ class PhaseCalibration(BaseModel):
 class CalibrationReport(BaseModel):
     exercise: str
     key: str
-    windows: int
-    seed: int
+    windows: int = Field(description="Simulated windows per phase and seed")
+    seed: int = Field(description="The first calibration seed; the others derive from it (calibration_seeds)")
     reference: str
-    stable_accuracy: float = Field(description="The plain baseline's stable accuracy, or its MAE for a numeric target")
+    stable_accuracy: float = Field(description="The plain baseline's stable accuracy, or its MAE for a numeric "
+                                               "target (mean over seeds)")
     metric: str = Field(default="accuracy", description="What stable_accuracy and window_accuracy hold")
     seconds: float
     phases: list[PhaseCalibration]
+    seeds: list[int] = Field(default_factory=list, description="Every calibration seed, in order")
+    seed_stable: list[float] = Field(default_factory=list, description="stable_accuracy of each seed, as `seeds`")
     cached: bool = Field(default=False, exclude=True)
 
     def failures(self) -> list[str]:
         return [f for p in self.phases for f in p.failures()]
 
 
-def verdict(expect: str, rate: float | None) -> Verdict:
+def calibration_seeds(seed: int = 7, n: int = SEEDS) -> tuple[int, ...]:
+    """`seed` and n - 1 seeds derived from it: 32-bit, as a candidate's seed is (harness.secret.derive_seed)."""
+    derived = (int.from_bytes(hashlib.sha256(f"calibration-seed|{seed}|{k}".encode()).digest()[:4], "big")
+               for k in range(1, n))
+    return (seed, *derived)
+
+
+def seed_holds(expect: str, hits: int, n: int) -> bool:
+    """Are one seed's `hits` flagged windows of `n` consistent with the bar (not significantly short of it)?
+
+    "detect": the exact one-sided binomial test of "true rate >= 0.95" is not rejected at
+    SEED_ALPHA, i.e. P(X <= hits | n, 0.95) >= SEED_ALPHA; "silent" mirrors it around 0.05.
+    """
+    if n <= 0:
+        return False
     if expect == "detect":
-        return "must detect" if rate is not None and rate >= MUST_DETECT else "FAIL"
+        return float(stats.binom.cdf(hits, n, MUST_DETECT)) >= SEED_ALPHA
     if expect == "silent":
-        return "must stay silent" if rate is not None and rate <= MUST_BE_SILENT else "FAIL"
+        return float(stats.binom.sf(hits - 1, n, MUST_BE_SILENT)) >= SEED_ALPHA
+    return True
+
+
+def verdict(expect: str, rate: float | None, seeds: Sequence[tuple[int, int]] = ()) -> Verdict:
+    """The pooled rate meets the bar, and so does every seed within its binomial noise (`seed_holds`).
+
+    `seeds` holds (flagged windows, windows) per calibration seed; none = the pooled rate alone.
+    """
+    every = all(seed_holds(expect, h, n) for h, n in seeds)
+    if expect == "detect":
+        return "must detect" if rate is not None and rate >= MUST_DETECT and every else "FAIL"
+    if expect == "silent":
+        return "must stay silent" if rate is not None and rate <= MUST_BE_SILENT and every else "FAIL"
     return "reported"
 
 
-def slice_verdicts(expect: str, rates: dict[str, float]) -> dict[str, Verdict]:
+def slice_verdicts(expect: str, rates: dict[str, float],
+                   seeds: Mapping[str, Sequence[tuple[int, int]]] | None = None) -> dict[str, Verdict]:
     """A 'detect' phase scores the groups the reference finds reliably (must detect) or never
-    (must stay silent); a 'silent' phase needs every group silent."""
+    (must stay silent), each by the across-seed rule of `verdict`; a 'silent' phase needs every
+    group silent. `seeds`: per group, (flagged windows, windows) per seed."""
     out: dict[str, Verdict] = {}
     for group, rate in rates.items():
+        per_seed = (seeds or {}).get(group, ())
         if expect == "detect":
-            out[group] = ("must detect" if rate >= MUST_DETECT else "must stay silent" if rate <= MUST_BE_SILENT
-                          else "reported")
+            found, silent = verdict("detect", rate, per_seed), verdict("silent", rate, per_seed)
+            out[group] = "must detect" if found != "FAIL" else silent if silent != "FAIL" else "reported"
         elif expect == "silent":
-            out[group] = "must stay silent" if rate <= MUST_BE_SILENT else "FAIL"
+            out[group] = verdict("silent", rate, per_seed)
         else:
             out[group] = "reported"
     return out
@@ -186,11 +316,15 @@ class _Simulator:
         # move forward), texts for presence only, a date of birth as an age.
         probe = self.kind.monitored(self.recipe, engine.reference_clean(self.recipe, seed, n=10))
         self.numeric, self.categorical, self.text = probe.numeric, probe.categorical, probe.missing_only
-        # The whole training period, as a candidate's service would use its training data.
-        # Stable phases run at the end of training (a mild categorical trend), but at this
-        # window size the difference is invisible: measured false-alarm rate over 480
-        # stable windows was 0.4 % against the whole period, 1.0 % against its last quarter.
-        self.reference = self._monitored(engine.reference_clean(self.recipe, seed, n=REFERENCE_ROWS))
+        # The later part of training, as a sound service compares with (the shipped references
+        # do): category mixes trend mildly over the training months (support-triage's chat and
+        # Spanish grow, as its brief hints) and traffic continues from their end. Against the
+        # whole period, support-triage's stable phases alarmed in 5-7 % of windows pooled over 8
+        # seeds (up to 20 % on one seed): the trend, not a shift.
+        drawn = engine.reference_clean(self.recipe, seed, n=round(REFERENCE_ROWS / REFERENCE_LATEST_SHARE))
+        cut = self.recipe.start + (self.recipe.end - self.recipe.start) * (1 - REFERENCE_LATEST_SHARE)
+        latest = drawn[drawn[self.recipe.time_field] >= pd.Timestamp(cut)].reset_index(drop=True)
+        self.reference = self._monitored(latest)
         self.detector = ReferenceDetector(self.reference, self.numeric, self.categorical, ALPHA, missing_only=self.text)
         # The grader's own plain baseline (one per kind), fitted on the messy training data as graded.
         self.model = Baselines.fit(engine.generate_training(self.recipe, seed).frame, self.label,
@@ -214,8 +348,8 @@ class _Simulator:
             for v in sorted(values.unique()):
                 mask = (values == v).to_numpy()
                 self.group_stable[group_key(f, v)] = (int(correct[mask].sum()), int(mask.sum()))
-        self.reference_note = (f"reference: reference_clean(seed={seed}) {REFERENCE_ROWS} rows (whole training period); "
-                               f"stable accuracy on {HOLDOUT_ROWS} more")
+        self.reference_note = (f"reference: reference_clean(seed) of the later {REFERENCE_LATEST_SHARE:.0%} of the "
+                               f"training period ({len(latest)} rows); stable figure on {HOLDOUT_ROWS} held-back rows")
 
     def _monitored(self, frame: pd.DataFrame) -> pd.DataFrame:
         return self.kind.monitored(self.recipe, frame).frame
@@ -233,10 +367,12 @@ class _Simulator:
         records = frame.drop(columns=[self.label]).to_dict("records")
         return np.array(self.model.predict(records)) == frame[self.label].astype(str).to_numpy()
 
-    def phase(self, scenario: Scenario, phase: Phase, windows: int, seed: int, tick: Callable[[], None]) -> PhaseCalibration:
+    def phase(self, scenario: Scenario, phase: Phase, windows: int, seed: int, tick: Callable[[], None],
+              evidently: bool = True) -> "_Counts":
         drift = quality = perf = 0
         labelled = True
         fields: Counter[str] = Counter()
+        moved: Counter[str] = Counter()
         groups: Counter[str] = Counter()
         acc: list[float] = []
         ev_frames: list[pd.DataFrame] = []
@@ -248,6 +384,7 @@ class _Simulator:
             drift += v.drift
             quality += v.quality
             fields.update(set(v.drift_fields) | set(v.quality_fields))
+            moved.update(v.drift_fields)
             if self.regression and self.label in w.columns and w[self.label].notna().all():
                 e = self._errors(w)
                 acc.append(float(e.mean()))  # the window's mean absolute error
@@ -265,22 +402,186 @@ class _Simulator:
                         groups[g] += _underperforms(int(c[mask].sum()), int(mask.sum()), sc, sn)
             else:
                 labelled = False
-            if i < EVIDENTLY_WINDOWS:
+            if evidently and i < EVIDENTLY_WINDOWS:
                 ev_frames.append(mon)
             tick()
-        ev_rate, ev_note = evidently_rate(self.reference, ev_frames, self.numeric, self.categorical, ALPHA)
-        rates = {"drift": drift / windows, "quality": quality / windows, "performance": perf / windows if labelled else None}
-        return PhaseCalibration(
-            scenario=scenario.name, phase=phase.name, window=scenario.window, windows=windows,
-            drift_rate=rates["drift"], quality_rate=rates["quality"], performance_rate=rates["performance"],
-            evidently_rate=ev_rate, evidently_note=ev_note,
-            field_rates={f: n / windows for f, n in sorted(fields.items())},
-            window_accuracy=float(np.mean(acc)) if acc else None,
-            expect=phase.expect,
-            verdicts={a: verdict(getattr(phase.expect, a), rates[a]) for a in ASPECTS},
-            slice_rates=(slice_rates := {g: groups[g] / windows for g in self.group_stable} if labelled else {}),
-            slice_verdicts=slice_verdicts(phase.expect.slices, slice_rates),
-        )
+        ev = evidently_rate(self.reference, ev_frames, self.numeric, self.categorical, ALPHA) if evidently else None
+        return _Counts(
+            scenario=scenario.name, phase=phase.name, window=scenario.window, windows=windows, drift=drift,
+            quality=quality, performance=perf if labelled else None, fields=dict(fields), moved=dict(moved),
+            groups={g: groups[g] for g in self.group_stable} if labelled else {}, accuracy=acc, evidently=ev)
+
+
+@dataclass
+class _Counts:
+    """One seed's raw tallies for one phase: pooled with the other seeds' by `_pool`."""
+
+    scenario: str
+    phase: str
+    window: int
+    windows: int
+    drift: int
+    quality: int
+    performance: int | None  # None: the windows carry no labels
+    fields: dict[str, int]
+    moved: dict[str, int]
+    groups: dict[str, int]
+    accuracy: list[float]
+    evidently: tuple[float | None, str] | None  # run on the first seed only
+
+
+@dataclass
+class _SeedRun:
+    seed: int
+    stable: float
+    note: str
+    phases: list[_Counts]
+
+
+def _simulate_seed(exercise: Exercise, seed: int, windows: int, evidently: bool,
+                   tick: Callable[[str], None]) -> _SeedRun:
+    """Every traffic phase at one calibration seed, with that seed's reference, detector and plain model."""
+    sim = _Simulator(exercise, seed)
+    counts = []
+    for s in _traffic(exercise):
+        for p in s.phases:
+            if p.kind == "traffic":
+                label = f"{s.name}/{p.name}"
+                counts.append(sim.phase(s, p, windows, seed, lambda: tick(label), evidently=evidently))
+    return _SeedRun(seed=seed, stable=sim.stable_figure(), note=sim.reference_note, phases=counts)
+
+
+def _simulate_seeds_worker() -> None:
+    """A worker process (`_run_seeds`): read a pickled job from stdin, simulate its seeds in order,
+    print one line per finished window (progress) and write the pickled runs to the job's file."""
+    job = pickle.load(sys.stdin.buffer)
+
+    def tick(label: str) -> None:
+        sys.stdout.write(label + "\n")
+        sys.stdout.flush()
+
+    runs = [_simulate_seed(job["exercise"], seed, job["windows"], k == 0, tick) for k, seed in job["seeds"]]
+    Path(job["out"]).write_bytes(pickle.dumps(runs))
+
+
+def _workers(n: int) -> int:
+    """Processes to simulate `n` seeds with: $SHIFTWORK_CALIBRATION_WORKERS, else one per core."""
+    env = os.environ.get("SHIFTWORK_CALIBRATION_WORKERS", "").strip()
+    if not env:
+        return max(1, min(n, os.cpu_count() or 1))
+    try:
+        return max(1, min(n, int(env)))
+    except ValueError:
+        raise ConfigError(f"SHIFTWORK_CALIBRATION_WORKERS={env!r} is not a number") from None
+
+
+def _run_seeds(exercise: Exercise, seeds: Sequence[int], windows: int,
+               tick: Callable[[str], None]) -> list[_SeedRun]:
+    """Each seed's simulation, in seed order; side by side in worker processes when there are cores.
+
+    Seeds are independent and each is seeded on its own, so the result is the same either way.
+    Workers are fresh interpreters running this very module (not multiprocessing): a fork would
+    copy the caller's threads' locks (a progress bar's, a web worker's) and OpenMP's pool in
+    whatever state they are, and a spawn re-imports the caller's main script.
+    """
+    workers = _workers(len(seeds))
+    if workers == 1:
+        return [_simulate_seed(exercise, s, windows, k == 0, tick) for k, s in enumerate(seeds)]
+    code = Path(__file__).resolve().parent.parent  # the workers run the code this process runs
+    env = {**os.environ, "PYTHONPATH": os.pathsep.join(filter(None, [str(code), os.environ.get("PYTHONPATH")]))}
+    # the workers share the cores between them: a numeric library's own thread pool would only contend
+    env.update({k: "1" for k in ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS")})
+    lines: SimpleQueue[str | None] = SimpleQueue()
+    runs: dict[int, _SeedRun] = {}
+    with tempfile.TemporaryDirectory(prefix="shiftwork-calibration-") as tmp:
+        procs = []
+        for w in range(workers):
+            out, err = Path(tmp) / f"runs-{w}.pkl", Path(tmp) / f"stderr-{w}.txt"
+            job = {"exercise": exercise, "windows": windows, "out": str(out),
+                   "seeds": [(k, s) for k, s in enumerate(seeds) if k % workers == w]}
+            with err.open("wb") as err_fh:
+                proc = subprocess.Popen(
+                    [sys.executable, "-c", "from harness.calibration import _simulate_seeds_worker as w; w()"],
+                    stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=err_fh, env=env, cwd=tmp)
+            assert proc.stdin is not None and proc.stdout is not None
+            proc.stdin.write(pickle.dumps(job))
+            proc.stdin.close()
+
+            def pump(stream: IO[bytes] = proc.stdout) -> None:
+                for line in stream:
+                    lines.put(line.decode(errors="replace").rstrip("\n"))
+                lines.put(None)
+
+            threading.Thread(target=pump, daemon=True, name=f"calibration-worker-{w}").start()
+            procs.append((proc, out, err))
+        try:
+            finished = 0
+            while finished < workers:  # progress is reported from this thread only
+                label = lines.get()
+                if label is None:
+                    finished += 1
+                else:
+                    tick(label)
+        except BaseException:  # interrupted (or a progress callback raised): no orphan keeps simulating
+            for proc, _, _ in procs:
+                proc.kill()
+            raise
+        finally:
+            for proc, _, _ in procs:
+                proc.wait()
+        for proc, out, err in procs:
+            if proc.returncode != 0 or not out.is_file():
+                tail = err.read_text(errors="replace")[-2000:]
+                raise RuntimeError(f"calibration worker exited with {proc.returncode}: {tail}")
+            for run in pickle.loads(out.read_bytes()):
+                runs[run.seed] = run
+    return [runs[s] for s in seeds]
+
+
+def _rates(counts: dict[str, int], windows: int) -> dict[str, float]:
+    return {f: n / windows for f, n in sorted(counts.items())}
+
+
+def _pool(per_seed: list[_Counts], seeds: Sequence[int], expect: PhaseExpect) -> PhaseCalibration:
+    """One phase's calibration: every seed's windows pooled, each seed kept, verdicts by the rule of `verdict`."""
+    first = per_seed[0]
+    total = sum(c.windows for c in per_seed)
+    labelled = all(c.performance is not None for c in per_seed)
+    fields: Counter[str] = Counter()
+    moved: Counter[str] = Counter()
+    groups: Counter[str] = Counter()
+    group_windows: Counter[str] = Counter()
+    rows = []
+    for seed, c in zip(seeds, per_seed):
+        fields.update(c.fields)
+        moved.update(c.moved)
+        groups.update(c.groups)
+        group_windows.update({g: c.windows for g in c.groups})
+        rows.append(SeedRates(
+            seed=seed, windows=c.windows, drift_rate=c.drift / c.windows, quality_rate=c.quality / c.windows,
+            performance_rate=c.performance / c.windows if labelled and c.performance is not None else None,
+            slice_rates=_rates(c.groups, c.windows) if labelled else {},
+            window_accuracy=float(np.mean(c.accuracy)) if c.accuracy else None))
+    rates: dict[Aspect, float | None] = {
+        "drift": sum(c.drift for c in per_seed) / total, "quality": sum(c.quality for c in per_seed) / total,
+        "performance": sum(c.performance or 0 for c in per_seed) / total if labelled else None}
+    counts = {a: [(round(r * s.windows), s.windows) for s in rows if (r := s.rate(a)) is not None] for a in ASPECTS}
+    slice_rates = {g: groups[g] / group_windows[g] for g in sorted(group_windows)} if labelled else {}
+    slice_counts = {g: [(round(s.slice_rates[g] * s.windows), s.windows) for s in rows if g in s.slice_rates]
+                    for g in slice_rates}
+    accuracy = [a for c in per_seed for a in c.accuracy]
+    ev_rate, ev_note = first.evidently if first.evidently is not None else (None, "")
+    return PhaseCalibration(
+        scenario=first.scenario, phase=first.phase, window=first.window, windows=total,
+        drift_rate=rates["drift"], quality_rate=rates["quality"], performance_rate=rates["performance"],
+        evidently_rate=ev_rate, evidently_note=ev_note,
+        field_rates=_rates(fields, total), drift_field_rates=_rates(moved, total),
+        window_accuracy=float(np.mean(accuracy)) if accuracy else None,
+        expect=expect,
+        verdicts={a: verdict(getattr(expect, a), rates[a], counts[a]) for a in ASPECTS},
+        slice_rates=slice_rates, slice_verdicts=slice_verdicts(expect.slices, slice_rates, slice_counts),
+        seeds=rows,
+    )
 
 
 def evidently_rate(reference: pd.DataFrame, frames: list[pd.DataFrame], numeric: list[str],
@@ -316,37 +617,39 @@ def _traffic(exercise: Exercise) -> list[Scenario]:
     return [*exercise.held_back_scenarios(), exercise.public()]
 
 
-def calibrate(exercise: Exercise, *, windows: int = 40, seed: int = 7,
+def calibrate(exercise: Exercise, *, windows: int = WINDOWS, seed: int = 7, seeds: int = SEEDS,
               progress: Callable[[int, int, str], None] | None = None) -> CalibrationReport:
-    """Simulate every traffic phase; `progress(done, total, label)` is called per window."""
+    """Simulate every traffic phase at each calibration seed; `progress(done, total, label)` is called per window."""
     if windows < 1:
         raise UsageError("calibration needs at least 1 window per phase")
+    if seeds < 1:
+        raise UsageError("calibration needs at least 1 seed")
     started = time.perf_counter()
-    scenarios = _traffic(exercise)
-    sim = _Simulator(exercise, seed)
-    phases = [(s, p) for s in scenarios for p in s.phases if p.kind == "traffic"]
-    total, done = len(phases) * windows, 0
-    results = []
-    for s, p in phases:
-        def tick(label: str = f"{s.name}/{p.name}") -> None:
-            nonlocal done
-            done += 1
-            if progress:
-                progress(done, total, label)
+    plan = calibration_seeds(seed, seeds)
+    phases = [(s, p) for s in _traffic(exercise) for p in s.phases if p.kind == "traffic"]
+    total, done = len(phases) * windows * len(plan), 0
 
-        results.append(sim.phase(s, p, windows, seed, tick))
+    def tick(label: str) -> None:
+        nonlocal done
+        done += 1
+        if progress:
+            progress(done, total, label)
+
+    runs = _run_seeds(exercise, plan, windows, tick)
+    results = [_pool([run.phases[k] for run in runs], plan, p.expect) for k, (_, p) in enumerate(phases)]
+    stable = [run.stable for run in runs]
     return CalibrationReport(
-        exercise=exercise.id, key=cache_key(exercise, windows=windows, seed=seed), windows=windows, seed=seed,
-        reference=sim.reference_note, stable_accuracy=sim.stable_figure(),
-        metric="mae" if sim.regression else "accuracy",
-        seconds=round(time.perf_counter() - started, 2), phases=results,
+        exercise=exercise.id, key=cache_key(exercise, windows=windows, seed=seed, seeds=seeds), windows=windows,
+        seed=seed, reference=f"{len(plan)} seeds, each: {runs[0].note}", stable_accuracy=float(np.mean(stable)),
+        metric="mae" if exercise.target == "regression" else "accuracy",
+        seconds=round(time.perf_counter() - started, 2), phases=results, seeds=list(plan), seed_stable=stable,
     )
 
 
-def cache_key(exercise: Exercise, *, windows: int, seed: int) -> str:
-    """Hash of everything the simulation depends on: recipe, scenarios, code, windows, seed."""
+def cache_key(exercise: Exercise, *, windows: int, seed: int, seeds: int = SEEDS) -> str:
+    """Hash of everything the simulation depends on: recipe, scenarios, code, windows, seeds."""
     repo = exercise.root.parent.parent
-    h = hashlib.sha256(f"v{CALIBRATION_VERSION}|{windows}|{seed}".encode())
+    h = hashlib.sha256(f"v{CALIBRATION_VERSION}|{windows}|{seed}|{seeds}".encode())
     files = [exercise.root / "exercise.toml", exercise.root / exercise.public_scenario]
     files += [exercise.root / "scenarios" / n for n in exercise.scenarios]
     dataset = repo / "datasets" / exercise.dataset
@@ -360,42 +663,79 @@ def cache_key(exercise: Exercise, *, windows: int, seed: int) -> str:
     return h.hexdigest()[:24]
 
 
-def cached_report(exercise: Exercise, *, windows: int = 40, seed: int = 7, cache_dir: Path | None = None,
-                  progress: Callable[[int, int, str], None] | None = None) -> CalibrationReport:
-    folder = cache_dir or repo_root() / ".cache" / "calibration"
-    stem = f"{exercise.id}-w{windows}-s{seed}"
-    path = folder / f"{stem}-{cache_key(exercise, windows=windows, seed=seed)}.json"
-    if path.is_file():
-        try:
-            report = CalibrationReport.model_validate_json(path.read_text())
-            report.cached = True
-            return report
-        except ValueError:
-            log.warning("ignoring unreadable calibration cache %s", path)
-    report = calibrate(exercise, windows=windows, seed=seed, progress=progress)
+def _read_cached(path: Path) -> CalibrationReport | None:
+    if not path.is_file():
+        return None
     try:
-        folder.mkdir(parents=True, exist_ok=True)
-        tmp = path.with_suffix(f".{os.getpid()}.tmp")  # graders may calibrate side by side
-        tmp.write_text(report.model_dump_json(indent=1))
-        tmp.replace(path)
-        for stale in folder.glob(f"{stem}-*.json"):
-            # Same settings, older inputs or code: never read again, so do not let them pile up.
-            if stale != path and stale.stat().st_mtime < path.stat().st_mtime - 1:
-                stale.unlink(missing_ok=True)
-    except OSError as exc:  # a read-only checkout still grades; it just recalibrates next time
-        log.warning("cannot cache calibration at %s: %s", path, exc)
+        report = CalibrationReport.model_validate_json(path.read_text())
+    except ValueError:
+        log.warning("ignoring unreadable calibration cache %s", path)
+        return None
+    report.cached = True
     return report
 
 
-def scored_phases(exercise: Exercise, *, windows: int = 40, seed: int = 7, cache_dir: Path | None = None) -> Scored:
-    """Phases whose expectation the reference confirmed; only these may be scored."""
-    report = cached_report(exercise, windows=windows, seed=seed, cache_dir=cache_dir)
+@contextmanager
+def _one_at_a_time(lock: Path) -> Iterator[None]:
+    """Hold an exclusive lock on `lock` (where the platform and folder allow): graders and test
+    sessions that need the same report wait for the one computing it instead of each spending
+    minutes on the same simulation."""
+    try:
+        import fcntl
+
+        lock.parent.mkdir(parents=True, exist_ok=True)
+        fh = lock.open("a")
+    except (ImportError, OSError):  # no flock, or a read-only checkout: simulate side by side
+        yield
+        return
+    with fh:
+        fcntl.flock(fh, fcntl.LOCK_EX)
+        try:
+            yield
+        finally:
+            fcntl.flock(fh, fcntl.LOCK_UN)
+
+
+def cached_report(exercise: Exercise, *, windows: int = WINDOWS, seed: int = 7, seeds: int = SEEDS,
+                  cache_dir: Path | None = None,
+                  progress: Callable[[int, int, str], None] | None = None) -> CalibrationReport:
+    folder = cache_dir or repo_root() / ".cache" / "calibration"
+    stem = f"{exercise.id}-w{windows}-s{seed}" + (f"-x{seeds}" if seeds != SEEDS else "")
+    path = folder / f"{stem}-{cache_key(exercise, windows=windows, seed=seed, seeds=seeds)}.json"
+    report = _read_cached(path)
+    if report is not None:
+        return report
+    with _one_at_a_time(folder / f"{stem}.lock"):
+        report = _read_cached(path)  # made by whoever held the lock before us
+        if report is not None:
+            return report
+        report = calibrate(exercise, windows=windows, seed=seed, seeds=seeds, progress=progress)
+        try:
+            folder.mkdir(parents=True, exist_ok=True)
+            tmp = path.with_suffix(f".{os.getpid()}.tmp")  # graders may calibrate side by side
+            tmp.write_text(report.model_dump_json(indent=1))
+            tmp.replace(path)
+            for stale in folder.glob(f"{stem}-*.json"):
+                # Same settings, older inputs or code: never read again, so do not let them pile up.
+                if stale != path and stale.stat().st_mtime < path.stat().st_mtime - 1:
+                    stale.unlink(missing_ok=True)
+        except OSError as exc:  # a read-only checkout still grades; it just recalibrates next time
+            log.warning("cannot cache calibration at %s: %s", path, exc)
+    return report
+
+
+def scored_phases(exercise: Exercise, *, windows: int = WINDOWS, seed: int = 7, seeds: int = SEEDS,
+                  cache_dir: Path | None = None) -> Scored:
+    """Phases whose expectation the reference confirmed on every calibration seed; only these may be scored."""
+    report = cached_report(exercise, windows=windows, seed=seed, seeds=seeds, cache_dir=cache_dir)
     scored = Scored()
     for p in report.phases:
         for a in ASPECTS:
             v = p.verdicts[a]
             if v in ("must detect", "must stay silent"):
                 getattr(scored, a)[(p.scenario, p.phase)] = "detect" if v == "must detect" else "silent"
+        if scored.drift.get((p.scenario, p.phase)) == "detect":
+            scored.attribution[(p.scenario, p.phase)] = field_truth(p)
         if p.failures():
             continue  # a phase that fails calibration scores no slice either
         for g, v in p.slice_verdicts.items():
@@ -405,44 +745,75 @@ def scored_phases(exercise: Exercise, *, windows: int = 40, seed: int = 7, cache
     return scored
 
 
-def _cell(rate: float | None, expect: str, v: Verdict) -> str:
+def field_truth(p: PhaseCalibration) -> FieldTruth:
+    """The fields a drift onset really moves: found in >= 95 % of windows must be named, in <= 5 %
+    must not; between, naming is neither right nor wrong."""
+    rates = {f.lower(): r for f, r in p.drift_field_rates.items()}
+    moved = frozenset(f for f, r in rates.items() if r >= MUST_DETECT)
+    unclear = frozenset(f for f, r in rates.items() if MUST_BE_SILENT < r < MUST_DETECT)
+    return FieldTruth(moved=moved, unclear=unclear,
+                      rates=tuple(sorted(((f, round(r, 3)) for f, r in rates.items() if r > MUST_BE_SILENT),
+                                         key=lambda x: -x[1])))
+
+
+def _cell(rate: float | None, expect: str, v: Verdict, worst: tuple[int, float] | None = None) -> str:
     shown = "n/a" if rate is None else f"{rate:.2f}"
     if v == "reported":
         return f"[dim]{shown}[/]"
     mark = "[red]FAIL[/]" if v == "FAIL" else "[green]ok[/]"
-    return f"{shown} {expect} {mark}"
+    # the seed furthest from the bar: a verdict holds only if it holds there too
+    return f"{shown} {expect} {mark}" + (f"\nworst seed {worst[1]:.2f}" if worst is not None else "")
+
+
+def seed_floor(expect: str, n: int) -> float:
+    """The lowest ('detect') or highest ('silent') rate a seed of n windows may show (seed_holds)."""
+    if expect == "detect":
+        return min(h for h in range(n + 1) if seed_holds("detect", h, n)) / n
+    return max(h for h in range(n + 1) if seed_holds("silent", h, n)) / n
 
 
 def render(report: CalibrationReport, console) -> None:
-    """One table per scenario: per aspect the reference's rate, the expectation and whether it holds."""
+    """One table per scenario: per aspect the pooled rate, the expectation, whether it holds and the worst seed."""
     from rich.table import Table
 
     for scenario in dict.fromkeys(p.scenario for p in report.phases):
         table = Table(title=scenario, title_justify="left", title_style="bold")
-        for col, kw in (("phase", {"no_wrap": True}), ("window", {"justify": "right"}), ("drift", {}),
-                        ("quality", {}), ("performance", {}), ("evidently", {}),
+        aspect = {"min_width": 16}  # "0.98 silent FAIL" / "worst seed 0.93" stay on their lines
+        for col, kw in (("phase", {"no_wrap": True}), ("window", {"justify": "right"}), ("drift", aspect),
+                        ("quality", aspect), ("performance", aspect), ("evidently", {}),
                         ("accuracy" if report.metric == "accuracy" else report.metric.upper(), {"justify": "right"}),
                         ("fields (rate)", {})):
             table.add_column(col, **kw)
         for p in (p for p in report.phases if p.scenario == scenario):
-            cells = [_cell(p.rate(a), getattr(p.expect, a), p.verdicts[a]) for a in ASPECTS]
+            cells = [_cell(p.rate(a), getattr(p.expect, a), p.verdicts[a], p.worst_seed(a)) for a in ASPECTS]
             ev = f"{p.evidently_rate:.2f}" if p.evidently_rate is not None else "n/a"
             acc = "n/a" if p.window_accuracy is None else f"{p.window_accuracy:.3f}"
             fields = ", ".join(f"{f} {r:.2f}" for f, r in p.field_rates.items() if r >= 0.1)
-            fields += "".join(f"; {g} {r:.2f} ({'[green]' + v + '[/]' if v != 'FAIL' else '[red]FAIL[/]'})"
-                              for g, r in p.slice_rates.items() if p.expect.slices != "unscored"
-                              for v in [p.slice_verdicts.get(g, "reported")])
+            for g, r in p.slice_rates.items():
+                v = p.slice_verdicts.get(g, "reported")
+                if p.expect.slices == "unscored":
+                    continue
+                per = [s.slice_rates[g] for s in p.seeds if g in s.slice_rates]
+                span = f" seeds {min(per):.2f}-{max(per):.2f}" if per else ""
+                fields += f"; {g} {r:.2f}{span} ({'[green]' + v + '[/]' if v != 'FAIL' else '[red]FAIL[/]'})"
             table.add_row(p.phase, str(p.window), *cells, ev, acc, fields)
         console.print(table)
     notes = sorted({p.evidently_note for p in report.phases if p.evidently_note})
+    n = report.windows
+    across = (f"{n} simulated windows per seed x {len(report.seeds)} seeds, pooled" if report.seeds
+              else f"{n} simulated windows")
     console.print(
-        f"Rates = share of {report.windows} simulated windows the reference detector flagged; "
-        f"'detect' needs >= {MUST_DETECT}, 'silent' <= {MUST_BE_SILENT}; dim = not scored. "
-        f"Evidently (ks/chisquare, Bonferroni) on {EVIDENTLY_WINDOWS} windows per phase, second opinion only"
-        + (f"; n/a: {'; '.join(notes)}" if notes else "") + ".")
+        f"Rates = share of {across}, that the reference detector flagged; 'detect' needs >= {MUST_DETECT} pooled and "
+        f"no seed significantly below (exact binomial, alpha {SEED_ALPHA}: a seed of {n} windows >= "
+        f"{seed_floor('detect', n):.2f}); 'silent' <= {MUST_BE_SILENT} pooled and no seed above "
+        f"{seed_floor('silent', n):.2f}; worst seed = the single seed furthest from the bar; dim = not scored. "
+        f"Evidently (ks/chisquare, Bonferroni) on {EVIDENTLY_WINDOWS} windows per phase of the first seed, second "
+        "opinion only" + (f"; n/a: {'; '.join(notes)}" if notes else "") + ".")
     figure = "Stable accuracy" if report.metric == "accuracy" else "Stable mean absolute error"
-    console.print(f"{figure} {report.stable_accuracy:.3f} (the grader's plain baseline); {report.reference}; "
-                  f"seed {report.seed}; simulated in {report.seconds:.1f} s"
+    spread = (f" (seeds {min(report.seed_stable):.3f}-{max(report.seed_stable):.3f})"
+              if len(report.seed_stable) > 1 else "")
+    console.print(f"{figure} {report.stable_accuracy:.3f}{spread} (the grader's plain baseline); {report.reference}; "
+                  f"seeds {', '.join(map(str, report.seeds or [report.seed]))}; simulated in {report.seconds:.1f} s"
                   f"{' (read from cache)' if report.cached else ''}; cache key {report.key}.")
 
 

@@ -17,7 +17,7 @@ from typing import Any, Iterable
 from rich.console import Console
 from rich.markup import escape
 
-from grader.checks.base import Scored, provided, resolve, unmet
+from grader.checks.base import provided, resolve, unmet
 from grader.errors import ConfigError, SubmissionError, UsageError
 from grader.exercise import Budgets, Exercise, exercises_dir, load_exercise
 from grader.grade import GradePlan, _one_line, cap_depth, exit_on_sigterm, run_service, write_grading_report
@@ -58,8 +58,7 @@ def plan_grading(exercise: Exercise, seed: int, console: Console | None = None,
             scenarios = [s for s in scenarios if s.name in keep]
         names = {s.name for s in scenarios}
         full = scored_phases(exercise)
-        scored = Scored(**{a: {k: v for k, v in getattr(full, a).items() if k[0] in names}
-                           for a in ("drift", "quality", "performance", "slices")})
+        scored = full.only(names)
         ids = [c.id for c in exercise.checks]
         if only is None:  # the held-back set must measure every check it is weighted on
             early = {c: n & _STRUCTURAL_NEEDS for c, n in unmet(ids, provided(scored, {}, scenarios)).items()}

@@ -19,10 +19,11 @@ from typing import Any, Literal
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 from rich.console import Console
 from rich.markup import escape
+from rich.text import Text
 
 from grader.truth import ScenarioTraffic
 from grader.errors import ShiftworkError, UsageError
-from grader.exercise import Budgets, CheckSpec, Exercise, Limits
+from grader.exercise import DIMENSIONS, Budgets, CheckSpec, Exercise, Limits
 from grader.scenario import Scenario
 from harness.baseline import Baselines, BaselineSpec
 from harness.data.kinds import kind_for
@@ -31,7 +32,7 @@ log = logging.getLogger(__name__)
 
 SETTINGS_PATH = "selfcheck/exercise.json"
 TRAFFIC_PATH = "selfcheck/traffic.json"
-SETTINGS_VERSION = 2  # 2: the plain baseline's spec (which fields, which kind) travels with the bundle
+SETTINGS_VERSION = 3  # 2: the plain baseline's spec travels with the bundle; 3: per-group (slice) expectations and drift fields too
 REPORT_DIR = "selfcheck"  # report.md/.html/.json and transcript.json land here, beside the settings
 GRADED_RUN_NOTE = (
     "The graded run uses different, larger, shifted traffic: held-back scenarios this self-check "
@@ -43,6 +44,7 @@ STAGE_IGNORE = (".git", ".venv", "venv", "reports", "__pycache__", ".pytest_cach
                 "submission.tar.gz", "*.pyc")
 
 Expect = Literal["detect", "silent"]
+REASON_INDENT = 4  # columns before a check's reason in `shiftwork check`'s output
 
 
 class PhaseExpectation(BaseModel):
@@ -53,6 +55,33 @@ class PhaseExpectation(BaseModel):
     drift: Expect | None = None
     quality: Expect | None = None
     performance: Expect | None = None
+    # per group of the exercise's slice fields ("sex=female"): detect | silent, as calibration confirmed it
+    slices: dict[str, Expect] = Field(default_factory=dict)
+    # a drift onset's fields as calibration measured them (grader.checks.base.FieldTruth): the moved ones
+    # must be named, the unclear ones may be; rates = share of windows the reference flagged each field
+    moved: list[str] = Field(default_factory=list)
+    unclear: list[str] = Field(default_factory=list)
+    field_rates: dict[str, float] = Field(default_factory=dict)
+
+
+def _scored_from(scenario: str, expectations: list[PhaseExpectation]) -> Any:
+    """grader.checks.base.Scored of the public scenario from its calibrated expectations."""
+    from grader.checks.base import FieldTruth, Scored
+
+    scored = Scored()
+    for e in expectations:
+        for aspect in ("drift", "quality", "performance"):
+            value = getattr(e, aspect)
+            if value is not None:
+                getattr(scored, aspect)[(scenario, e.phase)] = value
+        for group, value in e.slices.items():
+            field, _, level = group.partition("=")
+            scored.slices[(scenario, e.phase, field, level)] = value
+        if e.drift == "detect" and (e.moved or e.unclear):
+            scored.attribution[(scenario, e.phase)] = FieldTruth(
+                moved=frozenset(e.moved), unclear=frozenset(e.unclear),
+                rates=tuple(sorted(e.field_rates.items(), key=lambda x: -x[1])))
+    return scored
 
 
 class BundleSettings(BaseModel):
@@ -89,45 +118,38 @@ class BundleSettings(BaseModel):
         )
 
     def scored(self) -> Any:
-        from grader.checks.base import Scored
-
-        scored = Scored()
-        for e in self.expectations:
-            for aspect in ("drift", "quality", "performance"):
-                value = getattr(e, aspect)
-                if value is not None:
-                    getattr(scored, aspect)[(self.scenario.name, e.phase)] = value
-        return scored
+        return _scored_from(self.scenario.name, self.expectations)
 
 
 # -- package time (called by harness.bundle) ------------------------------------------------
 
 def public_expectations(ex: Exercise, scenario: Scenario) -> list[PhaseExpectation]:
-    """The public phases' calibrated expectations (calibration of the public scenario only)."""
+    """The public phases' calibrated expectations, read from the exercise's calibration (which
+    simulates the public scenario with the held-back ones: one cached report, one run)."""
     from harness.calibration import scored_phases
 
-    public_only = ex.model_copy(update={"scenarios": []})  # calibrate just the public scenario
-    scored = scored_phases(public_only)
+    scored = scored_phases(ex)
     out = []
     for phase in scenario.phases:
         if phase.kind != "traffic":
             continue
         key = (scenario.name, phase.name)
+        groups = {f"{f}={v}": e for (s, p, f, v), e in scored.slices.items() if (s, p) == key}
+        moved = scored.attribution.get(key)
         out.append(PhaseExpectation(phase=phase.name, drift=scored.drift.get(key),
-                                    quality=scored.quality.get(key), performance=scored.performance.get(key)))
+                                    quality=scored.quality.get(key), performance=scored.performance.get(key),
+                                    slices=groups, moved=sorted(moved.moved) if moved else [],
+                                    unclear=sorted(moved.unclear) if moved else [],
+                                    field_rates=dict(moved.rates) if moved else {}))
     return out
 
 
 def public_checks(ex: Exercise, scenario: Scenario, traffic: ScenarioTraffic,
                   expectations: list[PhaseExpectation]) -> list[CheckSpec]:
     """The exercise's checks the public scenario can measure: each check declares what it needs."""
-    from grader.checks.base import Scored, provided, unmet
+    from grader.checks.base import provided, unmet
 
-    scored = Scored()
-    for e in expectations:
-        for aspect in ("drift", "quality", "performance"):
-            if getattr(e, aspect) is not None:
-                getattr(scored, aspect)[(scenario.name, e.phase)] = getattr(e, aspect)
+    scored = _scored_from(scenario.name, expectations)
     missing = unmet([c.id for c in ex.checks], provided(scored, {traffic.scenario: traffic}, [scenario]))
     return [c for c in ex.checks if c.id not in missing]
 
@@ -222,6 +244,8 @@ class SelfCheckOutcome(BaseModel):
     results: list[Any] = Field(default_factory=list)  # grader.report.model.CheckEntry
     log_tail: str = ""
     reports: list[Path] = Field(default_factory=list)  # selfcheck/report.md, report.html, report.json
+    score: float | None = None  # the total out of 100, as report.json has it
+    dimensions: dict[str, float] = Field(default_factory=dict)  # dimension -> score out of 100
 
 
 def replay_and_score(bundle: Bundle, exercise: Exercise, rt: Any, service: Path, console: Any) -> SelfCheckOutcome:
@@ -249,7 +273,8 @@ def replay_and_score(bundle: Bundle, exercise: Exercise, rt: Any, service: Path,
     report, out = write_grading_report(plan, transcript, bundle.root / REPORT_DIR, Console(quiet=True))
     return SelfCheckOutcome(status=report.status, reasons=list(report.reasons), results=list(report.checks),
                             log_tail=transcript.log_tail,
-                            reports=[out / "report.md", out / "report.html", out / "report.json"])
+                            reports=[out / "report.md", out / "report.html", out / "report.json"],
+                            score=report.score, dimensions={d: v.score for d, v in report.dimensions.items()})
 
 
 def _baselines(bundle: Bundle) -> dict[str, dict[str, str]]:
@@ -269,19 +294,19 @@ def _baselines(bundle: Bundle) -> dict[str, dict[str, str]]:
 
 
 def print_results(bundle: Bundle, outcome: SelfCheckOutcome, console: Any) -> None:
-    from rich.table import Table
-
     if outcome.status != "graded":
-        console.print(f"[bold red]{outcome.status.replace('_', ' ')}[/]: " + "; ".join(outcome.reasons),
+        console.print(f"[bold red]{outcome.status.replace('_', ' ')}[/]: " + escape("; ".join(outcome.reasons)),
                       highlight=False, markup=True)
         if outcome.log_tail:
             console.rule("the last lines your service printed")
             console.print(outcome.log_tail[-2000:], highlight=False, markup=False)
             console.rule()
-    # Compact whatever the terminal: one line per check, cut to the width; the evidence is in selfcheck/report.md.
-    width = max(60, getattr(console, "width", 80) or 80)
+    # Every reason whole (the number that explains a score is often at its end), on the lines under
+    # its check so that it wraps at the terminal's width: a column beside the checks would get only a
+    # third of 80 columns, and a reason of a few hundred characters would run to a dozen lines.
     console.print("public self-check", style="bold", highlight=False)
-    console.print(f"{'check':<26} {'dim':<4} {'score':>5} {'result':<6} why", highlight=False, markup=False)
+    id_width = max([len("check"), *(len(r.id) for r in outcome.results)])
+    console.print(f"{'check':<{id_width}}  {'dim':<4}  {'score':>5}  result", highlight=False, markup=False)
     passed = measured = 0
     for r in outcome.results:
         if r.not_measured:
@@ -290,12 +315,17 @@ def print_results(bundle: Bundle, outcome: SelfCheckOutcome, console: Any) -> No
             measured += 1
             passed += bool(r.passed)
             verdict, colour = ("pass", "green") if r.passed else ("fail", "red")
-        why = "" if r.passed else (r.not_measured or r.evidence)
-        why = " ".join(why.split())
-        room = width - 46
-        why = why if len(why) <= room else why[:max(0, room - 1)] + "…"
-        console.print(f"{r.id[:26]:<26} {r.dimension[:4]:<4} {r.score:>5.2f} [{colour}]{verdict:<6}[/] {escape(why)}",
-                      highlight=False, soft_wrap=False, overflow="crop", no_wrap=True)
+        # Text, not markup: reasons quote the candidate's own answers
+        console.print(Text.assemble(f"{r.id:<{id_width}}  {r.dimension[:4]:<4}  {r.score:>5.2f}  ", (verdict, colour)),
+                      highlight=False)
+        why = " ".join((r.not_measured or r.evidence or "").split())
+        for line in Text(why).wrap(console, max(20, console.width - REASON_INDENT)):
+            line.rstrip()  # no padding to the width: piped into a file, it would be trailing blanks
+            console.print(Text(" " * REASON_INDENT) + line, highlight=False, soft_wrap=True)
+    if outcome.score is not None:
+        dims = "  ".join(f"{d} {outcome.dimensions[d]:.0f}" for d in DIMENSIONS if d in outcome.dimensions)
+        console.print(Text.assemble("total ", (f"{outcome.score:.1f}", "bold"), "/100 on the public scenario",
+                                    f"  ({dims})" if dims else ""), highlight=False)
     console.print(f"{passed} of {measured} measured checks passed.", highlight=False)
     if outcome.reports:
         console.print("every check's evidence and the failing requests: "

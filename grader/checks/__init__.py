@@ -3,4 +3,4 @@
 
 def load_all() -> None:
     """Import every check module so its classes register (done on demand, not at import)."""
-    from grader.checks import accuracy, degradation, monitoring, operations, slices, validation  # noqa: F401
+    from grader.checks import accuracy, degradation, monitoring, operations, selective, slices, validation  # noqa: F401

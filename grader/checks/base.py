@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import abc
+import dataclasses
 from dataclasses import dataclass, field
 from typing import ClassVar, Literal
 
@@ -32,6 +33,20 @@ class CheckResult(BaseModel):
     gate_floor: float | None = None  # for a gate: the factor it applies when it scores 0
 
 
+@dataclass(frozen=True)
+class FieldTruth:
+    """Which fields a drift onset really moves, as the calibrated reference detector measured them.
+
+    A shift moves more than the field it was injected into (more high-school applicants also
+    means lower credit limits), so naming a field the reference finds moved in >= 95 % of
+    windows is right, naming one it finds in <= 5 % is wrong, and anything between is neither.
+    """
+
+    moved: frozenset[str]  # must be named (lower case)
+    unclear: frozenset[str] = frozenset()  # naming them neither earns nor costs
+    rates: tuple[tuple[str, float], ...] = ()  # (field, share of windows flagged), for evidence
+
+
 @dataclass
 class Scored:
     """Which phases passed calibration and may be scored for each expectation."""
@@ -41,6 +56,13 @@ class Scored:
     performance: dict[tuple[str, str], str] = field(default_factory=dict)
     # (scenario, phase, slice field, group value) -> detect|silent: one group's performance
     slices: dict[tuple[str, str, str, str], str] = field(default_factory=dict)
+    # (scenario, phase) -> the fields a scored drift onset really moves (calibration)
+    attribution: dict[tuple[str, str], FieldTruth] = field(default_factory=dict)
+
+    def only(self, scenarios: set[str]) -> "Scored":
+        """The same verdicts, for the named scenarios only."""
+        return Scored(**{f.name: {k: v for k, v in getattr(self, f.name).items() if k[0] in scenarios}
+                         for f in dataclasses.fields(self)})
 
 
 @dataclass

@@ -3,8 +3,9 @@
 Counterweights (docs/scoring.md): performance_alarm is multiplied by the alarm's
 discrimination J = P(on | degraded) - P(on | stable), so an always-on or never-on alarm
 scores 0; unfamiliar_fallback is the informedness of the fallback status (unfamiliar
-records sent to fallback minus familiar clean ones), so always- and never-fallback score
-0; shift_accuracy asks the exercise's target (grader.target): unserved records earn nothing
+records sent to fallback minus familiar clean ones, the latter discounted by how informative
+they are: grader.checks.selective), so always- and never-fallback score 0; shift_accuracy
+asks the exercise's target (grader.target): unserved records earn nothing
 and the zero anchor is the best trivial answer on exactly the records the service was scored
 on (a constant; for regression also the seasonal-naive forecast), so a trivial answer scores 0.
 """
@@ -15,6 +16,7 @@ import logging
 from grader.checks.alarms import discrimination, score_onsets, silent_stats
 from grader.checks.base import Check, CheckContext, CheckResult, register
 from grader.checks.records import clip01, iter_kind, outcomes, pct, ratio
+from grader.checks.selective import selectivity
 from grader.target import target_for
 
 log = logging.getLogger(__name__)
@@ -84,15 +86,22 @@ class UnfamiliarFallback(Check):
         clean = [o for o in iter_kind(rows, "clean") if o.result is not None]
         fb_clean = [o for o in clean if o.result.status == "fallback"]  # type: ignore[union-attr]
         rate = ratio(len(fb_clean), len(clean))
-        score = clip01(recall - rate)
+        # A familiar fallback is a false alarm of unfamiliarity only as far as it is uninformative:
+        # "my model is unsure here" on records that really are hard is what the brief asks for
+        # (scored in selective_fallback), and all-fallback still has informativeness 0.
+        sel = selectivity(ctx, rows)
+        counted = rate * (1.0 - sel.score)
+        score = clip01(recall - counted)
         missed = [o for o in unf if o.result is None or o.result.status != "fallback"]
         conf = [o.result.confidence for o in missed if o.result is not None and o.result.confidence is not None]
         mean_conf = sum(conf) / len(conf) if conf else None
         evidence = (f"Sent {len(unf)} usable but unfamiliar records (e.g. a category value never seen in training, or a reading beyond the training range). "
                     f"Expected status 'fallback'. Got it for {pct(len(hit), len(unf))}"
                     + (f"; the others were answered with mean confidence {mean_conf:.2f}" if mean_conf is not None else "")
-                    + f". Counterweight: familiar clean records sent to fallback {pct(len(fb_clean), len(clean))}. "
-                    f"Score = {recall:.2f} - {rate:.2f} = {score:.2f} (falling back on everything, or on "
+                    + f". Counterweight: familiar clean records sent to fallback {pct(len(fb_clean), len(clean))}"
+                    + (f", counted as false alarms in proportion to how uninformative they are (selective "
+                       f"fallback score {sel.score:.2f}): {counted:.3f}" if fb_clean else "")
+                    + f". Score = {recall:.2f} - {counted:.2f} = {score:.2f} (falling back on everything, or on "
                     f"nothing, scores 0).")
         debrief = []
         if recall < self.pass_mark and missed:
@@ -101,11 +110,11 @@ class UnfamiliarFallback(Check):
             debrief.append(f"A record with {val}, never seen in training, came back '{o.status}'"
                            + (f" with confidence {o.result.confidence:.2f}" if o.result and o.result.confidence is not None else "")
                            + ". Ask how their service knows what it does not know.")
-        if rate > 0.05:
+        if counted > 0.05:
             debrief.append(f"{rate:.0%} of familiar records were answered as fallback. Ask what a fallback costs "
                            "downstream and how they chose the threshold.")
         return self.result(score, evidence, failures=[o.describe() for o in missed[:MAX_FAILURES]], debrief=debrief,
-                           metrics={"recall": recall, "clean_fallback_rate": rate})
+                           metrics={"recall": recall, "clean_fallback_rate": rate, "counted_false_alarms": counted})
 
 
 @register

@@ -13,6 +13,7 @@ import logging
 from grader.checks.alarms import OnsetScore, discrimination, named, score_onsets, silent_stats, state
 from grader.checks.base import Check, CheckContext, CheckResult, register
 from grader.checks.records import clip01
+from grader.truth import PhaseTruth
 
 log = logging.getLogger(__name__)
 
@@ -61,6 +62,23 @@ def field_informedness(named_set: set[str], truth: set[str], universe: set[str])
     fpr = len(named_set - truth) / len(others) if others else 0.0
     p, r = tp / len(named_set), tp / len(truth)
     return p, r, max(0.0, r - fpr)
+
+
+def moved_fields(ctx: CheckContext, scenario: str, ph: PhaseTruth) -> tuple[set[str], set[str], str]:
+    """(must name, either way, a note on how they were measured) for one drift onset.
+
+    From calibration when the plan has it; else (hand-made contexts, older plans) the
+    injected fields. A field the shift was injected into but the reference rarely finds
+    is never held against a service that names it.
+    """
+    injected = {f.lower() for f in ph.drift_fields}
+    truth = ctx.scored.attribution.get((scenario, ph.name))
+    if truth is None or not (truth.moved or injected):
+        return injected, set(), ""
+    moved = set(truth.moved) or injected
+    unclear = (set(truth.unclear) | injected) - moved
+    shown = ", ".join(f"{f} {r:.2f}" for f, r in truth.rates[:6])
+    return moved, unclear, f" [reference rates: {shown}]" if shown else ""
 
 
 @register
@@ -151,10 +169,11 @@ class DriftAttribution(Check):
         lines, scores, failures = [], [], []
         for o in onsets:
             ph = next(p for p in ctx.phases(o.scenario) if p.name == o.phase)
-            truth = {f.lower() for f in ph.drift_fields}
+            truth, unclear, measured = moved_fields(ctx, o.scenario, ph)
             if not truth:
                 continue
-            ignore = {f.lower() for f in ph.quality_fields}  # quality events belong to quality_alarms
+            # quality events belong to quality_alarms; a field the shift moves only sometimes may be named or not
+            ignore = {f.lower() for f in ph.quality_fields} | unclear
             alarmed = [r for r in o.reads_after if state(r, "drift") is True]
             per_read = [field_informedness(named(r, "drift") - ignore, truth, universe - ignore) for r in alarmed]
             f1 = sum(x[2] for x in per_read) / len(per_read) if per_read else 0.0
@@ -162,7 +181,9 @@ class DriftAttribution(Check):
             rec = sum(x[1] for x in per_read) / len(per_read) if per_read else 0.0
             scores.append(f1)
             seen = sorted(set().union(*(named(r, "drift") for r in alarmed))) if alarmed else []
-            line = (f"{o.scenario}/{o.phase}: truth {sorted(truth)}, named while alarmed {seen or 'nothing'} "
+            line = (f"{o.scenario}/{o.phase}: moved {sorted(truth)}"
+                    + (f" (either way: {sorted(unclear)})" if unclear else "") + measured
+                    + f", named while alarmed {seen or 'nothing'} "
                     f"over {len(alarmed)} alarmed read(s): precision {prec:.2f}, recall {rec:.2f}, informedness {f1:.2f}")
             lines.append(line)
             if f1 < 0.8:
@@ -172,7 +193,10 @@ class DriftAttribution(Check):
         named_score = sum(scores) / len(scores)
         disc = discrimination(ctx, "drift")
         score = named_score * disc.j
-        evidence = ("Expected drift.features to name the raw fields that moved, while the alarm is on "
+        evidence = ("Expected drift.features to name the raw fields that moved, while the alarm is on. Moved "
+                    "fields are those the grader's calibrated reference detector finds shifted in >= 95 % of "
+                    "windows of the phase (a shift moves more than the field it starts in); a field it finds in "
+                    "under 5 % counts against, one in between neither "
                     "(per read: share of the moved fields named minus share of the other fields named, averaged "
                     "per onset, then over onsets; quality fields are ignored here; naming every field scores 0). "
                     + "; ".join(lines) + f". Times the alarm's counterweight ({disc.describe('drift')}): "

@@ -17,6 +17,7 @@ from collections import Counter
 
 from grader.checks.base import Check, CheckContext, CheckResult, register
 from grader.checks.records import Outcome, batch_failed, clip01, iter_kind, outcomes, pct, ratio
+from grader.checks.selective import coverage_factor, normal_coverage
 
 log = logging.getLogger(__name__)
 
@@ -220,17 +221,24 @@ class RecoverableCoerced(Check):
         full = [o for o in rec if o.served and o.flagged]
         silent = [o for o in rec if o.served and not o.flagged]
         recall = ratio(len(full), len(rec))
-        clean = [o for o in iter_kind(rows, "clean") if o.served]
+        # A fallback on a clean record is "my model is unsure", scored in selective_fallback and
+        # unfamiliar_fallback; it is never a false repair flag here. Coverage keeps that from
+        # being a loophole: a service that sends most clean records to fallback earns nothing.
+        clean = [o for o in iter_kind(rows, "clean") if o.served and o.result.status != "fallback"]  # type: ignore[union-attr]
         false_flags = [o for o in clean if o.flagged]
         false_rate = ratio(len(false_flags), len(clean))
-        score = clip01(recall - false_rate)
+        coverage, deferred, answered = normal_coverage(rows)
+        cover = coverage_factor(coverage)
+        score = clip01(recall - false_rate) * cover
         lost = [o for o in rec if not o.served] + silent
         evidence = (f"Sent {len(rec)} recoverable records ({_codes(rec)}). Expected a prediction with status "
                     f"'coerced' or issues naming the repair. Served and flagged: {pct(len(full), len(rec))}; served "
                     f"silently: {len(silent)}; not served: {len(rec) - len(full) - len(silent)} "
-                    f"({_status_mix([o for o in rec if not o.served])}). Counterweight: served clean records flagged "
-                    f"too {pct(len(false_flags), len(clean))}. Score = {recall:.2f} - {false_rate:.2f} = {score:.2f} "
-                    f"(flagging everything, or nothing, scores 0).")
+                    f"({_status_mix([o for o in rec if not o.served])}). Counterweight: clean records served normally "
+                    f"but flagged too {pct(len(false_flags), len(clean))} (clean records sent to fallback, "
+                    f"{pct(deferred, answered)}, are judged as selective fallback, not here; coverage factor "
+                    f"{cover:.2f}: 1 while >= 90 % of clean records are served normally). Score = ({recall:.2f} - "
+                    f"{false_rate:.2f}) x {cover:.2f} = {score:.2f} (flagging everything, or nothing, scores 0).")
         debrief = []
         if recall < self.pass_mark and lost:
             o = next((x for x in rec if not x.served), lost[0])
@@ -242,7 +250,7 @@ class RecoverableCoerced(Check):
             debrief.append(f"{false_rate:.0%} of clean records were flagged as repaired. Ask what their issues "
                            "are for if every record carries one.")
         return self.result(score, evidence, failures=[o.describe() for o in lost[:MAX_FAILURES]], debrief=debrief,
-                           metrics={"flagged_share": recall, "clean_false_flags": false_rate})
+                           metrics={"flagged_share": recall, "clean_false_flags": false_rate, "coverage": coverage})
 
 
 @register

@@ -7,14 +7,126 @@ recipe's public parts (fields, classes, valid ranges), never heldout.toml or sce
 from __future__ import annotations
 
 import logging
+from datetime import date, datetime, timezone
+from typing import TYPE_CHECKING
 
+from harness.data.mess import ISO_TIMESTAMP
 from harness.data.recipe import CategoricalField, DateField, NumericField, Recipe, TextField
 
+if TYPE_CHECKING:
+    from harness.data.kinds import Spelling
+
 log = logging.getLogger(__name__)
+
+# the date every date field's examples show (a day above 12, so no example is ambiguous)
+DATE_EXAMPLE = date(1987, 6, 30)
 
 
 def _fmt(x: float) -> str:
     return f"{int(x):,}" if float(x).is_integer() else f"{x:,}"
+
+
+def _kind(recipe: Recipe):
+    from harness.data.kinds import kind_for
+
+    return kind_for(recipe)
+
+
+def example_time(recipe: Recipe) -> datetime:
+    """The one instant every timestamp example of the recipe's dictionary shows (UTC)."""
+    return _kind(recipe).example_time(recipe)
+
+
+def render_spelling(sp: "Spelling", when: datetime | date) -> str:
+    """`when` written the way `sp` writes it (a timestamp in the spelling's zone)."""
+    if isinstance(when, datetime):
+        if sp.format == "epoch":
+            return str(int(when.timestamp()))
+        return when.astimezone(sp.tz).strftime(sp.format)
+    return when.strftime(sp.format)
+
+
+def spelling_example(recipe: Recipe, sp: "Spelling") -> str:
+    return render_spelling(sp, DATE_EXAMPLE if isinstance(recipe.field(sp.field), DateField) else example_time(recipe))
+
+
+_PATTERN = {"%Y": "YYYY", "%m": "MM", "%d": "DD", "%H": "hh", "%M": "mm", "%S": "ss", "%b": "Mon", "%B": "Month"}
+
+
+def spelling_pattern(fmt: str) -> str:
+    """A strftime format as people read it: `%d/%m/%Y` -> `DD/MM/YYYY`."""
+    if fmt == "epoch":
+        return "seconds since 1970-01-01 UTC"
+    for k, v in _PATTERN.items():
+        fmt = fmt.replace(k, v)
+    return fmt
+
+
+def spelling_order(sp: "Spelling", timestamp: bool) -> str:
+    """Which part comes first (day, month or year), read off the format itself, and the zone."""
+    if sp.format == "epoch":
+        return "a whole number, UTC"
+    where = {part: min((sp.format.find(d) for d in ds if d in sp.format), default=-1)
+             for part, ds in (("day", ("%d",)), ("month", ("%m", "%b", "%B")), ("year", ("%Y",)))}
+    first = min((p for p in where if where[p] >= 0), key=lambda p: where[p])
+    order = f"{first} first" + (", month by name" if "%b" in sp.format or "%B" in sp.format else "")
+    if not timestamp:
+        return order
+    off = sp.tz.utcoffset(None) if sp.tz is not timezone.utc else None
+    if off:
+        hours = off.total_seconds() / 3600
+        return order + f", local time (UTC{hours:+g})"
+    return order + ", UTC"
+
+
+def spellings_section(recipe: Recipe) -> list[str]:
+    """Every spelling of every date and timestamp field the engine writes, with an example of the
+    same instant (or date) in each and the order of its parts, so nothing in train.csv or in
+    traffic needs guessing (which of 02-03 is the day)."""
+    kind = _kind(recipe)
+    spellings = kind.spellings(recipe)
+    lines = [
+        "## Dates and times",
+        "",
+        "Clean records write a timestamp in ISO 8601 UTC and a date in ISO 8601. Other records spell "
+        "them otherwise: these are all the spellings that occur, in `train.csv` and in traffic, each "
+        "with a fixed order of day and month.",
+        "",
+        "| field | spelling | example | order |",
+        "| --- | --- | --- | --- |",
+    ]
+    for sp in spellings:
+        timestamp = recipe.field(sp.field).kind == "timestamp"
+        note = spelling_order(sp, timestamp) + (" (the canonical form)" if sp.canonical else "")
+        pattern = spelling_pattern(sp.format) if sp.format == "epoch" else f"`{spelling_pattern(sp.format)}`"
+        lines.append(f"| `{sp.field}` | {pattern} | `{spelling_example(recipe, sp)}` | {note} |")
+    return lines + [""]
+
+
+def other_spellings(recipe: Recipe, field: str, n: int = 2) -> str:
+    """The first `n` non-canonical spellings of `field`, as examples in running text."""
+    sps = [sp for sp in _kind(recipe).spellings(recipe) if sp.field == field and not sp.canonical and sp.format != "epoch"]
+    return ", ".join(f"`{spelling_example(recipe, sp)}`" for sp in sps[:n])
+
+
+# What a number inside its valid range but beyond anything in training is (DataKind.beyond_training).
+BEYOND_TRAINING = {
+    "clean": "A number inside its valid range counts as clean even when it lies beyond every value of its "
+             "field in `train.csv`: how numbers move is for your drift monitoring to notice.",
+    "unfamiliar": "A reading inside its valid range but beyond every value of its field in `train.csv` (below "
+                  "the lowest or above the highest) is unfamiliar: nothing in training shows what follows from it.",
+}
+
+
+def beyond_training_rule(recipe: Recipe) -> str:
+    return BEYOND_TRAINING[_kind(recipe).beyond_training]
+
+
+# How a record with several problems is judged (harness.data.mess.KIND_PRECEDENCE); every kind's
+# dictionary says it, so the truth of a record with several injections is never a guess.
+SEVERAL_PROBLEMS = ("A record with several problems is the strongest of its kinds: invalid, then unfamiliar, then "
+                    "recoverable. A repairable record with an unfamiliar value is a `fallback` (name the repairs in "
+                    "`issues` too).")
 
 
 def data_dictionary(recipe: Recipe) -> str:
@@ -41,7 +153,8 @@ def field_rows(recipe: Recipe) -> list[str]:
         if f.kind == "id":
             kind, valid = "string", "unique per record"
         elif f.kind == "timestamp":
-            kind, valid = "timestamp", "ISO 8601 UTC, e.g. `2026-03-14T10:22:05Z`"
+            kind = "timestamp"
+            valid = f"ISO 8601 UTC, e.g. `{example_time(recipe).strftime(ISO_TIMESTAMP)}` (other spellings: below)"
         elif isinstance(f, CategoricalField):
             kind, valid = "category", ", ".join(f"`{c}`" for c in f.categories)
         elif isinstance(f, NumericField):
@@ -49,8 +162,8 @@ def field_rows(recipe: Recipe) -> list[str]:
             valid = f"{_fmt(f.valid[0])} to {_fmt(f.valid[1])}" + (f" ({f.unit})" if f.unit else "")
         elif isinstance(f, DateField):
             kind = "date"
-            valid = (f"ISO 8601 date (`1987-06-30`); an age of {_fmt(f.valid_age[0])} to {_fmt(f.valid_age[1])} "
-                     "years on the record's date")
+            valid = (f"ISO 8601 date (`{DATE_EXAMPLE.isoformat()}`); an age of {_fmt(f.valid_age[0])} to "
+                     f"{_fmt(f.valid_age[1])} years on the record's date")
         elif isinstance(f, TextField):
             kind, valid = "text", "any string"
         else:  # pragma: no cover - the recipe model has no other kinds
@@ -73,21 +186,7 @@ def text_dictionary(recipe: Recipe) -> str:
         "| field | type | valid values | description |",
         "| --- | --- | --- | --- |",
     ]
-    for f in recipe.fields:
-        if f.kind == "id":
-            kind, valid = "string", "unique per record"
-        elif f.kind == "timestamp":
-            kind, valid = "timestamp", "ISO 8601 UTC, e.g. `2026-03-14T10:22:05Z`"
-        elif isinstance(f, CategoricalField):
-            kind, valid = "category", ", ".join(f"`{c}`" for c in f.categories)
-        elif isinstance(f, NumericField):
-            kind = "integer" if f.dtype == "int" else "number"
-            valid = f"{_fmt(f.valid[0])} to {_fmt(f.valid[1])}" + (f" ({f.unit})" if f.unit else "")
-        elif isinstance(f, TextField):
-            kind, valid = "text", "any string"
-        else:  # pragma: no cover - the recipe model has no other kinds
-            kind, valid = f.kind, ""
-        lines.append(f"| `{f.name}` | {kind} | {valid} | {f.description} |")
+    lines += field_rows(recipe)
     lines.append(f"| `{recipe.label}` | label | " + ", ".join(f"`{c}`" for c in recipe.classes)
                  + " | the queue to predict (train.csv only) |")
     required = recipe.text.required_any if recipe.text else []
@@ -103,8 +202,9 @@ def text_dictionary(recipe: Recipe) -> str:
         *RECORD_KINDS_HEAD,
         "- **recoverable** (answer `coerced`, and say in `issues` what you repaired): numbers sent as "
         "strings with thousands separators, currency signs or units (e.g. `\"$1,250.00\"`, `\"1,250\"`, "
-        "`\"1250 USD\"`, `\"30 days\"`); categories in another case or with stray whitespace "
-        "(`\" Email\"`, `\"CHAT\"`); timestamps in other formats (`03/14/2026 10:22`, epoch seconds); "
+        "`\"1250.00 USD\"`, `\"30 days\"`); categories in another case or with stray whitespace "
+        f"(`\" email\"`, `\"CHAT\"`); timestamps in other spellings ({other_spellings(recipe, recipe.time_field)}, "
+        "epoch seconds: every spelling is listed under *Dates and times*); "
         "HTML tags or mojibake (`cafÃ©` for `café`) in text; a missing or blank optional field "
         f"(every field except {req or 'the text'} is optional; one of {req or 'them'} may be blank); "
         "extra fields you do not know.",
@@ -116,11 +216,15 @@ def text_dictionary(recipe: Recipe) -> str:
         "- **unfamiliar** (answer `fallback`): usable, but outside what training covered — for example "
         "a category value that never appears in training. Serve a safe default and flag it for review.",
         "",
+        beyond_training_rule(recipe),
+        SEVERAL_PROBLEMS,
+        "",
         "In `train.csv` a missing value is an empty cell; in JSON it may be absent, `null` or blank.",
         "The same record may arrive twice under different ids.",
         "",
         "Traffic changes over time: the training period already shows mild drift, and the world "
         "after it keeps moving. Watch your inputs and your accuracy (labels arrive late via `POST /feedback`).",
         "",
+        *spellings_section(recipe),
     ]
     return "\n".join(lines)

@@ -112,9 +112,6 @@ def _wire_records(recipe: Recipe, sample: Sample, ids: list[str], mode: Mode,
     for name, mask in sample.new_category.items():
         for i in np.flatnonzero(mask):
             injections[i].append((name, "new_category"))
-    for name, mask in sample.beyond_range.items():
-        for i in np.flatnonzero(mask):
-            injections[i].append((name, "beyond_range"))
     for name, mask in sample.unit_changed.items():
         lo, hi = recipe.field(name).valid  # type: ignore[union-attr]
         for i in np.flatnonzero(mask):
@@ -122,6 +119,11 @@ def _wire_records(recipe: Recipe, sample: Sample, ids: list[str], mode: Mode,
             v = records[i][name]
             if v is not None and not (lo <= v <= hi):
                 injections[i].append((name, "out_of_range"))
+    # after the unit change it may explain: what the record looks like (mess.CODE_KINDS) comes
+    # from this code, never from unit_change itself
+    for name, mask in sample.beyond_range.items():
+        for i in np.flatnonzero(mask):
+            injections[i].append((name, "beyond_range"))
     absent = rng.random(n) < 0.5
     for name, mask in sample.burst_missing.items():
         for i in np.flatnonzero(mask):

@@ -18,10 +18,11 @@ from datetime import datetime, timedelta, timezone
 import numpy as np
 import pandas as pd
 
+from grader.errors import ConfigError
 from harness.baseline import BaselineSpec
 from harness.data.kind_tabular import TabularMesser
-from harness.data.kinds import DataKind, Monitored, Pool
-from harness.data.mess import Messer, Mode
+from harness.data.kinds import DataKind, Monitored, Pool, Spelling
+from harness.data.mess import ISO_TIMESTAMP, Messer, Mode
 from harness.data.recipe import Recipe
 from harness.data.sampler import Sample, World
 from harness.data.series import sample_series
@@ -37,7 +38,7 @@ class SeriesMesser(TabularMesser):
     def _timestamp_format(self, rec, inj, touched, u) -> None:
         name = self.recipe.time_field
         if u[2] < 0.5 and name not in touched and isinstance(rec.get(name), str):
-            dt = datetime.strptime(rec[name], "%Y-%m-%dT%H:%M:%SZ").replace(tzinfo=timezone.utc)
+            dt = datetime.strptime(rec[name], ISO_TIMESTAMP).replace(tzinfo=timezone.utc)
             rec[name] = dt.astimezone(LOCAL).strftime(ZONED_FORMATS[int(u[1] * len(ZONED_FORMATS))])
             self._add(inj, touched, name, "timestamp_format")
             return
@@ -47,6 +48,25 @@ class SeriesMesser(TabularMesser):
 class SeriesKind(DataKind):
     name = "series"
     reading_shifts = frozenset({"stuck_value", "sensor_offset", "clock_shift", "profile_change", "extreme_days"})
+    # A forecast from readings beyond anything in training is the trees' flat edge, whatever put
+    # them there (a hotter day, a sensor, a meter's unit): the brief asks for a fallback on
+    # "inputs beyond anything in training", so such a reading is unfamiliar
+    # (harness.data.series.beyond_training marks it).
+    beyond_training = "unfamiliar"
+
+    def spellings(self, recipe: Recipe) -> list[Spelling]:
+        return super().spellings(recipe) + [Spelling(recipe.time_field, fmt, LOCAL) for fmt in ZONED_FORMATS]
+
+    def example_time(self, recipe: Recipe) -> datetime:
+        """On the interval grid, as every interval_start is (a declared example off it is a recipe error)."""
+        t = super().example_time(recipe)
+        assert recipe.series is not None
+        step = recipe.series.interval_minutes * 60
+        off = int(t.timestamp()) % step
+        if off and recipe.time.example is not None:
+            raise ConfigError(f"recipe {recipe.name}: time.example {t.isoformat()} is not the start of an interval "
+                              f"({recipe.series.interval_minutes} minutes)")
+        return t - timedelta(seconds=off)
 
     def sample(self, recipe: Recipe, world: World, n: int, rng: np.random.Generator,
                start: datetime, end: datetime, pool: Pool = "train") -> Sample:

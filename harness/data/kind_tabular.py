@@ -23,7 +23,7 @@ import pandas as pd
 
 from harness.baseline import BaselineSpec
 from harness.data.kinds import DataKind, Monitored, Pool
-from harness.data.mess import Messer, Mode, out_of_range_value
+from harness.data.mess import ISO_DATE, ISO_TIMESTAMP, Messer, Mode, out_of_range_value
 from harness.data.recipe import DateField, NumericField, Recipe
 from harness.data.sampler import Sample, World
 from harness.data.table import age_at, sample_table
@@ -34,7 +34,6 @@ log = logging.getLogger(__name__)
 TABULAR_MESS_KINDS: tuple[str, ...] = (
     "missing", "numeric_string", "category_variant", "timestamp_format", "extra_field",
     "out_of_range", "unparseable", "date_format", "undocumented_code", "monthly_amount")
-ISO_DATE = "%Y-%m-%d"
 _DAYS_PER_YEAR = 365.2425
 
 
@@ -47,7 +46,7 @@ class TabularMesser(Messer):
     def _record_day(self, rec: dict) -> datetime:
         ts = rec.get(self.recipe.time_field)
         try:
-            return datetime.strptime(ts, "%Y-%m-%dT%H:%M:%SZ")  # type: ignore[arg-type]
+            return datetime.strptime(ts, ISO_TIMESTAMP)  # type: ignore[arg-type]
         except (TypeError, ValueError):  # already re-spelt by timestamp_format: the period's end is close enough
             return self.recipe.end.replace(tzinfo=None)
 

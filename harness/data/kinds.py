@@ -10,6 +10,9 @@ grader's baselines are common; a kind supplies only what differs between, say, t
 - the plain baseline's features (`baseline_spec`, read by harness.baseline),
 - how a typed window is monitored (`monitored`: which columns, and derived forms such as
   a date of birth monitored as an age),
+- what a number beyond anything in training is (`beyond_training`),
+- every spelling its mess writes dates and timestamps in (`spellings`) and the instant the
+  dictionary's examples show (`example_time`),
 - the candidate-facing wording (`dictionary`).
 
 Plug-ins are looked up by name; nothing is imported until a recipe asks for its kind.
@@ -18,7 +21,7 @@ from __future__ import annotations
 
 import logging
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import datetime, timedelta, timezone, tzinfo
 from typing import TYPE_CHECKING, Literal
 
 import numpy as np
@@ -47,12 +50,48 @@ class Monitored:
     missing_only: list[str] = field(default_factory=list)
 
 
+@dataclass(frozen=True)
+class Spelling:
+    """One way the engine writes a date or timestamp field: its ISO 8601 form, or one the mess uses."""
+
+    field: str
+    format: str  # strftime format, or "epoch" (seconds since 1970-01-01 UTC)
+    tz: tzinfo = timezone.utc  # the zone a timestamp's wall-clock time is written in (dates: none)
+    canonical: bool = False  # the ISO 8601 form every clean record uses
+
+
 class DataKind:
     """Base plug-in; subclasses override what differs. See the module docstring."""
 
     name = "base"
     # readings-level shifts (grader.scenario) this kind's sampler draws; any other is refused
     reading_shifts: frozenset[str] = frozenset()
+    # What a number inside its valid range but beyond anything in training is for this kind:
+    # "clean" (a move in how numbers are distributed is for drift monitoring; no record-level
+    # truth) or "unfamiliar" (the kind's sampler marks such readings `beyond_range`). The kind's
+    # dictionary says which (harness.data.dictionary.beyond_training_rule), and so does the brief.
+    beyond_training: str = "clean"
+
+    def spellings(self, recipe: "Recipe") -> list[Spelling]:
+        """Every spelling of a date or timestamp the engine writes: the canonical ISO forms, then
+        the very lists the messers draw from (timestamp_format on the time field, date_format on
+        date fields). The dictionary lists each, with its order of day and month."""
+        from harness.data.mess import ISO_DATE, ISO_TIMESTAMP, TS_FORMATS
+
+        out = [Spelling(recipe.time_field, ISO_TIMESTAMP, canonical=True)]
+        out += [Spelling(recipe.time_field, fmt) for fmt in TS_FORMATS]
+        for f in recipe.dates():
+            out += [Spelling(f.name, ISO_DATE, canonical=True)] + [Spelling(f.name, fmt) for fmt in f.formats]
+        return out
+
+    def example_time(self, recipe: "Recipe") -> datetime:
+        """The instant every example of the dictionary shows: the recipe's `time.example`, else
+        the middle of the training period (UTC, whole seconds)."""
+        t = recipe.time.example
+        if t is None:
+            t = recipe.start + (recipe.end - recipe.start) / 2
+        t = t.astimezone(timezone.utc)
+        return t - timedelta(microseconds=t.microsecond)
 
     def sample(self, recipe: "Recipe", world: "World", n: int, rng: np.random.Generator,
                start: datetime, end: datetime, pool: Pool = "train") -> "Sample":

@@ -22,6 +22,10 @@ log = logging.getLogger(__name__)
 Mode = Literal["json", "csv"]
 ABSENT = object()  # a key removed from the wire record (JSON); an empty cell in CSV
 
+# One truth per injection: every code the engine writes maps to exactly one record kind, and a
+# record with several injections takes the strongest of their kinds (KIND_PRECEDENCE). The data
+# dictionaries state the same rules to candidates (harness.data.dictionary.SEVERAL_PROBLEMS);
+# tests/unit/test_data_truth.py walks every injection of every exercise against this table.
 # a usable value the service has never seen: a new category, a reading beyond the training range
 UNFAMILIAR_CODES = frozenset({"new_category", "beyond_range"})
 INVALID_CODES = frozenset({"out_of_range", "unparseable", "wrong_type"})
@@ -29,8 +33,25 @@ RECOVERABLE_CODES = frozenset({
     "missing", "numeric_string", "category_variant", "timestamp_format", "html", "mojibake", "extra_field",
     "date_format", "undocumented_code", "monthly_amount",
 })
+# Codes that say what happened upstream but change nothing a single record can show: a value in
+# another unit that is still a plausible value of the field (whatever the record then looks like
+# is carried by its other injections: out_of_range outside the valid range, beyond_range where
+# the kind treats a reading beyond training as unfamiliar), a renamed field (carried by `missing`
+# and `extra_field`), a wrong training label (the inputs are fine).
+CLEAN_CODES = frozenset({"unit_change", "renamed_field", "label_noise"})
 SHIFT_CODES = frozenset({"new_category", "unit_change", "renamed_field"})
+CODE_KINDS: dict[str, str] = {
+    **{c: "clean" for c in CLEAN_CODES}, **{c: "recoverable" for c in RECOVERABLE_CODES},
+    **{c: "unfamiliar" for c in UNFAMILIAR_CODES}, **{c: "invalid" for c in INVALID_CODES},
+}
+# strongest first. Unfamiliar beats recoverable: repairing a record does not make the model know
+# it, so a repairable record with an unseen value is still answered `fallback`.
+KIND_PRECEDENCE = ("invalid", "unfamiliar", "recoverable", "clean")
 
+# the canonical wire forms of a timestamp (UTC) and of a date; every other spelling the mess
+# writes is listed by the data-kind plug-in (DataKind.spellings) and in the data dictionary
+ISO_TIMESTAMP = "%Y-%m-%dT%H:%M:%SZ"
+ISO_DATE = "%Y-%m-%d"
 # none of these is ISO 8601 (a service reading ISO with an offset or a space separator is right
 # to call it clean, so those variants would make the truth unfair)
 TS_FORMATS = ["%m/%d/%Y %H:%M", "epoch", "%d %b %Y %H:%M", "%d.%m.%Y %H:%M", "%B %d, %Y %H:%M:%S"]
@@ -46,19 +67,18 @@ class Messed:
 
 
 def record_kind(injections: list[tuple[str, str]], required_any: list[str]) -> str:
-    if not injections:
-        return "clean"
-    codes = {c for _, c in injections}
-    if codes & INVALID_CODES:
-        return "invalid"
+    """The record's kind: the strongest kind among its injections' codes (CODE_KINDS), except that
+    a record whose required fields are all missing is invalid (nothing is left to score from),
+    although each missing field alone is recoverable. An unknown code is a bug, not clean."""
+    kinds = set()
+    for _, code in injections:
+        if code not in CODE_KINDS:
+            raise ValueError(f"injection code {code!r} has no record kind in CODE_KINDS")
+        kinds.add(CODE_KINDS[code])
     missing = {f for f, c in injections if c == "missing"}
     if required_any and all(f in missing for f in required_any):
         return "invalid"
-    if codes & UNFAMILIAR_CODES:
-        return "unfamiliar"
-    if codes & RECOVERABLE_CODES:
-        return "recoverable"
-    return "clean"
+    return next((k for k in KIND_PRECEDENCE if k in kinds), "clean")
 
 
 def format_timestamp(dt: datetime, fmt: str) -> str | int:
@@ -178,7 +198,7 @@ class Messer:
         name = self.recipe.time_field
         if name in touched or not isinstance(rec.get(name), str):
             return
-        dt = datetime.strptime(rec[name], "%Y-%m-%dT%H:%M:%SZ").replace(tzinfo=timezone.utc)
+        dt = datetime.strptime(rec[name], ISO_TIMESTAMP).replace(tzinfo=timezone.utc)
         value = format_timestamp(dt, TS_FORMATS[int(u[1] * len(TS_FORMATS))])
         rec[name] = str(value) if self.mode == "csv" else value
         self._add(inj, touched, name, "timestamp_format")

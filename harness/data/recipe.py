@@ -125,6 +125,20 @@ class TimeSpec(_Strict):
     end: datetime
     training_records: int = Field(gt=0)
     records_per_day: float = Field(gt=0, description="Pace of scenario traffic")
+    # one instant for every example of the data dictionary (the ISO form and each other spelling),
+    # so its examples agree with each other and with the briefs that quote them
+    example: datetime | None = Field(default=None, description="Instant the data dictionary's examples show "
+                                     "(inside the training period; default: its middle)")
+
+    @model_validator(mode="after")
+    def _example_in_period(self) -> "TimeSpec":
+        if self.example is None:
+            return self
+        if (self.example.tzinfo is None) != (self.start.tzinfo is None):
+            raise ValueError("time.example and time.start must both carry a UTC offset, or neither")
+        if not self.start <= self.example < self.end:
+            raise ValueError(f"time.example {self.example} lies outside the training period")
+        return self
 
 
 class TextVocab(BaseModel):

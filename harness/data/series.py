@@ -13,6 +13,11 @@ Days are split once, deterministically: days whose temperature reaches the recip
 beyond anything in training), and of the others a share is held back, so graded traffic
 comes from days the training data never contained.
 
+A reading inside its valid range but beyond anything training could contain is unfamiliar
+(the series kind's rule, stated in its data dictionary: `SeriesKind.beyond_training`): every
+held-back reading is compared with the range of its field over the training pool, whatever
+moved it there (a hotter day, a sensor offset, a meter sending another unit).
+
 The file is read from the installed distribution's files (importlib.metadata): the package
 is never imported and nothing is downloaded.
 """
@@ -52,7 +57,14 @@ class Source:
     workday: np.ndarray  # per day: "1" / "0"
     weekday: np.ndarray  # per day: 0 = Monday (local)
     pools: dict[str, np.ndarray]  # "train" / "heldout" / "extreme" -> day indices (each has a full week before it)
-    train_max_temperature: float
+    # source column ("temperature", "lag_day", "lag_week") -> (lowest, highest) value any training
+    # record can carry, over every site and interval of the training days: a record's lags are read
+    # off the days before it, so their range is that of the days a day and a week before the pool's
+    train_range: dict[str, tuple[float, float]]
+
+    @property
+    def train_max_temperature(self) -> float:
+        return self.train_range["temperature"][1]
 
 
 def _ar_noise(n: int, sigma: float, rng: np.random.Generator, phi: float = 0.9) -> np.ndarray:
@@ -85,12 +97,16 @@ def _decode(spec: SeriesSpec) -> Source:
     ordinary = usable[hottest[usable] < spec.extreme_temperature]
     held = np.random.default_rng(_SPLIT_SEED).random(len(ordinary)) < spec.heldout_share
     pools = {"train": ordinary[~held], "heldout": ordinary[held], "extreme": extreme}
-    train_idx = (pools["train"][:, None] * per_day + np.arange(per_day)).ravel()
-    top = max(float(t[train_idx].max()) for t in sites_t.values())
+
+    def span(arrays: dict[str, np.ndarray], back: int) -> tuple[float, float]:
+        idx = ((pools["train"] - back)[:, None] * per_day + np.arange(per_day)).ravel()
+        return (min(float(a[idx].min()) for a in arrays.values()), max(float(a[idx].max()) for a in arrays.values()))
+
+    train_range = {"temperature": span(sites_t, 0), "lag_day": span(sites_d, 1), "lag_week": span(sites_d, WEEK_DAYS)}
     log.debug("series %s: %d days, %d train / %d held back / %d extreme", spec.path, days,
               len(pools["train"]), len(pools["heldout"]), len(extreme))
     return Source(per_day=per_day, demand=sites_d, temperature=sites_t, workday=np.array([str(int(w)) for w in work]),
-                  weekday=weekday, pools=pools, train_max_temperature=top)
+                  weekday=weekday, pools=pools, train_range=train_range)
 
 
 _SOURCES: dict[str, Source] = {}
@@ -188,9 +204,25 @@ def sample_series(recipe: Recipe, world: World, n: int, rng: np.random.Generator
             hour = slot * spec.interval_minutes // 60
             lo, hi = s.hours
             label = np.where((hour >= lo) & (hour < hi), np.round(label * s.factor, 1), label)
-    beyond: dict[str, np.ndarray] = {}
-    if extreme is not None:
-        beyond[extreme.field] = np.asarray(cols[extreme.field], dtype=float) > src.train_max_temperature
     sample = apply_shifts(recipe, world, cols, np.round(label, 1), {}, rng)
-    sample.beyond_range = beyond
+    sample.beyond_range = beyond_training(recipe, src, sample.frame)
     return sample
+
+
+def beyond_training(recipe: Recipe, src: Source, frame: pd.DataFrame) -> dict[str, np.ndarray]:
+    """field -> rows whose reading lies inside its valid range but outside anything training holds.
+
+    Read after every shift (unit changes included), from the values as sent: a reading outside
+    the valid range is invalid instead (the engine marks a unit change that lands there), and a
+    missing one is nothing.
+    """
+    out: dict[str, np.ndarray] = {}
+    for f in recipe.numeric():
+        if f.source not in src.train_range:
+            continue
+        lo, hi = src.train_range[f.source]
+        v = frame[f.name].to_numpy(dtype=float)
+        with np.errstate(invalid="ignore"):
+            valid = (v >= f.valid[0]) & (v <= f.valid[1])
+            out[f.name] = valid & ((v < lo) | (v > hi))
+    return out

@@ -7,7 +7,10 @@ from __future__ import annotations
 
 import logging
 
-from harness.data.dictionary import RECORD_KINDS_HEAD, _fmt, field_rows
+from harness.data.dictionary import (
+    RECORD_KINDS_HEAD, SEVERAL_PROBLEMS, _fmt, beyond_training_rule, example_time, field_rows, other_spellings,
+    spellings_section,
+)
 from harness.data.recipe import Recipe
 
 log = logging.getLogger(__name__)
@@ -19,6 +22,10 @@ def series_dictionary(recipe: Recipe) -> str:
     spec = recipe.series
     assert spec is not None
     sites = ", ".join(f"`{s}`" for s in spec.sites)
+    from harness.data.kind_series import LOCAL, ZONED_FORMATS
+
+    when = example_time(recipe)
+    zoned = when.astimezone(LOCAL).strftime(ZONED_FORMATS[0])
     lines = [
         f"# Data dictionary: {recipe.name}",
         "",
@@ -51,9 +58,10 @@ def series_dictionary(recipe: Recipe) -> str:
         *RECORD_KINDS_HEAD,
         "- **recoverable** (answer `coerced`, and say in `issues` what you repaired): readings sent as "
         "strings with units or thousands separators (`\"1,234.5 MW\"`, `\"1234.5MW\"`, `\"18.2°C\"`, "
-        "`\"18.2 degC\"`); categories in another case or with stray whitespace (`\" Metro\"`, `\"YES\"`); "
-        "timestamps in other formats (`03/14/2025 09:30`, epoch seconds) or in local time with a zone "
-        "(`14/03/2025 19:30 AEST`, which is 09:30 UTC); a missing or blank field; extra fields you do "
+        "`\"18.2 degC\"`); categories in another case or with stray whitespace (`\" metro\"`, `\"YES\"`); "
+        f"timestamps in other spellings ({other_spellings(recipe, recipe.time_field, 1)}, epoch seconds) or in local "
+        f"time with a zone (`{zoned}`, which is {when:%H:%M} UTC; every spelling is listed under *Dates and times* "
+        "below); a missing or blank field; extra fields you do "
         "not know. A timestamp you cannot read makes the record `coerced` if you can still forecast "
         "without the time of day (say so with an issue on `interval_start`), never `ok`.",
         "- **invalid** (answer `invalid` with a null prediction, and say why in `issues`): "
@@ -62,8 +70,12 @@ def series_dictionary(recipe: Recipe) -> str:
         "its valid range (" + "; ".join(f"`{f.name}` {_fmt(f.valid[0])} to {_fmt(f.valid[1])}" for f in numeric)
         + "): a negative or impossible reading is a broken meter or sensor, not a value to forecast from.",
         "- **unfamiliar** (answer `fallback`): usable, but outside what training covered — for example a "
-        "temperature beyond anything in the training data. Serve a safe default (say, the demand one "
-        "day earlier) and flag it for review.",
+        "temperature hotter, or a demand one day or one week earlier lower or higher, than any in the "
+        "training data. Serve a safe default (say, the demand one day earlier, when that reading is "
+        "familiar) and flag it for review.",
+        "",
+        beyond_training_rule(recipe),
+        SEVERAL_PROBLEMS,
         "",
         "Issues about the whole record (a low-confidence forecast, say) name the field `record`.",
         "In `train.csv` a missing value is an empty cell; in JSON it may be absent, `null` or blank.",
@@ -73,6 +85,7 @@ def series_dictionary(recipe: Recipe) -> str:
         "Watch your inputs and your error (actuals arrive late via `POST /feedback`; report the mean "
         "absolute error as `performance.metric = \"mae\"`).",
         "",
+        *spellings_section(recipe),
         "## Source",
         "",
         f"Built from a real series: {spec.citation} Licence: {spec.licence}.",

@@ -7,7 +7,9 @@ from __future__ import annotations
 
 import logging
 
-from harness.data.dictionary import RECORD_KINDS_HEAD, _fmt, field_rows
+from harness.data.dictionary import (
+    RECORD_KINDS_HEAD, SEVERAL_PROBLEMS, _fmt, beyond_training_rule, field_rows, other_spellings, spellings_section,
+)
 from harness.data.recipe import CategoricalField, NumericField, Recipe
 
 log = logging.getLogger(__name__)
@@ -46,12 +48,13 @@ def tabular_dictionary(recipe: Recipe) -> str:
         "`\"52,000\"`, `\"52.000,00\"`, `\"52000 TWD\"`); "
         + (", ".join(f"`{f.name}`" for f in periodic) + " sent per month and marked so "
            "(`\"4,300/month\"`: multiply by 12); " if periodic else "")
-        + "categories in another case or with stray whitespace (`\" Single\"`, `\"MALE\"`); "
+        + "categories in another case or with stray whitespace (`\" single\"`, `\"MALE\"`); "
         + ("codes outside the documented set (" + "; ".join(
             f"`{f.name}` " + ", ".join(f"`{c}`" for c in f.undocumented) for f in coded)
            + "): treat the field as missing and say so; " if coded else "")
-        + ("dates in other spellings (`30/06/1987`, `June 30, 1987`, `19870630`); " if dates else "")
-        + "timestamps in other formats (`03/14/2025 10:22`, epoch seconds); a missing or blank field "
+        + "".join(f"`{f.name}` in other spellings ({other_spellings(recipe, f.name, 3)}); " for f in dates)
+        + f"timestamps in other spellings ({other_spellings(recipe, recipe.time_field)}, epoch seconds); every "
+        "spelling of a date or timestamp is listed under *Dates and times* below; a missing or blank field "
         "(every field is optional); extra fields you do not know.",
         "- **invalid** (answer `invalid` with a null prediction, and say why in `issues`): a numeric field "
         "that is not a number and cannot be parsed as one (e.g. `\"pending\"`, a list); a value outside its "
@@ -61,12 +64,16 @@ def tabular_dictionary(recipe: Recipe) -> str:
         "- **unfamiliar** (answer `fallback`): usable, but outside what training covered — for example "
         "a category value that never appears in training. Serve a safe default and flag it for review.",
         "",
+        beyond_training_rule(recipe),
+        SEVERAL_PROBLEMS,
+        "",
         "In `train.csv` a missing value is an empty cell; in JSON it may be absent, `null` or blank.",
         "The same application may arrive twice under different ids.",
         "",
         "Traffic changes over time, and so may outcomes, for everyone or for one group only. Watch your "
         "inputs and your accuracy, overall and per group (labels arrive late via `POST /feedback`).",
         "",
+        *spellings_section(recipe),
     ]
     if source is not None:
         lines += ["## Source", "", f"Rows are resampled from a real public table: {source.citation} "

@@ -5,7 +5,8 @@ image that is not local), `network_mode="none"`, memory limits and a wall-clock
 deadline that kills the build's RUN container. Run: a bridge network made for this run
 with `internal=True` and inter-container traffic off; the grader reaches the service at
 its address on that network. cap_drop ALL, no-new-privileges, nobody:nogroup, read-only
-root with a small /tmp, memory = swap, CPU, pids, ulimits, a capped json log, an init.
+root with a small /tmp, memory = swap, CPU, pids, ulimits, a capped json log, an init,
+and native thread pools capped at the CPU limit (harness/runtime/threads.py).
 
 docker-py timeouts are per read, so every call here goes through `bounded()`, a real
 wall-clock deadline. Everything made is labelled `shiftwork.run=<label>`; teardown
@@ -45,6 +46,7 @@ from harness.runtime.docker_engine import (  # noqa: F401  (re-exported: callers
     run_labels,
     sweep,
 )
+from harness.runtime.threads import thread_env
 
 log = logging.getLogger(__name__)
 
@@ -213,7 +215,7 @@ class DockerRuntime(Runtime):
                 docker.types.Ulimit(name="fsize", soft=max(lim.tmpfs_mb, 64) * mb, hard=max(lim.tmpfs_mb, 64) * mb),
             ],
             log_config=docker.types.LogConfig(type="json-file", config={"max-size": "1m", "max-file": "1"}),
-            init=True, environment={"PORT": str(PORT), "HOME": "/tmp"},
+            init=True, environment={"PORT": str(PORT), "HOME": "/tmp", **thread_env(lim.cpus)},
             labels=run_labels(self.run_label, "service"),
             what="create container",
         )

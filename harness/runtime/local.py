@@ -21,9 +21,11 @@ from pathlib import Path
 from typing import Any
 
 from grader.client import ServiceClient
+from grader.exercise import Limits
 from grader.runtime import RuntimeFailure, Runtime, ServiceState, StartInfo
 from harness.runtime.dockerfile import DockerfileInfo, local_argv, parse_dockerfile, python_run_step
 from harness.runtime.proctree import session_pids, signal_pids, tree_rss_mb
+from harness.runtime.threads import thread_env
 
 log = logging.getLogger(__name__)
 
@@ -169,6 +171,12 @@ class LocalRuntime(Runtime):
         })
         return env
 
+    def _service_env(self, port: int) -> dict[str, str]:
+        # The caps docker gives the service (not its build steps), so that a local self-check
+        # times the service the way grading will.
+        cpus = getattr(getattr(self.exercise, "limits", None), "cpus", Limits().cpus)
+        return {**self._env(port), **thread_env(cpus)}
+
     # -- start / stop ------------------------------------------------------------------
     def _spawn(self) -> tuple[subprocess.Popen[bytes], _LogFile, threading.Thread, str]:
         """Start one copy of the service on a free loopback port, its output pumped to its own log."""
@@ -179,7 +187,7 @@ class LocalRuntime(Runtime):
         self._copies += 1
         out = _LogFile(self._tmp / f"service-{self._copies}.log")
         try:
-            proc = subprocess.Popen(argv, cwd=self._cwd(), env=self._env(port), stdin=subprocess.DEVNULL,
+            proc = subprocess.Popen(argv, cwd=self._cwd(), env=self._service_env(port), stdin=subprocess.DEVNULL,
                                     stdout=subprocess.PIPE, stderr=subprocess.STDOUT, start_new_session=True)
         except OSError as exc:
             raise RuntimeFailure("start_failed", f"cannot run {argv[0]!r}: {exc.strerror or exc}")

@@ -387,3 +387,26 @@ def test_a_warm_container_replaces_the_service_fresh(runtime, hostile, client) -
     assert list(attrs["NetworkSettings"]["Networks"]) == [rt.network.name]
     rt.warm(20, copies=2)  # unused warm copies are removed by teardown (the fixture checks for leftovers)
     assert len(rt._spares) == 2
+
+
+@docker_only
+def test_the_service_and_its_warm_copies_get_thread_pools_capped_at_the_cpu_limit(runtime, hostile, client) -> None:
+    """OMP/OpenBLAS/MKL sized by the host's cores crawl under the CPU quota: every container the runtime starts
+    has them capped at the exercise's CPU limit, rounded up; the service itself reports them."""
+    from grader.client import ServiceClient
+    from harness.runtime.threads import THREAD_VARS
+
+    def thread_vars(base_url: str) -> dict[str, str | None]:
+        with ServiceClient(base_url, timeout_s=5) as http:
+            env = http.get("/debug/env").data["env"]
+        return {var: env.get(var) for var in THREAD_VARS}
+
+    rt = runtime(cpus=1.5)
+    rt.prepare(hostile("baseline"))
+    assert thread_vars(rt.start(20).base_url) == dict.fromkeys(THREAD_VARS, "2")
+    rt.warm(20)
+    info = rt.fresh(20)
+    assert thread_vars(info.base_url) == dict.fromkeys(THREAD_VARS, "2")
+    env = client.api.inspect_container(rt.container.id)["Config"]["Env"]
+    assert {f"{var}=2" for var in THREAD_VARS} <= set(env)
+    assert client.api.inspect_container(rt.container.id)["HostConfig"]["NanoCpus"] == 1_500_000_000

@@ -197,3 +197,37 @@ def test_a_warm_copy_that_never_gets_ready_fails_like_a_start(tmp_path: Path) ->
         assert exc.value.status == "start_failed"
     finally:
         rt.teardown()
+
+
+def test_the_service_and_its_warm_copies_get_thread_pools_capped_at_the_cpu_limit(tmp_path: Path) -> None:
+    """OMP/OpenBLAS/MKL sized by the host's cores crawl under a CPU limit: the runtime caps them at it, rounded up,
+    over what the Dockerfile says (docker does the same); the build steps keep the Dockerfile's values."""
+    from grader.exercise import load_exercise
+    from harness.runtime.threads import THREAD_VARS
+
+    ex = load_exercise("support-triage")
+    ex = ex.model_copy(update={"limits": ex.limits.model_copy(update={"cpus": 1.5})})
+    sub = stub_submission(tmp_path / "threads", "good")
+    dockerfile = (sub / "Dockerfile").read_text().replace("WORKDIR /app\n", "WORKDIR /app\nENV OMP_NUM_THREADS=16\n")
+    (sub / "Dockerfile").write_text(dockerfile)
+
+    def thread_vars(base_url: str) -> dict[str, str | None]:
+        with ServiceClient(base_url, timeout_s=5) as client:
+            env = client.get("/debug/env").data["env"]
+        return {var: env.get(var) for var in THREAD_VARS}
+
+    rt = LocalRuntime(ex)
+    try:
+        rt.prepare(sub)
+        assert thread_vars(rt.start(20).base_url) == dict.fromkeys(THREAD_VARS, "2")
+        rt.warm(20)
+        assert thread_vars(rt.fresh(20).base_url) == dict.fromkeys(THREAD_VARS, "2")
+        assert rt._env(0)["OMP_NUM_THREADS"] == "16"
+    finally:
+        rt.teardown()
+    rt = LocalRuntime()  # no exercise (a bare runtime): the default limit, one CPU
+    try:
+        rt.prepare(stub_submission(tmp_path / "bare", "good"))
+        assert thread_vars(rt.start(20).base_url) == dict.fromkeys(THREAD_VARS, "1")
+    finally:
+        rt.teardown()

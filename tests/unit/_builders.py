@@ -96,6 +96,31 @@ def oracle_answer(rec: dict, t: RecordTruth) -> Result:
     return Result(id=t.id, status="ok", prediction=t.label, confidence=0.9)
 
 
+def hard(t: RecordTruth) -> bool:
+    """About 1 record in 8 the plain baseline gets wrong (see plain_predictions)."""
+    return (t.index * 37) % 8 == 3
+
+
+def sound_answer(rec: dict, t: RecordTruth) -> Result:
+    """The oracle, which also says "unsure" (fallback) on a third of the hard familiar records:
+    a sound service's selective prediction."""
+    base = oracle_answer(rec, t)
+    if t.kind == "clean" and hard(t) and t.index % 3 == 0:
+        return base.model_copy(update={"status": "fallback", "confidence": 0.4,
+                                       "issues": [Issue(field="record", code="low_confidence")]})
+    return base
+
+
+def plain_predictions(traffics: list[ScenarioTraffic]) -> dict[str, str | float]:
+    """The plain baseline's labels: right except on the hard records."""
+    out: dict[str, str | float] = {}
+    for tr in traffics:
+        for t in tr.all_truths():
+            if t.label is not None:
+                out[t.id] = CLASSES[(CLASSES.index(str(t.label)) + 1) % len(CLASSES)] if hard(t) else t.label
+    return out
+
+
 def reject_all(rec: dict, t: RecordTruth) -> Result:
     return Result(id=t.id, status="invalid", prediction=None, issues=[Issue(field="*", code="rejected")])
 
@@ -237,7 +262,7 @@ def context(traffics: list[ScenarioTraffic], runs: list[ScenarioRun], scored: Sc
 
 # --- a standard drift scenario: stable -> shifted -> stable, plus a quality outage -----------------
 
-def standard(answer=oracle_answer, monitor: Monitor | None = None, **sim: object) -> CheckContext:
+def standard(answer=sound_answer, monitor: Monitor | None = None, **sim: object) -> CheckContext:
     drift_tr, s1 = traffic("drift", [
         PhaseSpec("stable", 1500, kinds=["clean"] * 7 + ["recoverable", "invalid", "clean"], drift="silent",
                   quality="silent", performance="silent"),
@@ -257,6 +282,7 @@ def standard(answer=oracle_answer, monitor: Monitor | None = None, **sim: object
     mon = monitor or oracle_monitor()
     runs = [simulate(tr, scored, answer, mon, **sim) for tr in (drift_tr, out_tr, pol_tr)]  # type: ignore[arg-type]
     return context([drift_tr, out_tr, pol_tr], runs, scored, baseline=(0.2, 0.7),
+                   predictions={"plain_model": plain_predictions([drift_tr, out_tr, pol_tr])},
                    startup_s=5.0, peak_memory_mb=300.0,
                    probes=[Probe(name="not_json", sent="{oops", status_code=400),
                            Probe(name="no_records", sent="{}", status_code=422)],

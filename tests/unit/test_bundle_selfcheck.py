@@ -94,3 +94,40 @@ def test_check_refuses_missing_or_damaged_selfcheck_files(tmp_path: Path) -> Non
 def test_check_refuses_a_path_that_is_not_a_folder(tmp_path: Path) -> None:
     code, out = _run(tmp_path / "nope")
     assert code != 0 and "not a folder" in out
+
+
+def test_results_print_the_total_and_every_reason_whole_at_a_narrow_width() -> None:
+    from grader.report.model import CheckEntry
+
+    long_reason = ("Sent 1155 familiar clean records that your service answered with status 'fallback' while the "
+                   "plain baseline got 1108 of them right [bold]: a fallback says the model is unsure, so the "
+                   "records it falls back on should be the ones it gets wrong more often than those it serves; "
+                   "here the error rate on fallback records was 4.1 % against 3.9 % on served records, which is "
+                   "no better than falling back at random (credit_limit, paid_amount, age_years).")
+    assert len(long_reason) > 300
+    results = [
+        CheckEntry(id="unfamiliar_fallback", dimension="degradation", score=0.31, passed=False, evidence=long_reason),
+        CheckEntry(id="in_distribution_accuracy", dimension="accuracy", score=1.0, passed=True,
+                   evidence="Accuracy 0.91 on 800 in-distribution records against 0.74 for the plain baseline."),
+        CheckEntry(id="performance_alarm", dimension="degradation", score=0.0, passed=False,
+                   evidence="not measured: no phase", not_measured="the public scenario has no performance phase"),
+    ]
+    outcome = selfcheck.SelfCheckOutcome(status="graded", results=results, score=83.7,
+                                         dimensions={"validation": 90.0, "degradation": 62.0, "accuracy": 100.0})
+    console = Console(width=80, record=True, file=io.StringIO())
+    selfcheck.print_results(None, outcome, console)  # type: ignore[arg-type]  # the bundle is not read
+    out = console.export_text()
+    lines = out.splitlines()
+    assert all(len(line.rstrip()) <= 80 for line in lines) and "…" not in out
+    # wrapped, not cut: the whole reason is there, in order, with only line breaks and indents added
+    assert "".join(long_reason.split()) in "".join(out.split())
+    assert "[bold]" in out  # the candidate's words are printed as they are, never read as markup
+    # each check's row starts with its id, dimension, score and result
+    rows = {line.split()[0]: line.split()[1:4] for line in lines if line and not line.startswith(" ")}
+    assert rows["unfamiliar_fallback"] == ["degr", "0.31", "fail"]
+    assert rows["in_distribution_accuracy"] == ["accu", "1.00", "pass"]
+    assert rows["performance_alarm"] == ["degr", "0.00", "n/a"]
+    assert "Accuracy 0.91 on 800 in-distribution records" in " ".join(out.split())
+    assert "the public scenario has no performance phase" in " ".join(out.split())
+    assert "total 83.7/100" in out and "(validation 90 degradation 62 accuracy 100)" in " ".join(out.split())
+    assert "1 of 2 measured checks passed." in out

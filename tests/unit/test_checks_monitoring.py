@@ -223,3 +223,30 @@ def test_quality_alarms_half_credit_without_fields():
         return b.view(quality=scored.quality.get((ph.scenario, ph.name)) == "detect")
     r = run("quality_alarms", b.standard(monitor=mon))
     assert r.score == pytest.approx(0.5)
+
+
+def _measured_ctx(names):
+    """The channel shift also moves customer_tier (reference rate 1.0) and sometimes language (0.5)."""
+    from grader.checks.base import FieldTruth
+
+    def mon(seen, ph, scored):
+        return b.view(drift=ph.name == "shift" and seen - ph.start >= 200, dfeat=names)
+    specs = [b.PhaseSpec("stable", 1500, drift="silent"),
+             b.PhaseSpec("shift", 2000, shifts=["covariate"], drift_fields=["channel"], drift="detect")]
+    tr, scored = b.traffic("d", specs)
+    scored.attribution[("d", "shift")] = FieldTruth(
+        moved=frozenset({"channel", "customer_tier"}), unclear=frozenset({"language"}),
+        rates=(("channel", 1.0), ("customer_tier", 1.0), ("language", 0.5)))
+    return b.context([tr], [b.simulate(tr, scored, monitor=mon)], scored)
+
+
+def test_drift_attribution_counts_every_field_the_shift_really_moves():
+    # issue 19: a field the reference finds moved is a right name, not a false one
+    both = run("drift_attribution", _measured_ctx(["channel", "customer_tier"]))
+    assert both.score == 1.0 and "customer_tier 1.00" in both.evidence
+    injected_only = run("drift_attribution", _measured_ctx(["channel"]))
+    assert injected_only.score == pytest.approx(0.5)  # recall 1 of 2 moved fields
+    either = run("drift_attribution", _measured_ctx(["channel", "customer_tier", "language"]))
+    assert either.score == 1.0  # a field moved in half the windows is neither right nor wrong
+    wrong = run("drift_attribution", _measured_ctx(["channel", "customer_tier", "prior_tickets"]))
+    assert wrong.score < 1.0  # a field the shift does not move still counts against

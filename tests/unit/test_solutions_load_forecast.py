@@ -168,14 +168,21 @@ def test_bad_records_are_invalid_without_spoiling_the_batch(client: TestClient) 
     assert issues_of(res[9]) == {("load_yesterday_mw", "missing")} and res[9]["prediction"] > 0
 
 
-def test_loads_reported_in_gw_are_converted_and_flagged(client: TestClient) -> None:
+def test_loads_reported_in_gw_are_converted_flagged_and_fall_back(client: TestClient) -> None:
+    # a bare reading a thousand times small is beyond every load in training (the dictionary's
+    # `unfamiliar` kind): the record falls back, forecast from the converted lags
     gw = {**GOOD, "id": "gw", "load_yesterday_mw": GOOD["load_yesterday_mw"] / 1000,
           "load_last_week_mw": GOOD["load_last_week_mw"] / 1000}
     res = post_batches(client, [GOOD, gw, {**GOOD, "id": "small", "site": "valley", "load_yesterday_mw": 150.0}])
-    assert res[1]["status"] == "coerced"
-    assert issues_of(res[1]) == {("load_yesterday_mw", "unit_converted"), ("load_last_week_mw", "unit_converted")}
+    assert res[1]["status"] == "fallback"
+    assert issues_of(res[1]) == {("load_yesterday_mw", "unit_converted"), ("load_last_week_mw", "unit_converted"),
+                                 ("load_yesterday_mw", "beyond_training_range"),
+                                 ("load_last_week_mw", "beyond_training_range")}
     assert res[1]["prediction"] == pytest.approx(res[0]["prediction"], rel=0.01)
-    assert res[2]["status"] == "ok"  # a small site's ordinary reading is no unit change
+    # 150 MW is no GW reading (not converted), but below every load in training: a fallback too
+    assert ("load_yesterday_mw", "unit_converted") not in issues_of(res[2])
+    assert res[2]["status"] == "fallback" and ("load_yesterday_mw", "beyond_training_range") in issues_of(res[2])
+    assert res[0]["status"] == "ok"
 
 
 def test_temperature_beyond_training_falls_back_to_yesterday(client: TestClient) -> None:

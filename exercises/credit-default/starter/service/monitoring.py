@@ -6,7 +6,8 @@ TODO(monitoring): everything. The grader reads /monitoring after every batch and
 - data_quality: raised when fields go missing far more than usual (e.g. the credit bureau's
   fields during an outage), or the schema changes, naming the raw fields;
 - performance: raised when accuracy on recent labelled records (from /feedback) is
-  clearly below what the model did in training; `value` is that accuracy;
+  clearly below what the model achieves on held-out data (never on its own training rows);
+  `value` is that accuracy;
 - performance.slices: the same per group of the protected field `sex`, one entry per group:
   {"field": "sex", "value": "male", "metric": "accuracy", "metric_value": 0.64,
    "degraded": true}. One group's accuracy can drop while the overall number stays flat.

@@ -6,7 +6,8 @@ TODO(monitoring): everything. The grader reads /monitoring after every batch and
 - data_quality: raised when fields go missing far more than usual, or the schema changes
   (a field disappears, an unknown one appears), naming the raw fields;
 - performance: raised when accuracy on recent labelled records (from /feedback) is
-  clearly below what the model did in training; `value` is that accuracy.
+  clearly below what the model achieves on held-out data (never on its own training rows);
+  `value` is that accuracy.
 An alarm that is always on scores as badly as one that never fires; small windows are
 noisy, so use tests whose false-alarm rate you know (and correct for testing many fields).
 """

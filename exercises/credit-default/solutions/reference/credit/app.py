@@ -103,6 +103,9 @@ class Service:
             if fields:
                 status = "fallback"
                 issues += [{"field": f, "code": "unseen_category"} for f in fields]
+            elif conf < self.bundle.confidence_floor:
+                status = "fallback"
+                issues.append({"field": "record", "code": "low_confidence"})
             if not np.isfinite(conf):
                 label, conf, status = self.bundle.default_label, 0.5, "fallback"
                 issues.append({"field": "record", "code": "model_error"})

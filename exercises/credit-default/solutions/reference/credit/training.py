@@ -29,7 +29,10 @@ log = logging.getLogger(__name__)
 HERE = Path(__file__).resolve().parent.parent
 MODEL_FILE = "model.joblib"
 HOLDOUT_SHARE = 0.2
-FORMAT = 1  # bump when the bundle's shape changes: an old cache is retrained, not unpickled wrong
+# Share of the holdout whose top-class probability is lowest: those get `fallback` ("the model is
+# unsure here"), a person reviews them. On the holdout they are wrong about twice as often.
+FALLBACK_QUANTILE = 0.05
+FORMAT = 2  # bump when the bundle's shape changes: an old cache is retrained, not unpickled wrong
 
 
 @dataclass
@@ -37,6 +40,7 @@ class Bundle:
     classifier: Classifier
     reference: Reference
     default_label: str  # the most common outcome: the safe answer when nothing else is
+    confidence_floor: float  # below it an answer is served as `fallback` (low confidence)
     data_sha: str
     trained_rows: int
     format: int = FORMAT
@@ -81,12 +85,13 @@ def train(path: Path, seed: int = 0) -> Bundle:
             k, n = groups.get(g, (0, 0))
             groups[g] = (k + int(ok), n + 1)
     holdout_acc = float(right.mean())
+    confidence_floor = float(np.quantile(proba.max(axis=1), FALLBACK_QUANTILE))
     clf = Classifier.fit([cleaned[i].values for i in order], [labels[i] for i in order], seed=seed)
     reference = Reference.from_training(cleaned, holdout_acc, n_hold, groups, seed=seed)
     default = Counter(labels[i] for i in order).most_common(1)[0][0]
     log.info("trained on %d rows (holdout accuracy %.3f; %s) in %.1fs", len(order), holdout_acc,
              ", ".join(f"{g} {k / n:.3f} of {n}" for g, (k, n) in sorted(groups.items())), time.perf_counter() - t0)
-    return Bundle(clf, reference, default, _sha(path), len(order))
+    return Bundle(clf, reference, default, confidence_floor, _sha(path), len(order))
 
 
 def _candidates() -> list[Path]:

@@ -78,9 +78,20 @@ class Service:
             out.append(c)
         return out
 
-    def unfamiliar(self, values: dict[str, Any]) -> list[tuple[str, str]]:
-        """Inputs outside what training covered: the forecast falls back to the seasonal naive one."""
+    def unfamiliar(self, values: dict[str, Any], sent: dict[str, Any] | None = None) -> list[tuple[str, str]]:
+        """Inputs outside what training covered: the record is answered as `fallback`.
+
+        A load is judged as sent (`sent`: before a bare GW reading is converted): a reading
+        below or above every load in training is beyond what the model knows, even when a
+        conversion makes a guess at what it meant, so it is flagged, not served as usual (the
+        brief: a reading beyond anything in training gets a fallback).
+        """
         out = []
+        for name in LAGS:
+            v = (sent or values).get(name)
+            rng = self.bundle.load_range.get(name)
+            if v is not None and rng is not None and not rng[0] <= v <= rng[1]:
+                out.append((name, "beyond_training_range"))
         site, t = values.get("site"), values.get("temperature_c")
         if site is not None and site not in SITES:
             out.append(("site", "unseen_category"))
@@ -123,7 +134,7 @@ class Service:
     def score(self, cleaned: list[Cleaned]) -> list[dict[str, Any]]:
         scorable = [c for c in cleaned if not c.invalid]
         values = [self.in_megawatts(c) for c in scorable]
-        odd = [self.unfamiliar(v) for v in values]
+        odd = [self.unfamiliar(v, c.values) for v, c in zip(values, scorable)]
         # an unseen site is forecast as if the site were unknown; the trees learnt where that goes
         rows = [{**v, "site": None} if any(f == "site" for f, _ in u) else v for v, u in zip(values, odd)]
         forecasts = self._forecast(rows)

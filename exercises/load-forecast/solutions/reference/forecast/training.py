@@ -19,7 +19,7 @@ import joblib
 import numpy as np
 
 from forecast.cleaning import Cleaned, clean_record
-from forecast.fields import LABEL, SITES
+from forecast.fields import LABEL, LAGS, SITES
 from forecast.model import Forecaster, base_of, usable_target
 from forecast.monitor import Reference
 
@@ -29,7 +29,7 @@ HERE = Path(__file__).resolve().parent.parent
 MODEL_FILE = "model.joblib"
 HOLDOUT_SHARE = 0.2
 TEMPERATURE_MARGIN = 0.0  # °C beyond the training range before a reading counts as unfamiliar
-FORMAT = 1  # bump when the bundle's shape changes: an old cache is retrained, not unpickled wrong
+FORMAT = 2  # bump when the bundle's shape changes: an old cache is retrained, not unpickled wrong
 
 
 @dataclass
@@ -37,6 +37,7 @@ class Bundle:
     forecaster: Forecaster
     reference: Reference
     temperature_range: dict[str, tuple[float, float]]  # site -> (min, max) seen in training
+    load_range: dict[str, tuple[float, float]]  # load field -> (min, max) over every site's training rows
     interval_ratio: tuple[float, float]  # 5th and 95th percentile of actual / forecast on the holdout
     data_sha: str
     trained_rows: int
@@ -91,10 +92,13 @@ def train(path: Path, seed: int = 0) -> Bundle:
              and c.values.get("temperature_c") is not None]
         if t:
             temps[s] = (min(t), max(t))
+    loads = {name: [c.values[name] for c in cleaned if not c.invalid and c.values.get(name) is not None]
+             for name in LAGS}
+    load_range = {name: (min(xs), max(xs)) for name, xs in loads.items() if xs}
     reference = Reference.from_training(cleaned, mae, naive, n_hold, seed=seed)
     log.info("trained on %d rows (holdout MAE %.1f MW, seasonal naive %.1f MW) in %.1fs", len(order), mae, naive,
              time.perf_counter() - t0)
-    return Bundle(model, reference, temps, (float(lo), float(hi)), _sha(path), len(order))
+    return Bundle(model, reference, temps, load_range, (float(lo), float(hi)), _sha(path), len(order))
 
 
 def _candidates() -> list[Path]:
