@@ -22,7 +22,7 @@ override SW_PORT := $(or $(value PORT),8080)
 unexport SUBMISSION SUBMISSIONS EXERCISE OUT RUNTIME CANDIDATE DATA PORT
 export SW_SUBMISSION SW_SUBMISSIONS SW_EXERCISE SW_OUT SW_RUNTIME SW_CANDIDATE SW_PACKAGE_EXERCISE SW_DATA SW_PORT
 
-.PHONY: setup test test-fast demo grade package base-image bench openapi serve clean
+.PHONY: setup test test-fast test-seeds demo grade package base-image bench openapi serve clean
 
 $(STAMP): pyproject.toml
 	@command -v $(PY) >/dev/null 2>&1 || { echo "error: $(PY) not found (shiftwork needs Python 3.11); set PY=/path/to/python3.11"; exit 2; }
@@ -33,11 +33,14 @@ $(STAMP): pyproject.toml
 
 setup: $(STAMP)  ## create .venv and install shiftwork into it (idempotent)
 
-test: setup  ## the whole suite (docker tests skip without an engine unless SHIFTWORK_REQUIRE_DOCKER=1)
-	$(BIN)/python -m pytest -q
+test: setup  ## the whole suite but the seed sweep (docker tests skip without an engine unless SHIFTWORK_REQUIRE_DOCKER=1)
+	$(BIN)/python -m pytest -q -m "not seeds"
+
+test-seeds: setup  ## every solution of every exercise graded at five candidate seeds, in docker (~20 min)
+	$(BIN)/python -m pytest -q -m seeds
 
 test-fast: setup  ## everything but the slow and docker tests
-	$(BIN)/python -m pytest -q -m "not slow and not docker"
+	$(BIN)/python -m pytest -q -m "not slow and not docker and not seeds"
 
 demo: setup  ## grade the reference and accuracy-only solutions side by side (auto may fall back to local: our own code)
 	$(BIN)/python -m harness.demo --runtime="$$SW_RUNTIME"

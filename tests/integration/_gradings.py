@@ -134,6 +134,21 @@ class Gradings:
             return self.grade(key, folder, runtime=runtime, plan=self.plan_for(exercise), name=label)
         return self._done[key]
 
+    def at_seed(self, exercise: str, name: str, seed: int, runtime: str = "docker") -> Any:
+        """A solution (or _seed_fairness.MID_LADDER) graded as a candidate with `seed`: trained on that
+        seed's train.csv, graded on that seed's full held-back plan. At seed 7 it is `solution`'s grading."""
+        from _seed_fairness import MID_LADDER, materialize
+
+        if seed == SEED and name != MID_LADDER:
+            return self.solution(name, runtime=runtime, exercise=exercise)
+        key = ("seed", exercise, name, seed, runtime)
+        if key not in self._done:
+            folder = materialize(exercise, name, seed, self.tmp / "seeds" / f"{exercise}-{name}-{seed}-{self.token}")
+            plan = self.plan_for(exercise) if seed == SEED else planned(exercise, seed)
+            return self.grade(key, folder, runtime=runtime, plan=plan,
+                              name=f"{exercise}/{name}@{seed}" + ("" if runtime == "local" else f" ({runtime})"))
+        return self._done[key]
+
     def fixture(self, service: str, config_name: str, config: dict[str, Any], *, runtime: str = "local",
                 plan: Any = None, budgets: Any = None, tag: str = "") -> Any:
         """A copy of tests/fixtures/services/<service> with <config_name> written next to serve.py."""

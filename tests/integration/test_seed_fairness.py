@@ -1,0 +1,44 @@
+"""The same work gets the same grade on every candidate's seed, on every exercise (issue 19, item 4).
+
+Each exercise's reference, accuracy-only and robust-demo solutions and a mid-ladder variant
+are graded in docker at five candidate seeds, each trained on its own seed's data and graded
+on its own seed's held-back plan (tests/integration/_seed_fairness.py). Every seed's total
+lies within 3 points of that solution's own mean, and no check of the reference swings by
+more than 0.15 across the seeds. Run by `make test-seeds` (CI runs it after `make test`);
+the figures are printed by `make bench` (benchmarks/bench_seeds.py).
+"""
+from __future__ import annotations
+
+import logging
+
+import pytest
+
+from _gradings import Gradings
+from _seed_fairness import (CHECK_SWING, EXERCISES, SEEDS, SOLUTIONS, SPREAD, Spread, check_swings,
+                            format_swings)
+
+pytestmark = [pytest.mark.slow, pytest.mark.docker, pytest.mark.seeds]
+log = logging.getLogger(__name__)
+
+
+@pytest.fixture(scope="module")
+def graded(gradings: Gradings) -> dict[tuple[str, str, int], object]:
+    return {(e, s, seed): gradings.at_seed(e, s, seed) for e in EXERCISES for s in SOLUTIONS for seed in SEEDS}
+
+
+@pytest.mark.parametrize("exercise", EXERCISES)
+def test_every_solution_gets_the_same_total_on_every_seed(graded, exercise: str) -> None:
+    spreads = [Spread(exercise, s, {seed: graded[(exercise, s, seed)].score for seed in SEEDS}) for s in SOLUTIONS]
+    log.warning("seed fairness, %s (docker, full plans):\n%s", exercise, "\n".join(s.row() for s in spreads))
+    for seed in SEEDS:
+        assert graded[(exercise, "reference", seed)].status == "graded"
+    off = [s.row() for s in spreads if s.worst > SPREAD]
+    assert not off, f"a total moves more than {SPREAD} points from its own mean across seeds:\n" + "\n".join(off)
+
+
+@pytest.mark.parametrize("exercise", EXERCISES)
+def test_no_check_of_the_reference_swings_across_seeds(graded, exercise: str) -> None:
+    swings = check_swings({seed: graded[(exercise, "reference", seed)] for seed in SEEDS})
+    log.warning("%s", format_swings(exercise, swings))
+    off = {c: s for c, s in swings.items() if s[0] > CHECK_SWING}
+    assert not off, f"{exercise}: reference checks that swing more than {CHECK_SWING} across seeds: {off}"
