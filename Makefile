@@ -22,7 +22,7 @@ override SW_PORT := $(or $(value PORT),8080)
 unexport SUBMISSION SUBMISSIONS EXERCISE OUT RUNTIME CANDIDATE DATA PORT
 export SW_SUBMISSION SW_SUBMISSIONS SW_EXERCISE SW_OUT SW_RUNTIME SW_CANDIDATE SW_PACKAGE_EXERCISE SW_DATA SW_PORT
 
-.PHONY: setup test test-fast test-seeds demo grade package base-image bench openapi serve clean
+.PHONY: setup test test-fast test-seeds calibration demo grade package base-image bench openapi serve clean
 
 $(STAMP): pyproject.toml
 	@command -v $(PY) >/dev/null 2>&1 || { echo "error: $(PY) not found (shiftwork needs Python 3.11); set PY=/path/to/python3.11"; exit 2; }
@@ -41,6 +41,9 @@ test-seeds: setup  ## every solution of every exercise graded at five candidate 
 
 test-fast: setup  ## everything but the slow and docker tests
 	$(BIN)/python -m pytest -q -m "not slow and not docker and not seeds"
+
+calibration: setup  ## simulate every exercise's scenarios and ship the reports in calibration/ (after editing a scenario, a recipe or the data engine)
+	@for e in $$(ls exercises); do test -f exercises/$$e/exercise.toml || continue; $(SW) scenarios check --ship -- "$$e" || exit $$?; done
 
 demo: setup  ## grade the reference and accuracy-only solutions side by side (auto may fall back to local: our own code)
 	$(BIN)/python -m harness.demo --runtime="$$SW_RUNTIME"

@@ -64,22 +64,21 @@ import threading
 import time
 import warnings
 from collections import Counter
-from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 from queue import SimpleQueue
-from typing import IO, Callable, Iterator, Literal, Mapping, Sequence
+from typing import IO, Callable, Literal, Mapping, Sequence
 
 import numpy as np
 import pandas as pd
 from pydantic import BaseModel, Field
 from scipy import stats
 
-from grader.checks.base import FieldTruth, Scored
+from grader.checks.base import FieldTruth
 from grader.detector import ReferenceDetector
 from grader.truth import PhaseExpect
-from grader.errors import CalibrationFailed, ConfigError, UsageError
-from grader.exercise import Exercise, load_exercise, repo_root
+from grader.errors import ConfigError, UsageError
+from grader.exercise import Exercise
 from grader.scenario import Phase, Scenario
 
 log = logging.getLogger(__name__)
@@ -663,88 +662,6 @@ def cache_key(exercise: Exercise, *, windows: int, seed: int, seeds: int = SEEDS
     return h.hexdigest()[:24]
 
 
-def _read_cached(path: Path) -> CalibrationReport | None:
-    if not path.is_file():
-        return None
-    try:
-        report = CalibrationReport.model_validate_json(path.read_text())
-    except ValueError:
-        log.warning("ignoring unreadable calibration cache %s", path)
-        return None
-    report.cached = True
-    return report
-
-
-@contextmanager
-def _one_at_a_time(lock: Path) -> Iterator[None]:
-    """Hold an exclusive lock on `lock` (where the platform and folder allow): graders and test
-    sessions that need the same report wait for the one computing it instead of each spending
-    minutes on the same simulation."""
-    try:
-        import fcntl
-
-        lock.parent.mkdir(parents=True, exist_ok=True)
-        fh = lock.open("a")
-    except (ImportError, OSError):  # no flock, or a read-only checkout: simulate side by side
-        yield
-        return
-    with fh:
-        fcntl.flock(fh, fcntl.LOCK_EX)
-        try:
-            yield
-        finally:
-            fcntl.flock(fh, fcntl.LOCK_UN)
-
-
-def cached_report(exercise: Exercise, *, windows: int = WINDOWS, seed: int = 7, seeds: int = SEEDS,
-                  cache_dir: Path | None = None,
-                  progress: Callable[[int, int, str], None] | None = None) -> CalibrationReport:
-    folder = cache_dir or repo_root() / ".cache" / "calibration"
-    stem = f"{exercise.id}-w{windows}-s{seed}" + (f"-x{seeds}" if seeds != SEEDS else "")
-    path = folder / f"{stem}-{cache_key(exercise, windows=windows, seed=seed, seeds=seeds)}.json"
-    report = _read_cached(path)
-    if report is not None:
-        return report
-    with _one_at_a_time(folder / f"{stem}.lock"):
-        report = _read_cached(path)  # made by whoever held the lock before us
-        if report is not None:
-            return report
-        report = calibrate(exercise, windows=windows, seed=seed, seeds=seeds, progress=progress)
-        try:
-            folder.mkdir(parents=True, exist_ok=True)
-            tmp = path.with_suffix(f".{os.getpid()}.tmp")  # graders may calibrate side by side
-            tmp.write_text(report.model_dump_json(indent=1))
-            tmp.replace(path)
-            for stale in folder.glob(f"{stem}-*.json"):
-                # Same settings, older inputs or code: never read again, so do not let them pile up.
-                if stale != path and stale.stat().st_mtime < path.stat().st_mtime - 1:
-                    stale.unlink(missing_ok=True)
-        except OSError as exc:  # a read-only checkout still grades; it just recalibrates next time
-            log.warning("cannot cache calibration at %s: %s", path, exc)
-    return report
-
-
-def scored_phases(exercise: Exercise, *, windows: int = WINDOWS, seed: int = 7, seeds: int = SEEDS,
-                  cache_dir: Path | None = None) -> Scored:
-    """Phases whose expectation the reference confirmed on every calibration seed; only these may be scored."""
-    report = cached_report(exercise, windows=windows, seed=seed, seeds=seeds, cache_dir=cache_dir)
-    scored = Scored()
-    for p in report.phases:
-        for a in ASPECTS:
-            v = p.verdicts[a]
-            if v in ("must detect", "must stay silent"):
-                getattr(scored, a)[(p.scenario, p.phase)] = "detect" if v == "must detect" else "silent"
-        if scored.drift.get((p.scenario, p.phase)) == "detect":
-            scored.attribution[(p.scenario, p.phase)] = field_truth(p)
-        if p.failures():
-            continue  # a phase that fails calibration scores no slice either
-        for g, v in p.slice_verdicts.items():
-            if v in ("must detect", "must stay silent"):
-                field, value = g.split("=", 1)
-                scored.slices[(p.scenario, p.phase, field, value)] = "detect" if v == "must detect" else "silent"
-    return scored
-
-
 def field_truth(p: PhaseCalibration) -> FieldTruth:
     """The fields a drift onset really moves: found in >= 95 % of windows must be named, in <= 5 %
     must not; between, naming is neither right nor wrong."""
@@ -756,81 +673,9 @@ def field_truth(p: PhaseCalibration) -> FieldTruth:
                                          key=lambda x: -x[1])))
 
 
-def _cell(rate: float | None, expect: str, v: Verdict, worst: tuple[int, float] | None = None) -> str:
-    shown = "n/a" if rate is None else f"{rate:.2f}"
-    if v == "reported":
-        return f"[dim]{shown}[/]"
-    mark = "[red]FAIL[/]" if v == "FAIL" else "[green]ok[/]"
-    # the seed furthest from the bar: a verdict holds only if it holds there too
-    return f"{shown} {expect} {mark}" + (f"\nworst seed {worst[1]:.2f}" if worst is not None else "")
-
-
 def seed_floor(expect: str, n: int) -> float:
     """The lowest ('detect') or highest ('silent') rate a seed of n windows may show (seed_holds)."""
     if expect == "detect":
         return min(h for h in range(n + 1) if seed_holds("detect", h, n)) / n
     return max(h for h in range(n + 1) if seed_holds("silent", h, n)) / n
 
-
-def render(report: CalibrationReport, console) -> None:
-    """One table per scenario: per aspect the pooled rate, the expectation, whether it holds and the worst seed."""
-    from rich.table import Table
-
-    for scenario in dict.fromkeys(p.scenario for p in report.phases):
-        table = Table(title=scenario, title_justify="left", title_style="bold")
-        aspect = {"min_width": 16}  # "0.98 silent FAIL" / "worst seed 0.93" stay on their lines
-        for col, kw in (("phase", {"no_wrap": True}), ("window", {"justify": "right"}), ("drift", aspect),
-                        ("quality", aspect), ("performance", aspect), ("evidently", {}),
-                        ("accuracy" if report.metric == "accuracy" else report.metric.upper(), {"justify": "right"}),
-                        ("fields (rate)", {})):
-            table.add_column(col, **kw)
-        for p in (p for p in report.phases if p.scenario == scenario):
-            cells = [_cell(p.rate(a), getattr(p.expect, a), p.verdicts[a], p.worst_seed(a)) for a in ASPECTS]
-            ev = f"{p.evidently_rate:.2f}" if p.evidently_rate is not None else "n/a"
-            acc = "n/a" if p.window_accuracy is None else f"{p.window_accuracy:.3f}"
-            fields = ", ".join(f"{f} {r:.2f}" for f, r in p.field_rates.items() if r >= 0.1)
-            for g, r in p.slice_rates.items():
-                v = p.slice_verdicts.get(g, "reported")
-                if p.expect.slices == "unscored":
-                    continue
-                per = [s.slice_rates[g] for s in p.seeds if g in s.slice_rates]
-                span = f" seeds {min(per):.2f}-{max(per):.2f}" if per else ""
-                fields += f"; {g} {r:.2f}{span} ({'[green]' + v + '[/]' if v != 'FAIL' else '[red]FAIL[/]'})"
-            table.add_row(p.phase, str(p.window), *cells, ev, acc, fields)
-        console.print(table)
-    notes = sorted({p.evidently_note for p in report.phases if p.evidently_note})
-    n = report.windows
-    across = (f"{n} simulated windows per seed x {len(report.seeds)} seeds, pooled" if report.seeds
-              else f"{n} simulated windows")
-    console.print(
-        f"Rates = share of {across}, that the reference detector flagged; 'detect' needs >= {MUST_DETECT} pooled and "
-        f"no seed significantly below (exact binomial, alpha {SEED_ALPHA}: a seed of {n} windows >= "
-        f"{seed_floor('detect', n):.2f}); 'silent' <= {MUST_BE_SILENT} pooled and no seed above "
-        f"{seed_floor('silent', n):.2f}; worst seed = the single seed furthest from the bar; dim = not scored. "
-        f"Evidently (ks/chisquare, Bonferroni) on {EVIDENTLY_WINDOWS} windows per phase of the first seed, second "
-        "opinion only" + (f"; n/a: {'; '.join(notes)}" if notes else "") + ".")
-    figure = "Stable accuracy" if report.metric == "accuracy" else "Stable mean absolute error"
-    spread = (f" (seeds {min(report.seed_stable):.3f}-{max(report.seed_stable):.3f})"
-              if len(report.seed_stable) > 1 else "")
-    console.print(f"{figure} {report.stable_accuracy:.3f}{spread} (the grader's plain baseline); {report.reference}; "
-                  f"seeds {', '.join(map(str, report.seeds or [report.seed]))}; simulated in {report.seconds:.1f} s"
-                  f"{' (read from cache)' if report.cached else ''}; cache key {report.key}.")
-
-
-def check_command(exercise_id: str, *, windows: int, seed: int, console) -> None:
-    """`shiftwork scenarios check`: print the calibration table; CalibrationFailed if unfair."""
-    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
-
-    exercise = load_exercise(exercise_id)
-    with Progress(TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn(),
-                  console=console, transient=True) as bar:
-        task = bar.add_task("preparing reference and model", total=None)
-
-        def progress(done: int, total: int, label: str) -> None:
-            bar.update(task, completed=done, total=total, description=f"simulating {label}")
-
-        report = cached_report(exercise, windows=windows, seed=seed, progress=progress)
-    render(report, console)
-    failures = report.failures()
-    if failures:
-        raise CalibrationFailed(f"{len(failures)} phase expectation(s) fail calibration: " + "; ".join(failures))

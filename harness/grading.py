@@ -24,7 +24,7 @@ from grader.grade import GradePlan, _one_line, cap_depth, exit_on_sigterm, run_s
 from grader.runtime import Runtime
 from grader.transcript import Transcript
 from harness.baseline import Baselines
-from harness.calibration import scored_phases
+from harness.calibration_store import scored_phases
 from harness.data.engine import generate_scenario, load_recipe
 from harness.plan_cache import load_plan, plan_cache_dir, plan_key, store_plan
 from harness.runtime.select import choose_runtime, require_sandbox

@@ -126,7 +126,7 @@ class BundleSettings(BaseModel):
 def public_expectations(ex: Exercise, scenario: Scenario) -> list[PhaseExpectation]:
     """The public phases' calibrated expectations, read from the exercise's calibration (which
     simulates the public scenario with the held-back ones: one cached report, one run)."""
-    from harness.calibration import scored_phases
+    from harness.calibration_store import scored_phases
 
     scored = scored_phases(ex)
     out = []

@@ -95,7 +95,8 @@ def test_too_weak_scenario_fails_calibration_naming_the_phase(tmp_path: Path) ->
 
 
 def test_scored_phases_keep_only_confirmed_expectations(tmp_path: Path) -> None:
-    from harness.calibration import CalibrationReport, PhaseCalibration, scored_phases, verdict
+    from harness.calibration import CalibrationReport, PhaseCalibration, verdict
+    from harness.calibration_store import scored_phases
     from grader.truth import PhaseExpect
 
     assert verdict("detect", 0.95) == "must detect" and verdict("detect", 0.9) == "FAIL"

@@ -32,7 +32,8 @@ def home_with_checkout_calibration(tmp_path: Path, exercise: str) -> Path:
     the session's grading tests read the checkout's report too: so it is made (or read) there once.
     """
     from grader.exercise import load_exercise
-    from harness.calibration import cache_key, cached_report
+    from harness.calibration import cache_key
+    from harness.calibration_store import cached_report
 
     home = tmp_path / "home"
     (home / "exercises").mkdir(parents=True)

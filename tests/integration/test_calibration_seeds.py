@@ -30,7 +30,7 @@ def tiny(tmp_path: Path, monkeypatch: pytest.MonkeyPatch):
 
 
 def test_a_shift_weak_on_one_seed_is_not_scored(tiny, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    from harness import calibration
+    from harness import calibration, calibration_render, calibration_store
 
     monkeypatch.setenv("SHIFTWORK_CALIBRATION_WORKERS", "1")  # in-process, so the engine patch below applies
     monkeypatch.setattr(calibration, "evidently_rate", lambda *a, **k: (None, "not run in this test"))
@@ -58,7 +58,7 @@ def test_a_shift_weak_on_one_seed_is_not_scored(tiny, tmp_path: Path, monkeypatc
                                                                       ("hot", "must detect")}
 
     cache = tmp_path / "cache"
-    report = calibration.cached_report(tiny, windows=20, seeds=5, cache_dir=cache)
+    report = calibration_store.cached_report(tiny, windows=20, seeds=5, cache_dir=cache)
     hot = next(p for p in report.phases if p.phase == "hot")
     assert report.seeds == list(seeds) and [s.seed for s in hot.seeds] == list(seeds)
     assert hot.windows == 100 and hot.drift_rate == pytest.approx(0.95)
@@ -67,12 +67,12 @@ def test_a_shift_weak_on_one_seed_is_not_scored(tiny, tmp_path: Path, monkeypatc
     assert report.failures() == 2 * [f"warm-site/hot: drift expected detect, reference rate 0.95 (pooled over 5 "
                                      f"seeds; off on seed {weak} 0.75)"]
     # the grader scores what held on every seed only: the stable phase, not the offset
-    scored = calibration.scored_phases(tiny, windows=20, seeds=5, cache_dir=cache)
+    scored = calibration_store.scored_phases(tiny, windows=20, seeds=5, cache_dir=cache)
     assert scored.drift == {("warm-site", "stable"): "silent"}
     assert ("warm-site", "hot") not in scored.attribution
     # `scenarios check` shows the worst seed beside the pooled rate
     console = Console(record=True, width=240)
-    calibration.render(report, console)
+    calibration_render.render(report, console)
     text = console.export_text()
     assert "0.95 detect FAIL" in text and "worst seed 0.75" in text
     assert "20 simulated windows per seed x 5 seeds" in text

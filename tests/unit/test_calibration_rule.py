@@ -85,7 +85,8 @@ def test_slice_groups_follow_the_same_rule() -> None:
 
 def test_scored_phases_drop_a_phase_that_fails_on_one_seed(tmp_path: Path) -> None:
     from grader.exercise import load_exercise
-    from harness.calibration import cache_key, scored_phases
+    from harness.calibration import cache_key
+    from harness.calibration_store import scored_phases
 
     ROOT = Path(__file__).resolve().parents[2]
     ex = load_exercise("support-triage", root=ROOT)

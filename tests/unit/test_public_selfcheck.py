@@ -62,7 +62,7 @@ def test_the_public_scenario_measures_every_check_the_held_back_set_weighs(exerc
 def test_every_scored_public_phase_passes_calibration(exercise: str) -> None:
     """Each expectation the public scenario asks for is confirmed by calibration (on every calibration seed):
     nothing it asks to score is silently dropped, and the bundle carries every one of them."""
-    from harness.calibration import cached_report
+    from harness.calibration_store import cached_report
 
     ex, scenario, _, expectations = _public(exercise)
     report = cached_report(ex)
