@@ -166,7 +166,7 @@ class DriftAttribution(Check):
     def run(self, ctx: CheckContext) -> CheckResult:
         onsets = score_onsets(ctx, "drift", full=1.0, zero=3.0)
         universe = wire_fields(ctx)
-        lines, scores, failures = [], [], []
+        lines, scores, failures, precisions = [], [], [], []
         for o in onsets:
             ph = next(p for p in ctx.phases(o.scenario) if p.name == o.phase)
             truth, unclear, measured = moved_fields(ctx, o.scenario, ph)
@@ -180,6 +180,8 @@ class DriftAttribution(Check):
             prec = sum(x[0] for x in per_read) / len(per_read) if per_read else 0.0
             rec = sum(x[1] for x in per_read) / len(per_read) if per_read else 0.0
             scores.append(f1)
+            if per_read:
+                precisions.append(prec)
             seen = sorted(set().union(*(named(r, "drift") for r in alarmed))) if alarmed else []
             line = (f"{o.scenario}/{o.phase}: moved {sorted(truth)}"
                     + (f" (either way: {sorted(unclear)})" if unclear else "") + measured
@@ -206,7 +208,9 @@ class DriftAttribution(Check):
             debrief.append(f"When drift was flagged the service named the wrong fields ({failures[0][:220]}). "
                            "Ask how an on-call engineer would use their alarm to find the upstream change.")
         return self.result(score, evidence, failures=failures[:5], debrief=debrief,
-                           metrics={"informedness": named_score, "onsets": len(scores), "j": disc.j})
+                           metrics={"informedness": named_score, "onsets": len(scores), "j": disc.j,
+                                    # the worst onset's precision, over onsets with an alarmed read
+                                    "min_precision": min(precisions) if precisions else None})
 
 
 @register

@@ -159,6 +159,7 @@ def test_drift_false_alarms_grace_after_a_shift():
 
 def test_drift_attribution(good, never):
     assert run("drift_attribution", good).score == 1.0
+    assert run("drift_attribution", good).metrics["min_precision"] == 1.0
     assert run("drift_attribution", never).score == 0.0
 
 
@@ -169,6 +170,7 @@ def test_drift_attribution_naming_everything_is_penalised():
     r = run("drift_attribution", drift_ctx(noisy))
     # recall 1 minus 4 of the 9 other wire fields named
     assert r.score == pytest.approx(1 - 4 / 9) and not r.passed and r.debrief
+    assert r.metrics["min_precision"] == pytest.approx(1 / 5)  # one right name of the five
 
 
 def test_drift_attribution_naming_every_field_scores_zero():
