@@ -78,11 +78,11 @@ def shipped_path(exercise: Exercise, *, windows: int = WINDOWS, seed: int = 7, s
     return repo_root() / SHIPPED_FOLDER / f"{_stem(exercise, windows, seed, seeds)}.json"
 
 
-def shipped_report(exercise: Exercise, *, windows: int = WINDOWS, seed: int = 7,
-                   seeds: int = SEEDS) -> CalibrationReport | None:
-    """The shipped calibration when it was made from exactly today's inputs (its key), else None."""
+def shipped_report(exercise: Exercise, *, windows: int = WINDOWS, seed: int = 7, seeds: int = SEEDS,
+                   key: str | None = None) -> CalibrationReport | None:
+    """The shipped calibration when it was made from exactly today's inputs (`key`, else computed), else None."""
     report = _read_cached(shipped_path(exercise, windows=windows, seed=seed, seeds=seeds))
-    if report is None or report.key != cache_key(exercise, windows=windows, seed=seed, seeds=seeds):
+    if report is None or report.key != (key or cache_key(exercise, windows=windows, seed=seed, seeds=seeds)):
         return None
     return report
 
@@ -95,12 +95,13 @@ def cached_report(exercise: Exercise, *, windows: int = WINDOWS, seed: int = 7, 
     A fresh machine or a worker's new data folder reads the shipped report: no candidate's
     grading waits minutes for a calibration of the exercise version they were given. With an
     explicit `cache_dir` only that folder is read (tools and tests that bring their own)."""
-    report = shipped_report(exercise, windows=windows, seed=seed, seeds=seeds) if cache_dir is None else None
+    key = cache_key(exercise, windows=windows, seed=seed, seeds=seeds)  # hashes the dataset: once
+    report = shipped_report(exercise, windows=windows, seed=seed, seeds=seeds, key=key) if cache_dir is None else None
     if report is not None:
         return report
     folder = cache_folder(cache_dir)
     stem = _stem(exercise, windows, seed, seeds)
-    path = folder / f"{stem}-{cache_key(exercise, windows=windows, seed=seed, seeds=seeds)}.json"
+    path = folder / f"{stem}-{key}.json"
     report = _read_cached(path)
     if report is not None:
         return report
