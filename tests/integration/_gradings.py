@@ -90,14 +90,14 @@ class Gradings:
             self._plan = planned(EXERCISE)
         return self._plan
 
-    def plan_for(self, exercise: str) -> Any:
-        """The full held-back plan of `exercise` at seed 7, generated once per session."""
-        if exercise == EXERCISE:
+    def plan_for(self, exercise: str, seed: int = SEED) -> Any:
+        """The full held-back plan of `exercise` at `seed` (default 7), read or made once per session."""
+        if exercise == EXERCISE and seed == SEED:
             return self.plan
         plans = self.__dict__.setdefault("_plans", {})
-        if exercise not in plans:
-            plans[exercise] = planned(exercise)
-        return plans[exercise]
+        if (exercise, seed) not in plans:
+            plans[(exercise, seed)] = planned(exercise, seed)
+        return plans[(exercise, seed)]
 
     def grade(self, key: tuple, folder: Path, *, runtime: str = "local", plan: Any = None,
               budgets: Any = None, name: str | None = None) -> Any:
@@ -144,8 +144,7 @@ class Gradings:
         key = ("seed", exercise, name, seed, runtime)
         if key not in self._done:
             folder = materialize(exercise, name, seed, self.tmp / "seeds" / f"{exercise}-{name}-{seed}-{self.token}")
-            plan = self.plan_for(exercise) if seed == SEED else planned(exercise, seed)
-            return self.grade(key, folder, runtime=runtime, plan=plan,
+            return self.grade(key, folder, runtime=runtime, plan=self.plan_for(exercise, seed),
                               name=f"{exercise}/{name}@{seed}" + ("" if runtime == "local" else f" ({runtime})"))
         return self._done[key]
 
