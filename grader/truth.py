@@ -58,6 +58,11 @@ class PhaseTruth(BaseModel):
     drift_fields: list[str] = Field(default_factory=list, description="Raw fields whose distribution moved")
     quality_fields: list[str] = Field(default_factory=list, description="Raw fields with a quality event")
     expect: PhaseExpect = Field(default_factory=PhaseExpect)
+    drawn_moved: list[tuple[int, int]] = Field(
+        default_factory=list,
+        description="Spans [first, last] of /monitoring read positions (records sent) in this stable phase where "
+                    "this seed's draw itself looks shifted to the calibrated reference detector (a chance draw, "
+                    "not an injected shift): a drift alarm there is not a false alarm")
 
 
 class PhaseTraffic(BaseModel):

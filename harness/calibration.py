@@ -80,6 +80,10 @@ from grader.truth import PhaseExpect
 from grader.errors import ConfigError, UsageError
 from grader.exercise import Exercise
 from grader.scenario import Phase, Scenario
+from harness.baseline import Baselines
+from harness.data import engine
+from harness.data.kinds import Monitored, kind_for
+from harness.data.recipe import Recipe
 
 log = logging.getLogger(__name__)
 
@@ -276,6 +280,25 @@ def _window_seed(seed: int, scenario: str, phase: str, i: int) -> int:
     return int.from_bytes(digest[:4], "big")
 
 
+def reference_detector(recipe: Recipe, seed: int) -> tuple[ReferenceDetector, Monitored]:
+    """The calibrated reference detector of `seed`'s training draw, and its monitored reference.
+
+    What is monitored, and how, is the kind's: identity and time never (timestamps always move
+    forward), texts for presence only, a date of birth as an age. The reference is the later
+    part of training, as a sound service compares with (the shipped references do): category
+    mixes trend mildly over the training months (support-triage's chat and Spanish grow, as its
+    brief hints) and traffic continues from their end. Against the whole period,
+    support-triage's stable phases alarmed in 5-7 % of windows pooled over 8 seeds (up to 20 %
+    on one seed): the trend, not a shift.
+    """
+    kind = kind_for(recipe)
+    drawn = engine.reference_clean(recipe, seed, n=round(REFERENCE_ROWS / REFERENCE_LATEST_SHARE))
+    cut = recipe.start + (recipe.end - recipe.start) * (1 - REFERENCE_LATEST_SHARE)
+    latest = drawn[drawn[recipe.time_field] >= pd.Timestamp(cut)].reset_index(drop=True)
+    ref = kind.monitored(recipe, latest)
+    return ReferenceDetector(ref.frame, ref.numeric, ref.categorical, ALPHA, missing_only=ref.missing_only), ref
+
+
 def _underperforms(correct: int, n: int, stable_correct: int, stable_n: int) -> bool:
     """One-sided two-proportion z-test (alpha 0.01) plus an effect gate: did accuracy fall?"""
     if n == 0 or stable_correct / stable_n - correct / n < PERFORMANCE_GATE:
@@ -300,10 +323,6 @@ class _Simulator:
     """Everything drawn once per calibration: reference, detector, plain model."""
 
     def __init__(self, exercise: Exercise, seed: int) -> None:
-        from harness.baseline import Baselines
-        from harness.data import engine
-        from harness.data.kinds import kind_for
-
         self.engine = engine
         self.recipe = engine.load_recipe(exercise.dataset, root=exercise.root.parent.parent)
         if self.recipe.target != exercise.target:
@@ -311,20 +330,9 @@ class _Simulator:
                               f"{exercise.dataset} is {self.recipe.target!r}")
         self.kind = kind_for(self.recipe)
         self.label = self.recipe.label
-        # What is monitored, and how, is the kind's: identity and time never (timestamps always
-        # move forward), texts for presence only, a date of birth as an age.
-        probe = self.kind.monitored(self.recipe, engine.reference_clean(self.recipe, seed, n=10))
-        self.numeric, self.categorical, self.text = probe.numeric, probe.categorical, probe.missing_only
-        # The later part of training, as a sound service compares with (the shipped references
-        # do): category mixes trend mildly over the training months (support-triage's chat and
-        # Spanish grow, as its brief hints) and traffic continues from their end. Against the
-        # whole period, support-triage's stable phases alarmed in 5-7 % of windows pooled over 8
-        # seeds (up to 20 % on one seed): the trend, not a shift.
-        drawn = engine.reference_clean(self.recipe, seed, n=round(REFERENCE_ROWS / REFERENCE_LATEST_SHARE))
-        cut = self.recipe.start + (self.recipe.end - self.recipe.start) * (1 - REFERENCE_LATEST_SHARE)
-        latest = drawn[drawn[self.recipe.time_field] >= pd.Timestamp(cut)].reset_index(drop=True)
-        self.reference = self._monitored(latest)
-        self.detector = ReferenceDetector(self.reference, self.numeric, self.categorical, ALPHA, missing_only=self.text)
+        self.detector, ref = reference_detector(self.recipe, seed)
+        self.reference, self.numeric, self.categorical = ref.frame, ref.numeric, ref.categorical
+        latest = ref.frame
         # The grader's own plain baseline (one per kind), fitted on the messy training data as graded.
         self.model = Baselines.fit(engine.generate_training(self.recipe, seed).frame, self.label,
                                    self.kind.baseline_spec(self.recipe))

@@ -25,7 +25,8 @@ from grader.runtime import Runtime
 from grader.transcript import Transcript
 from harness.baseline import Baselines
 from harness.calibration_store import scored_phases
-from harness.data.engine import generate_scenario, load_recipe
+from harness.data.engine import load_recipe, scenario_with_frames
+from harness.draw import mark_drawn_moves
 from harness.plan_cache import load_plan, plan_cache_dir, plan_key, store_plan
 from harness.runtime.select import choose_runtime, require_sandbox
 from harness.secret import derive_seed, load_secret, scrub_environment
@@ -63,9 +64,11 @@ def plan_grading(exercise: Exercise, seed: int, console: Console | None = None,
         if only is None:  # the held-back set must measure every check it is weighted on
             early = {c: n & _STRUCTURAL_NEEDS for c, n in unmet(ids, provided(scored, {}, scenarios)).items()}
             _refuse_unmeasurable(exercise, {c: n for c, n in early.items() if n})
-        traffic = {s.name: generate_scenario(recipe, s, seed) for s in scenarios}
+        drawn = {s.name: scenario_with_frames(recipe, s, seed) for s in scenarios}
+        traffic = {name: t for name, (t, _) in drawn.items()}
         if only is None:
             _refuse_unmeasurable(exercise, unmet(ids, provided(scored, traffic, scenarios)))
+        mark_drawn_moves(recipe, seed, scored, scenarios, traffic, {name: f for name, (_, f) in drawn.items()})
         baselines = Baselines.for_exercise(exercise.dataset, exercise.label, seed)
         predictions = baselines.predictions(traffic)
     return GradePlan(exercise=exercise, seed=seed, scenarios=scenarios, traffic=traffic, scored=scored,

@@ -30,7 +30,7 @@ from grader.scenario import Phase, Scenario
 log = logging.getLogger(__name__)
 
 __all__ = [
-    "Recipe", "TrainingData", "load_recipe", "generate_training", "generate_scenario",
+    "Recipe", "TrainingData", "load_recipe", "generate_training", "generate_scenario", "scenario_with_frames",
     "sample_clean", "reference_clean", "phase_windows",
 ]
 
@@ -249,10 +249,20 @@ def _phase_truth(recipe: Recipe, scenario: Scenario, phase: Phase, start: int, e
 
 
 def generate_scenario(recipe: Recipe, scenario: Scenario, seed: int) -> ScenarioTraffic:
+    return scenario_with_frames(recipe, scenario, seed)[0]
+
+
+def scenario_with_frames(recipe: Recipe, scenario: Scenario,
+                         seed: int) -> tuple[ScenarioTraffic, list[pd.DataFrame | None]]:
+    """generate_scenario, plus each phase's clean typed frame before mess (None for a phase without records).
+
+    The planner reads the clean frames to see what this seed's draw itself shows (harness.draw).
+    """
     base = _rng(seed, _SCENARIO_STREAM, scenario.seed_offset, _name_key(scenario.name))
     prefix = f"{int(base.integers(0, 16 ** 6)):06x}"
     required = kind_for(recipe).required(recipe)
     phases: list[PhaseTraffic] = []
+    frames: list[pd.DataFrame | None] = []
     index = 0
     for k, (phase, (t0, t1)) in enumerate(zip(scenario.phases, phase_windows(recipe, scenario))):
         rng = _rng(seed, _SCENARIO_STREAM, scenario.seed_offset, _name_key(scenario.name), k + 1)
@@ -261,6 +271,7 @@ def generate_scenario(recipe: Recipe, scenario: Scenario, seed: int) -> Scenario
         records: list[dict[str, Any]] = []
         truths: list[RecordTruth] = []
         onset = None
+        frame = None
         if phase.kind != "traffic" and n == 0:
             log.debug("%s/%s: %s phase without records", scenario.name, phase.name, phase.kind)
         if n:
@@ -284,10 +295,12 @@ def generate_scenario(recipe: Recipe, scenario: Scenario, seed: int) -> Scenario
             truths = _TRUTHS.validate_python(rows)
             first = sample.frame[recipe.time_field].iloc[0]
             onset = first.strftime("%Y-%m-%dT%H:%M:%SZ")
+            frame = sample.frame.iloc[[dup_of.get(i, i) for i in range(n)]].reset_index(drop=True)
+        frames.append(frame)
         phases.append(PhaseTraffic.model_construct(
             truth=_phase_truth(recipe, scenario, phase, index, index + n, onset), records=records, truths=truths))
         index += n
-    return ScenarioTraffic(scenario=scenario.name, seed=seed, phases=phases)
+    return ScenarioTraffic(scenario=scenario.name, seed=seed, phases=phases), frames
 
 
 def sample_clean(recipe: Recipe, scenario: Scenario, phase_name: str, n: int, seed: int) -> pd.DataFrame:

@@ -17,8 +17,10 @@ from typing import Any
 
 EXERCISES = ("support-triage", "credit-default", "load-forecast")
 SOLUTIONS = ("reference", "accuracy-only", "robust-demo", "mid-ladder")
-# 7 is the seed every other test grades at; the others as a candidate's are: small and 32-bit
-SEEDS = (7, 101, 2027, 55555, 3141592653)
+# 7 is the seed every other test grades at; the others as a candidate's are: small and 32-bit.
+# 424242 draws an unusual stable phase in support-triage's channel-mix (29 % web tickets, training
+# 24 %): a sound monitor alarms there, and the plan must not count it false (harness.draw).
+SEEDS = (7, 101, 2027, 55555, 424242, 3141592653)
 SPREAD = 3.0  # points: every seed's total within this of the solution's own mean
 CHECK_SWING = 0.15  # no check of the reference moves more than this across the seeds
 MID_LADDER = "mid-ladder"

@@ -252,3 +252,39 @@ def test_drift_attribution_counts_every_field_the_shift_really_moves():
     assert either.score == 1.0  # a field moved in half the windows is neither right nor wrong
     wrong = run("drift_attribution", _measured_ctx(["channel", "customer_tier", "prior_tickets"]))
     assert wrong.score < 1.0  # a field the shift does not move still counts against
+
+
+def _drawn_ctx(monitor, moved: list[tuple[int, int]]):
+    """drift_ctx whose stable phase's own draw looked shifted at the reads in `moved` (harness.draw)."""
+    specs = [b.PhaseSpec("stable", 1500, drift="silent"),
+             b.PhaseSpec("shift", 2000, shifts=["covariate"], drift_fields=["channel"], drift="detect")]
+    tr, scored = b.traffic("d", specs)
+    tr.phases[0].truth.drawn_moved = moved
+    return b.context([tr], [b.simulate(tr, scored, monitor=monitor)], scored)
+
+
+def _sound_on_an_unusual_draw(seen, ph, scored):
+    # the draw itself moves from record 1000: a sound monitor alarms there and stays on into the shift
+    return b.view(drift=seen >= 1000, dfeat=["channel"])
+
+
+def test_an_alarm_on_an_unusual_stable_draw_is_not_false_where_the_reference_detector_agrees():
+    plain = _drawn_ctx(_sound_on_an_unusual_draw, [])
+    fa, delay = run("drift_false_alarms", plain), run("drift_alarm_delay", plain)
+    assert fa.metrics["false_alarm_share"] == pytest.approx(6 / 15) and fa.score < 0.5
+    assert delay.metrics["delay_credit"] == 0.0 and "already on" in delay.failures[0]
+    excused = _drawn_ctx(_sound_on_an_unusual_draw, [(1000, 1500)])
+    fa, delay = run("drift_false_alarms", excused), run("drift_alarm_delay", excused)
+    assert fa.metrics["false_alarm_share"] == 0.0 and fa.score == 1.0
+    assert "6 read(s) not counted" in fa.evidence
+    assert delay.metrics["delay_credit"] == 1.0 and delay.score == 1.0
+
+
+def test_an_unusual_stable_draw_excuses_only_its_own_reads():
+    # alarms before the flagged span are still false, and an always-on alarm still earns nothing
+    def early_too(seen, ph, scored):
+        return b.view(drift=seen >= 500, dfeat=["channel"])
+    fa = run("drift_false_alarms", _drawn_ctx(early_too, [(1000, 1500)]))
+    assert fa.metrics["false_alarm_share"] == pytest.approx(5 / 9)
+    for check in ("drift_false_alarms", "drift_alarm_delay"):
+        assert run(check, _drawn_ctx(b.always_on, [(1000, 1500)])).score == 0.0
