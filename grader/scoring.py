@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import logging
 
-from grader.checks.base import CheckContext, CheckResult, resolve
+from grader.checks import CheckContext, CheckResult, resolve
 from grader.exercise import DIMENSIONS, Exercise
 
 log = logging.getLogger(__name__)

@@ -89,7 +89,7 @@ def grade(
 
     With SHIFTWORK_BROKER_URL (and SHIFTWORK_DATABASE_URL) set, --submissions goes through the
     grading queue: the workers grade, this command waits and writes the table."""
-    from harness.grading import grade_command
+    from harness.cohort import grade_command
     from harness.queue.cohort import grade_cohort_via_queue, queue_configured
 
     if submissions is not None and not submission and queue_configured():
@@ -202,8 +202,8 @@ def worker(
 ) -> None:
     """Run one grading worker in the foreground: grades queued jobs in Docker, one at a time."""
     from harness.queue.embedded import run_foreground
-    from harness.web.db import make_engine, migrate
-    from harness.web.settings import build_settings
+    from harness.store.db import make_engine, migrate
+    from harness.store.settings import build_settings
 
     logging.getLogger("harness.queue").setLevel(logging.INFO)
     settings = build_settings(data)

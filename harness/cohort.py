@@ -9,6 +9,9 @@ from typing import Any
 from rich.console import Console
 from rich.markup import escape
 
+import harness.grading as grading  # grade_one looked up at call time: tests swap it
+from grader.grade import exit_on_sigterm
+from harness.runtime.select import require_sandbox
 from harness.submission import submission_name
 from grader.errors import ConfigError, RuntimeUnavailable, SubmissionError, UsageError
 from grader.exercise import DIMENSIONS
@@ -70,8 +73,6 @@ def grade_cohort(folder: Path, *, exercise: str | None, out: Path | None, runtim
     Only faults of the grader itself stop the cohort (a broken exercise, no runtime, an
     unwritable report folder); whatever one submission makes go wrong ends as its row.
     """
-    import harness.grading as grading  # looked up at call time so tests can swap grade_one
-
     items = entries(folder)
     if not items:
         raise UsageError(f"--submissions {folder}: no folders or archives in it")
@@ -100,3 +101,27 @@ def grade_cohort(folder: Path, *, exercise: str | None, out: Path | None, runtim
     md, csv_path = write_cohort(rows, base)
     console.print(escape(f"cohort: {written} of {len(items)} graded; table in {md} and {csv_path}"), highlight=False)
     return 0 if written else 1
+
+
+def grade_command(*, submission: str | None, submissions: Path | None, exercise: str | None, out: Path | None,
+                  runtime: str, seed: int | None, allow_bad_token: bool, console: Console,
+                  allow_local_git: bool = False) -> int:
+    """The CLI entry. Returns 0 whenever a report was written; raises ShiftworkError otherwise.
+
+    Never runs a submission unsandboxed unless the grader named `--runtime local`: `auto`
+    without a Docker engine is an error here (the check runs before anything is resolved).
+    """
+    exit_on_sigterm()
+    if bool(submission) == bool(submissions):
+        raise UsageError("give one SUBMISSION, or --submissions FOLDER (not both)")
+    require_sandbox(runtime)
+    if submission:
+        try:
+            grading.grade_one(submission, exercise=exercise, out=out, runtime=runtime, seed=seed,
+                      allow_bad_token=allow_bad_token, console=console, allow_local_git=allow_local_git)
+        except grading.SUBMISSION_FAULTS as exc:
+            raise grading.as_submission_error(submission, exc) from exc
+        return 0
+    assert submissions is not None
+    return grade_cohort(submissions, exercise=exercise, out=out, runtime=runtime, seed=seed,
+                        allow_bad_token=allow_bad_token, console=console, allow_local_git=allow_local_git)

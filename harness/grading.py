@@ -17,10 +17,10 @@ from typing import Any, Iterable
 from rich.console import Console
 from rich.markup import escape
 
-from grader.checks.base import provided, resolve, unmet
+from grader.checks import provided, resolve, unmet
 from grader.errors import ConfigError, SubmissionError, UsageError
 from grader.exercise import Budgets, Exercise, exercises_dir, load_exercise
-from grader.grade import GradePlan, _one_line, cap_depth, exit_on_sigterm, run_service, write_grading_report
+from grader.grade import GradePlan, _one_line, cap_depth, run_service, write_grading_report
 from grader.runtime import Runtime
 from grader.transcript import Transcript
 from harness.baseline import Baselines
@@ -28,7 +28,7 @@ from harness.calibration_store import scored_phases
 from harness.data.engine import load_recipe, scenario_with_frames
 from harness.draw import mark_drawn_moves
 from harness.plan_cache import load_plan, plan_cache_dir, plan_key, store_plan
-from harness.runtime.select import choose_runtime, require_sandbox
+from harness.runtime.select import choose_runtime
 from harness.secret import derive_seed, load_secret, scrub_environment
 from harness.submission import Submission, redact, resolve_submission, submission_name
 
@@ -184,32 +184,6 @@ def _refuse_a_shipped_solution_without_data(submission: str | Path) -> None:
     name = parts[2] if len(parts) >= 3 and parts[1] == "solutions" else parts[1] if len(parts) >= 2 else "reference"
     raise UsageError(f"{folder} is a shipped solution without its training data (data/train.csv is generated, never "
                      f"stored): run `shiftwork solution {exercise} {name} --out DIR`, then grade DIR")
-
-
-def grade_command(*, submission: str | None, submissions: Path | None, exercise: str | None, out: Path | None,
-                  runtime: str, seed: int | None, allow_bad_token: bool, console: Console,
-                  allow_local_git: bool = False) -> int:
-    """The CLI entry. Returns 0 whenever a report was written; raises ShiftworkError otherwise.
-
-    Never runs a submission unsandboxed unless the grader named `--runtime local`: `auto`
-    without a Docker engine is an error here (the check runs before anything is resolved).
-    """
-    exit_on_sigterm()
-    if bool(submission) == bool(submissions):
-        raise UsageError("give one SUBMISSION, or --submissions FOLDER (not both)")
-    require_sandbox(runtime)
-    if submission:
-        try:
-            grade_one(submission, exercise=exercise, out=out, runtime=runtime, seed=seed,
-                      allow_bad_token=allow_bad_token, console=console, allow_local_git=allow_local_git)
-        except SUBMISSION_FAULTS as exc:
-            raise as_submission_error(submission, exc) from exc
-        return 0
-    assert submissions is not None
-    from harness.cohort import grade_cohort  # cohort imports this module: bound at call time
-
-    return grade_cohort(submissions, exercise=exercise, out=out, runtime=runtime, seed=seed,
-                        allow_bad_token=allow_bad_token, console=console, allow_local_git=allow_local_git)
 
 
 # What reading a hostile submission can still raise past the resolvers: turned into one line, never a traceback.

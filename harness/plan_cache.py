@@ -100,7 +100,7 @@ def _stem(exercise: Exercise, seed: int, only: Iterable[str] | None) -> str:
 def load_plan(folder: Path, exercise: Exercise, seed: int, only: Iterable[str] | None = None,
               key: str | None = None) -> GradePlan | None:
     """The cached plan with this key, bound to `exercise` and its freshly resolved checks; None on a miss."""
-    from grader.checks.base import resolve
+    from grader.checks import resolve
 
     key = key or plan_key(exercise, seed, only)
     path = folder / f"{_stem(exercise, seed, only)}-{key}.pkl"

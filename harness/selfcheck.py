@@ -147,7 +147,7 @@ def public_expectations(ex: Exercise, scenario: Scenario) -> list[PhaseExpectati
 def public_checks(ex: Exercise, scenario: Scenario, traffic: ScenarioTraffic,
                   expectations: list[PhaseExpectation]) -> list[CheckSpec]:
     """The exercise's checks the public scenario can measure: each check declares what it needs."""
-    from grader.checks.base import provided, unmet
+    from grader.checks import provided, unmet
 
     scored = _scored_from(scenario.name, expectations)
     missing = unmet([c.id for c in ex.checks], provided(scored, {traffic.scenario: traffic}, [scenario]))
@@ -251,7 +251,7 @@ class SelfCheckOutcome(BaseModel):
 def replay_and_score(bundle: Bundle, exercise: Exercise, rt: Any, service: Path, console: Any) -> SelfCheckOutcome:
     """Build/start the service and grade it on the public scenario, exactly as `shiftwork grade` does
     (the grader's own run_service and report), then keep the reports in selfcheck/."""
-    from grader.checks.base import resolve
+    from grader.checks import resolve
     from grader.grade import GradePlan, run_service, write_grading_report
     from grader.transcript import Transcript
 

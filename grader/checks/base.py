@@ -9,7 +9,6 @@ from typing import ClassVar, Literal
 from pydantic import BaseModel, Field
 
 from grader.truth import PhaseTruth, RecordTruth, ScenarioTraffic
-from grader.errors import ConfigError
 from grader.exercise import Dimension, Exercise
 from grader.scenario import Scenario
 from grader.transcript import Transcript
@@ -170,14 +169,6 @@ def provided(scored: Scored, traffic: dict[str, ScenarioTraffic], scenarios: lis
     return out
 
 
-def unmet(check_ids: list[str], have: set[str]) -> dict[str, set[str]]:
-    """{check id: its needs the scenario set does not meet} for the checks that cannot be measured."""
-    from grader.checks import load_all
-
-    load_all()
-    return {i: set(REGISTRY[i].needs) - have for i in check_ids if i in REGISTRY and not REGISTRY[i].needs <= have}
-
-
 REGISTRY: dict[str, type[Check]] = {}
 
 
@@ -188,15 +179,3 @@ def register(cls: type[Check]) -> type[Check]:
         raise RuntimeError(f"check {cls.id} needs unknown {sorted(cls.needs - NEEDS)}")
     REGISTRY[cls.id] = cls
     return cls
-
-
-def resolve(ids: list[str]) -> list[Check]:
-    """Instantiate the named checks; unknown names fail here, before any container starts."""
-    from grader.checks import load_all
-
-    load_all()
-    unknown = [i for i in ids if i not in REGISTRY]
-    if unknown:
-        known = ", ".join(sorted(REGISTRY))
-        raise ConfigError(f"unknown check(s) {', '.join(unknown)}; known: {known}")
-    return [REGISTRY[i]() for i in ids]

@@ -18,6 +18,7 @@ from matplotlib.figure import Figure  # noqa: E402
 
 from grader.checks.alarms import state  # noqa: E402
 from grader.checks.base import CheckContext  # noqa: E402
+from grader.checks.operations import percentile  # noqa: E402
 from grader.transcript import LoadRun  # noqa: E402
 
 log = logging.getLogger(__name__)
@@ -71,8 +72,6 @@ def drift_timeline(ctx: CheckContext, scenario: str) -> bytes:
 def latency_histogram(load: LoadRun, budget_ms: float) -> bytes | None:
     if not load.latencies_ms:
         return None
-    from grader.checks.operations import percentile
-
     lat = load.latencies_ms
     p95 = percentile(lat + [math.inf] * load.errors, 95)
     fig = Figure(figsize=(6, 2.8))

@@ -13,19 +13,20 @@ Settings for jobs that run for many minutes on one Docker engine:
   is not handed to a second worker while the first still works on it;
 - no result backend: results are rows in the app's database.
 
-`celery -A harness.queue.celery_app ...` finds `app`, built on first access from
-$SHIFTWORK_DATA_DIR; `shiftwork worker` and `serve` build their own with make_celery().
+`shiftwork worker` and `serve` build their app with make_celery(settings, run_job).
 """
 from __future__ import annotations
 
 import functools
 import logging
 import os
-from typing import Any
+import socket
+from typing import Any, Callable
 
 from celery import Celery
 
-from harness.web.settings import WebSettings
+from grader.exercise import Budgets, Limits, list_exercises, load_exercise
+from harness.store.settings import WebSettings
 
 log = logging.getLogger(__name__)
 
@@ -38,8 +39,6 @@ FS_TRANSPORT = "harness.queue.fs_transport:Transport"
 @functools.lru_cache(maxsize=1)
 def longest_grading_s() -> float:
     """The longest a grading may take over all exercises: build, run budget, planning and reports."""
-    from grader.exercise import Budgets, Limits, list_exercises, load_exercise
-
     longest = Budgets().grading_timeout_s + Limits().build_timeout_s
     for ex_id in list_exercises():
         try:
@@ -87,39 +86,25 @@ def celery_config(settings: WebSettings) -> dict[str, Any]:
     return conf
 
 
-def make_celery(settings: WebSettings) -> Celery:
-    """A Celery app for `settings`, with shiftwork.grade_job registered."""
+def make_celery(settings: WebSettings, handler: Callable[..., Any] | None = None) -> Celery:
+    """A Celery app for `settings`; with `handler`, shiftwork.grade_job is registered to call it.
+
+    Senders (uploads, the reaper) only need the task's name; the worker passes the runner's
+    run_job(settings, worker, job_id, main_pid=...) as `handler`.
+    """
     app = Celery("shiftwork", set_as_current=False)
     app.conf.update(celery_config(settings))
     app.shiftwork_settings = settings  # type: ignore[attr-defined]
     app.shiftwork_worker = ""  # type: ignore[attr-defined]  # set by the worker process that consumes
     app.shiftwork_main_pid = 0  # type: ignore[attr-defined]
-
-    @app.task(name=TASK_NAME, bind=True)
-    def grade_job(self: Any, job_id: int) -> None:
-        from harness.queue.runner import run_job
-
-        run_job(settings, self.app.shiftwork_worker or default_worker_name(), int(job_id),
-                main_pid=self.app.shiftwork_main_pid)
+    if handler is not None:
+        @app.task(name=TASK_NAME, bind=True)
+        def grade_job(self: Any, job_id: int) -> None:
+            handler(settings, self.app.shiftwork_worker or default_worker_name(), int(job_id),
+                    main_pid=self.app.shiftwork_main_pid)
 
     return app
 
 
 def default_worker_name() -> str:
-    import socket
-
     return f"{socket.gethostname()}:{os.getpid()}"
-
-
-def __getattr__(name: str) -> Any:
-    """`celery -A harness.queue.celery_app` looks up `app`: built then, from $SHIFTWORK_DATA_DIR."""
-    if name in ("app", "celery"):
-        from harness.web.settings import build_settings
-
-        data = os.environ.get("SHIFTWORK_DATA_DIR")
-        if not data:
-            raise AttributeError("set SHIFTWORK_DATA_DIR to the data folder to use this module's app")
-        value = make_celery(build_settings(data))
-        globals()[name] = value
-        return value
-    raise AttributeError(name)

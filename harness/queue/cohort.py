@@ -32,7 +32,7 @@ from rich.markup import escape
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
 from grader.errors import UsageError
-from harness.web.settings import WebSettings
+from harness.store.settings import WebSettings
 
 log = logging.getLogger(__name__)
 
@@ -108,8 +108,8 @@ def _archive_bytes(path: Path) -> tuple[bytes, str]:
 def _send(settings: WebSettings, entry: Entry) -> None:
     from harness.queue.jobs import create_job, enqueue
     from harness.queue.lease import sessions
-    from harness.web.db import transaction
-    from harness.web.models import Invite, Upload, utcnow
+    from harness.store.db import transaction
+    from harness.store.models import Invite, Upload, utcnow
 
     data, suffix = _archive_bytes(entry.path)
     rel = Path("uploads") / "cli" / f"{uuid.uuid4().hex}{suffix}"
@@ -134,7 +134,7 @@ def _final(settings: WebSettings, ids: list[int]) -> dict[int, Any]:
     from sqlalchemy import select
 
     from harness.queue.lease import sessions
-    from harness.web.models import Job, JobState, Result
+    from harness.store.models import Job, JobState, Result
 
     with sessions(settings)() as s:
         done = {j.id: j for j in s.scalars(select(Job).where(Job.id.in_(ids),
@@ -152,7 +152,7 @@ def _ready_workers(settings: WebSettings) -> int:
     from sqlalchemy import func, select
 
     from harness.queue.lease import sessions
-    from harness.web.models import Worker, utcnow
+    from harness.store.models import Worker, utcnow
 
     since = utcnow() - dt.timedelta(seconds=3 * settings.heartbeat_s + 10)
     with sessions(settings)() as s:
@@ -175,8 +175,8 @@ def grade_cohort_via_queue(folder: Path, *, exercise: str | None, out: Path | No
     """Send every entry to the queue, wait for each job's final result, write the cohort table."""
     from harness.cohort import entries, write_cohort
     from harness.submission import submission_name
-    from harness.web.db import make_engine, migrate
-    from harness.web.settings import build_settings
+    from harness.store.db import make_engine, migrate
+    from harness.store.settings import build_settings
 
     env = os.environ
     if not env.get("SHIFTWORK_DATABASE_URL"):

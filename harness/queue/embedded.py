@@ -20,7 +20,7 @@ from pathlib import Path
 from typing import IO
 
 from harness.queue.reaper import ReaperThread
-from harness.web.settings import WebSettings
+from harness.store.settings import WebSettings
 
 log = logging.getLogger(__name__)
 

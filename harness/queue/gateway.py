@@ -22,7 +22,7 @@ from dataclasses import dataclass
 from typing import Any
 from urllib.parse import urlsplit
 
-from harness.web.settings import WebSettings
+from harness.store.settings import WebSettings
 
 log = logging.getLogger(__name__)
 

@@ -6,12 +6,16 @@ import logging
 import os
 from typing import Any
 
+from kombu.exceptions import OperationalError
 from sqlalchemy import update
 from sqlalchemy.orm import Session
 
-from harness.web.models import Invite, Job, JobState, Upload, utcnow
-from harness.web.settings import WebSettings
-from harness.web.timeline import record
+from harness.queue.celery_app import QUEUE, TASK_NAME, make_celery
+from harness.queue.lease import sessions
+from harness.store.db import transaction
+from harness.store.models import Invite, Job, JobState, Upload, utcnow
+from harness.store.settings import WebSettings
+from harness.store.timeline import record
 
 log = logging.getLogger(__name__)
 
@@ -32,12 +36,6 @@ def enqueue(settings: WebSettings, job_id: int) -> bool:
     A broker that does not answer is logged, not raised: the job stays queued with no (or
     an old) enqueued_at, and the reaper sends it again. Returns whether the message went out.
     """
-    from kombu.exceptions import OperationalError
-
-    from harness.queue.celery_app import QUEUE, TASK_NAME
-    from harness.queue.lease import sessions
-    from harness.web.db import transaction
-
     try:
         _app(settings, os.getpid()).send_task(
             TASK_NAME, args=[int(job_id)], queue=QUEUE, retry=True,
@@ -54,6 +52,4 @@ def enqueue(settings: WebSettings, job_id: int) -> bool:
 @functools.lru_cache(maxsize=8)
 def _app(settings: WebSettings, pid: int) -> Any:
     """One Celery app (and its producer pool) per settings per process, for sending."""
-    from harness.queue.celery_app import make_celery
-
     return make_celery(settings)

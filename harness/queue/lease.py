@@ -18,10 +18,10 @@ from sqlalchemy import and_, or_, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session, sessionmaker
 
-from harness.web.db import make_engine, session_factory, transaction
-from harness.web.models import Job, JobState, Result, utcnow
-from harness.web.settings import WebSettings
-from harness.web.timeline import record
+from harness.store.db import make_engine, session_factory, transaction
+from harness.store.models import Job, JobState, Result, utcnow
+from harness.store.settings import WebSettings
+from harness.store.timeline import record
 
 log = logging.getLogger(__name__)
 

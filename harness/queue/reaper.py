@@ -20,9 +20,9 @@ from sqlalchemy import and_, or_, select
 from harness.queue.jobs import enqueue
 from harness.queue.lease import requeue, run_label, sessions
 from harness.queue.registry import idle_workers
-from harness.web.db import transaction
-from harness.web.models import Job, JobState, utcnow
-from harness.web.settings import WebSettings
+from harness.store.db import transaction
+from harness.store.models import Job, JobState, utcnow
+from harness.store.settings import WebSettings
 
 log = logging.getLogger(__name__)
 

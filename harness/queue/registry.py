@@ -14,8 +14,8 @@ from sqlalchemy import select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session, sessionmaker
 
-from harness.web.db import transaction
-from harness.web.models import Worker, utcnow
+from harness.store.db import transaction
+from harness.store.models import Worker, utcnow
 
 log = logging.getLogger(__name__)
 

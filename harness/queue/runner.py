@@ -20,13 +20,14 @@ from celery.exceptions import SoftTimeLimitExceeded
 from rich.console import Console
 
 from grader.errors import ConfigError, RuntimeUnavailable, SubmissionError, UsageError
+from harness.queue.celery_app import time_limits
 from harness.queue.jobs import enqueue
 from harness.queue.lease import (NOT_GRADED, TIMED_OUT, Claim, Outcome, claim, finish, renew, requeue, run_label,
                                  sessions)
 from harness.queue.registry import engine_status, seen
-from harness.web.db import transaction
-from harness.web.models import Invite, JobState, Upload
-from harness.web.settings import WebSettings
+from harness.store.db import transaction
+from harness.store.models import Invite, JobState, Upload
+from harness.store.settings import WebSettings
 
 log = logging.getLogger(__name__)
 
@@ -125,8 +126,6 @@ def grade_attempt(settings: WebSettings, c: Claim) -> Outcome:
     except RuntimeUnavailable:
         raise
     except SoftTimeLimitExceeded:
-        from harness.queue.celery_app import time_limits
-
         return Outcome(JobState.failed, TIMED_OUT,
                        f"the grading did not finish within the worker's time limit of {time_limits()[0]:.0f} s")
     except (SubmissionError, UsageError) as exc:

@@ -21,10 +21,11 @@ import sys
 import threading
 import time
 
-from harness.queue.celery_app import QUEUE, make_celery
+from harness.queue.celery_app import QUEUE, default_worker_name, make_celery
 from harness.queue.lease import sessions
 from harness.queue.registry import Engine, engine_status, register, seen
-from harness.web.settings import WebSettings, build_settings
+from harness.queue.runner import run_job
+from harness.store.settings import WebSettings, build_settings
 
 log = logging.getLogger(__name__)
 
@@ -106,7 +107,7 @@ def run_worker(settings: WebSettings, name: str) -> int:
         reap(settings)  # what a worker that died here left behind, before taking new work
     except Exception as exc:
         log.warning("reaper at start: %s", exc)
-    app = make_celery(settings)
+    app = make_celery(settings, run_job)
     app.shiftwork_worker = name  # type: ignore[attr-defined]
     app.shiftwork_main_pid = os.getpid()  # type: ignore[attr-defined]
     watch = Watch(settings, name)
@@ -148,8 +149,6 @@ def main(argv: list[str] | None = None) -> int:
                         format="%(asctime)s %(process)d %(levelname)s %(name)s: %(message)s")
     if args.parent:
         _die_with_parent(args.parent)
-    from harness.queue.celery_app import default_worker_name
-
     settings = build_settings(args.data)
     return run_worker(settings, args.name or default_worker_name())
 

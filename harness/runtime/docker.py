@@ -46,6 +46,7 @@ from harness.runtime.docker_engine import (  # noqa: F401  (re-exported: callers
     run_labels,
     sweep,
 )
+from harness.runtime.images import base_image_for_build
 from harness.runtime.threads import thread_env
 
 log = logging.getLogger(__name__)
@@ -163,8 +164,6 @@ class DockerRuntime(Runtime):
             raise RuntimeFailure("build_failed", "no Dockerfile at the top of the submission")
         base = self.base_image
         if base is None:
-            from harness.runtime.images import base_image_for_build
-
             base = base_image_for_build(self.build_network, client=self.client)
         if base is None:
             raise RuntimeUnavailable("no base image here: neither python:3.11-slim nor shiftwork/base:py311 "

@@ -23,6 +23,7 @@ from typing import Any
 
 from grader.errors import RuntimeUnavailable, UsageError
 from grader.exercise import exercises_dir, repo_root
+from harness.runtime.docker_engine import docker_client
 
 log = logging.getLogger(__name__)
 
@@ -82,8 +83,6 @@ def _image_label(client: Any, name: str, key: str) -> str | None:
 
 
 def image_present(name: str, client: Any = None) -> bool:
-    from harness.runtime.docker import docker_client
-
     import docker.errors
 
     client = client or docker_client()
@@ -109,8 +108,6 @@ def base_image_for_build(build_network: bool | None = None, client: Any = None) 
     if override:
         order.insert(0, override)
     try:
-        from harness.runtime.docker import docker_client
-
         client = client or docker_client()
         for name in order:
             if image_present(name, client):
@@ -128,7 +125,6 @@ def ensure_base_image(name: str = DEFAULT_BASE_IMAGE, exercise: str = "support-t
 
 def build_base_image(name: str, exercise: str, console: Any) -> None:
     """Build `name` from debootstrap + the exercise's runtime requirements; skip when current."""
-    from harness.runtime.docker import docker_client
 
     req = _requirements_path(exercise)
     digest = requirements_hash(exercise)

@@ -8,7 +8,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from grader.errors import UsageError
-from harness.web.models import ApiToken, Recruiter
+from harness.store.models import ApiToken, Recruiter
 from harness.web.security import API_TOKEN_PREFIX, hash_password, new_token
 
 log = logging.getLogger(__name__)

@@ -12,9 +12,9 @@ from sqlalchemy import func, select
 
 from grader.errors import UsageError
 from harness.web.accounts import MIN_PASSWORD, create_api_token, create_recruiter, normalize_email
-from harness.web.db import make_engine, migrate, session_factory, transaction
-from harness.web.models import Recruiter
-from harness.web.settings import build_settings
+from harness.store.db import make_engine, migrate, session_factory, transaction
+from harness.store.models import Recruiter
+from harness.store.settings import build_settings
 
 log = logging.getLogger(__name__)
 PASSWORD_ENV = "SHIFTWORK_ADMIN_PASSWORD"

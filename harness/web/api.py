@@ -21,7 +21,7 @@ from harness.web.api_models import (CohortOut, CohortRowOut, DeadlineIn, InviteC
 from harness.web.auth import api_recruiter, db
 from harness.web.cohort import cohort_rows
 from harness.web.invites import InviteIn
-from harness.web.models import Invite, Recruiter
+from harness.store.models import Invite, Recruiter
 from harness.web.reports import inside, latest_result, report_file
 
 log = logging.getLogger(__name__)

@@ -10,8 +10,8 @@ from typing import Any
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
 from harness.web.invites import InviteIn, parse_deadline
-from harness.web.models import Event, Invite, Job, Result, Upload
-from harness.web.timeline import invite_state
+from harness.store.models import Event, Invite, Job, Result, Upload
+from harness.store.timeline import invite_state
 
 
 def utc(value: dt.datetime | None) -> dt.datetime | None:

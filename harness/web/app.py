@@ -13,8 +13,8 @@ from fastapi.exceptions import RequestValidationError
 from starlette.responses import Response
 from starlette.middleware.sessions import SessionMiddleware
 
-from harness.web.db import make_engine, migrate, session_factory
-from harness.web.settings import WebSettings
+from harness.store.db import make_engine, migrate, session_factory
+from harness.store.settings import WebSettings
 from harness.web.views import PageNotFound, render
 
 log = logging.getLogger(__name__)

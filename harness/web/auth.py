@@ -16,7 +16,7 @@ from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from harness.web.models import ApiToken, Recruiter, utcnow
+from harness.store.models import ApiToken, Recruiter, utcnow
 from harness.web.security import csrf_ok, csrf_token, hash_password, hash_token, verify_password
 
 log = logging.getLogger(__name__)

@@ -18,8 +18,8 @@ from sqlalchemy import update
 from sqlalchemy.orm import Session, sessionmaker
 
 from grader.errors import ShiftworkError
-from harness.web.models import Invite
-from harness.web.settings import WebSettings
+from harness.store.models import Invite
+from harness.store.settings import WebSettings
 
 log = logging.getLogger(__name__)
 _building: set[int] = set()  # invite ids with a background build running in this process

@@ -18,9 +18,9 @@ from harness.queue.jobs import create_job, enqueue
 from harness.web import bundles, git_http
 from harness.web.links import (Refused, form_token, form_token_ok, harden, load_invite, page, refusal,
                                settings_of, shown_result, wants_json)
-from harness.web.models import Invite, Upload, utcnow
-from harness.web.settings import WebSettings
-from harness.web.timeline import invite_state, record
+from harness.store.models import Invite, Upload, utcnow
+from harness.store.settings import WebSettings
+from harness.store.timeline import invite_state, record
 from harness.web.uploads import Received, cap_text, receive
 
 log = logging.getLogger(__name__)

@@ -16,9 +16,9 @@ from sqlalchemy.orm import Session
 
 from grader.exercise import DIMENSIONS
 from harness.web.invites import list_invites
-from harness.web.models import Invite, Result
+from harness.store.models import Invite, Result
 from harness.web.reports import REPORT_FILES, inside, report_file
-from harness.web.settings import WebSettings
+from harness.store.settings import WebSettings
 
 log = logging.getLogger(__name__)
 CSV_COLUMNS = ["invite_id", "candidate_name", "candidate_id", "email", "job_id", "status", "score",

@@ -22,8 +22,8 @@ from starlette.concurrency import run_in_threadpool
 
 from harness.web import bundles
 from harness.web.links import Refused, harden, load_invite, refusal, settings_of
-from harness.web.models import Invite, utcnow
-from harness.web.timeline import record
+from harness.store.models import Invite, utcnow
+from harness.store.timeline import record
 
 log = logging.getLogger(__name__)
 router = APIRouter()

@@ -21,9 +21,9 @@ from grader.errors import UsageError
 from grader.exercise import list_exercises
 from harness.bundle import validate_candidate
 from harness.web.accounts import normalize_email
-from harness.web.models import Invite, Job, JobState, Recruiter, utcnow
+from harness.store.models import Invite, Job, JobState, Recruiter, utcnow
 from harness.web.security import new_token
-from harness.web.timeline import record
+from harness.store.timeline import record
 
 log = logging.getLogger(__name__)
 _CONTROL = re.compile(r"[\x00-\x1f\x7f]")

@@ -19,9 +19,9 @@ from fastapi.responses import HTMLResponse, JSONResponse, PlainTextResponse, Res
 from sqlalchemy import select
 from sqlalchemy.orm import Session, selectinload
 
-from harness.web.models import Invite, Job, JobState, Result, utcnow
+from harness.store.models import Invite, Job, JobState, Result, utcnow
 from harness.web.security import csrf_ok, csrf_token, hash_token
-from harness.web.settings import WebSettings
+from harness.store.settings import WebSettings
 
 log = logging.getLogger(__name__)
 TEMPLATES = Path(__file__).resolve().parent / "templates"

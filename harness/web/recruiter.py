@@ -19,11 +19,11 @@ from harness.web import invites as svc
 from harness.web.auth import (authenticate, db, end_session, page_recruiter, require_csrf, safe_next,
                               start_session)
 from harness.web.invites_csv import parse_csv
-from harness.web.models import Invite, Recruiter, utcnow
+from harness.store.models import Invite, Recruiter, utcnow
 from harness.web.recruiter_results import router as results_router
 from harness.web.reports import latest_result
 from harness.web.status import queue_status
-from harness.web.timeline import invite_state
+from harness.store.timeline import invite_state
 from harness.web.views import PageNotFound, render
 
 log = logging.getLogger(__name__)

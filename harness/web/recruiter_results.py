@@ -14,7 +14,7 @@ from grader.exercise import DIMENSIONS, list_exercises
 from harness.web import invites as svc
 from harness.web.auth import admin_recruiter, db, page_recruiter
 from harness.web.cohort import cohort_csv, cohort_plot, cohort_rows, stream_zip, zip_entries
-from harness.web.models import Invite, Recruiter
+from harness.store.models import Invite, Recruiter
 from harness.web.reports import MEDIA_TYPES, inside, latest_result, load_report, report_file, summarize
 from harness.web.status import queue_status
 from harness.web.views import render

@@ -14,8 +14,8 @@ from pathlib import Path
 from pydantic import ValidationError
 
 from grader.report.model import CheckEntry, Report
-from harness.web.models import Job, Result
-from harness.web.settings import WebSettings
+from harness.store.models import Job, Result
+from harness.store.settings import WebSettings
 
 log = logging.getLogger(__name__)
 REPORT_FILES = {"json": "report.json", "md": "report.md", "html": "report.html"}

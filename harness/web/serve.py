@@ -10,7 +10,7 @@ from rich.console import Console
 from sqlalchemy import func, select
 
 from grader.errors import UsageError
-from harness.web.settings import WebSettings, build_settings
+from harness.store.settings import WebSettings, build_settings
 
 log = logging.getLogger(__name__)
 
@@ -38,7 +38,7 @@ def start_worker(settings: WebSettings, console: Console) -> Any:
 
 
 def _recruiters(settings: WebSettings, app: Any) -> int:
-    from harness.web.models import Recruiter
+    from harness.store.models import Recruiter
 
     with app.state.sessions() as session:
         return int(session.scalar(select(func.count()).select_from(Recruiter)) or 0)

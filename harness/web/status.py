@@ -8,8 +8,8 @@ from dataclasses import dataclass
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
-from harness.web.models import Job, JobState, Worker, utcnow
-from harness.web.settings import WebSettings
+from harness.store.models import Job, JobState, Worker, utcnow
+from harness.store.settings import WebSettings
 
 log = logging.getLogger(__name__)
 NO_WORKER = "jobs stay queued: no grading worker with a Docker engine is running"

@@ -52,7 +52,7 @@ def base_image() -> str:
 
 @pytest.fixture(scope="module")
 def plan() -> Any:
-    from grader.checks.base import Scored, resolve
+    from grader.checks import Scored, resolve
     from grader.grade import GradePlan
 
     ex = load_exercise("support-triage")

@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from grader.checks.base import Scored, resolve
+from grader.checks import Scored, resolve
 from grader.grade import GradePlan
 from harness.grading import grade_one
 from harness.data.engine import generate_scenario, load_recipe
@@ -116,6 +116,7 @@ def test_no_process_survives_a_stubborn_service(tmp_path: Path, plan: GradePlan)
 
 def test_cohort_grades_every_entry_and_writes_a_table(tmp_path: Path, plan: GradePlan,
                                                        monkeypatch: pytest.MonkeyPatch) -> None:
+    import harness.cohort as cohort_mod
     import harness.grading as grade_mod
     from rich.console import Console
 
@@ -132,7 +133,7 @@ def test_cohort_grades_every_entry_and_writes_a_table(tmp_path: Path, plan: Grad
     (subs / "carol.zip").write_text("not a zip")
     (subs / ".hidden").mkdir()
     out = tmp_path / "cohort"
-    code = grade_mod.grade_command(submission=None, submissions=subs, exercise="support-triage", out=out,
+    code = cohort_mod.grade_command(submission=None, submissions=subs, exercise="support-triage", out=out,
                                    runtime="local", seed=None, allow_bad_token=False, console=Console(quiet=True))
     assert code == 0
     rows = (out / "cohort.csv").read_text().splitlines()
@@ -146,7 +147,7 @@ def test_cohort_grades_every_entry_and_writes_a_table(tmp_path: Path, plan: Grad
 def test_grade_command_needs_exactly_one_target(tmp_path: Path) -> None:
     from rich.console import Console
 
-    from harness.grading import grade_command
+    from harness.cohort import grade_command
     from grader.errors import UsageError
 
     for sub, subs in ((None, None), ("x", tmp_path)):

@@ -292,10 +292,7 @@ def standard(answer=sound_answer, monitor: Monitor | None = None, **sim: object)
 
 def run_check(check_id: str, ctx: CheckContext):
     """Run one registered check on a hand-made context."""
-    from grader.checks import load_all
     from grader.checks.base import REGISTRY
-
-    load_all()
     return REGISTRY[check_id]().run(ctx)
 
 

@@ -6,12 +6,10 @@ import pytest
 
 import _builders as b
 from harness.baseline import Baselines, BaselineSpec, record_text
-from grader.checks import load_all
 from grader.checks.base import REGISTRY
 
 
 def run(ctx):
-    load_all()
     return REGISTRY["in_distribution_accuracy"]().run(ctx)
 
 

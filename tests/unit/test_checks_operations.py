@@ -4,7 +4,6 @@ from __future__ import annotations
 import pytest
 
 import _builders as b
-from grader.checks import load_all
 from grader.checks.base import REGISTRY
 from grader.checks.operations import percentile
 from grader.transcript import LoadRun, RestartRun
@@ -98,6 +97,5 @@ def test_restart_recovery():
 def test_restart_recovery_falls_back_to_restarts_between_scenarios():
     tr, scored = b.traffic("s", [b.PhaseSpec("p", 200)])
     ctx = b.context([tr], [b.simulate(tr, scored, restarted=True)], scored)
-    load_all()
     r = REGISTRY["restart_recovery"]().run(ctx)
     assert r.score == 1.0 and r.metrics["ready_s"] == 1.0

@@ -50,9 +50,10 @@ def test_support_triage_bytes_and_baseline_predictions_unchanged():
     got["training_truths"] = _h(json.dumps([t.model_dump() for t in td.truths]))
     got["training_clean"] = _h(td.clean.to_csv(index=False))
     for s in ex.held_back_scenarios() + [ex.public()]:
-        # (the phase expectations gained an optional `slices` since the hashes were taken: left out)
+        # (the phase truth gained an optional `expect.slices` and `drawn_moved`, which the planner
+        # sets, since the hashes were taken: left out)
         got["scenario:" + s.name] = _h(generate_scenario(r, s, 7).model_dump_json(
-            exclude={"phases": {"__all__": {"truth": {"expect": {"slices"}}}}}))
+            exclude={"phases": {"__all__": {"truth": {"expect": {"slices"}, "drawn_moved": True}}}}))
     got["reference_clean"] = _h(reference_clean(r, 7, n=2000).to_csv(index=False))
     s = ex.held_back_scenarios()[1]
     got["sample_clean"] = _h(sample_clean(r, s, s.phases[1].name, 500, 3).to_csv(index=False))

@@ -20,7 +20,7 @@ from pathlib import Path
 
 import pytest
 
-from grader.checks.base import provided, unmet
+from grader.checks import provided, unmet
 from grader.exercise import DIMENSIONS, load_exercise
 from grader.scenario import Scenario
 from harness import selfcheck

@@ -36,10 +36,10 @@ class Env:
     def invite(self, *, name: str = "Ada Lovelace", deadline: dt.datetime | None = None, show_score: bool = False,
                disabled: bool = False, bundle: "Source | None" = None) -> tuple[str, int]:
         """A fresh invite (token, id); with `bundle`, a copy of the built bundle is already in place."""
-        from harness.web.db import transaction
-        from harness.web.models import Invite, utcnow
+        from harness.store.db import transaction
+        from harness.store.models import Invite, utcnow
         from harness.web.security import new_token
-        from harness.web.timeline import record
+        from harness.store.timeline import record
 
         token, token_hash = new_token()
         with transaction(self.sessions) as s:
@@ -65,7 +65,7 @@ class Env:
             return list(s.scalars(q))
 
     def events(self, invite_id: int) -> list[str]:
-        from harness.web.models import Event
+        from harness.store.models import Event
 
         return [e.kind for e in self.rows(Event, invite_id=invite_id)]
 
@@ -77,7 +77,7 @@ def make_env(data_dir: Path, database_url: str | None, monkeypatch: pytest.Monke
 
     from harness.web import candidate
     from harness.web.app import create_app
-    from harness.web.settings import build_settings
+    from harness.store.settings import build_settings
 
     settings = build_settings(data_dir, database_url=database_url, env={}, **overrides)
     app = create_app(settings)
@@ -85,7 +85,7 @@ def make_env(data_dir: Path, database_url: str | None, monkeypatch: pytest.Monke
 
     def enqueue(_settings: Any, job_id: int) -> None:
         # The queue is out of scope here: record the call, and prove the job was committed before it.
-        from harness.web.models import Job
+        from harness.store.models import Job
 
         assert env.rows(Job, id=job_id), "enqueue() was called before the job was committed"
         env.enqueued.append(job_id)
@@ -162,7 +162,7 @@ def built_source(root: Path) -> Source:
         page = env.client.get(f"/i/{token}")
         assert page.status_code == 200, page.text
         assert 'id="preparing"' in page.text  # not built yet: the page says so and the build runs behind it
-        from harness.web.models import Invite
+        from harness.store.models import Invite
 
         invite = env.rows(Invite, id=invite_id)[0]
         got: list[Any] = []

@@ -37,8 +37,8 @@ class QueueEnv:
     def job(self, archive: Path, *, candidate: str = "ada", max_attempts: int = 3) -> int:
         """An invite, an upload (a copy of `archive` under uploads/) and a queued job; committed, not sent."""
         from harness.queue.jobs import create_job
-        from harness.web.db import transaction
-        from harness.web.models import Invite, Upload, utcnow
+        from harness.store.db import transaction
+        from harness.store.models import Invite, Upload, utcnow
 
         data = archive.read_bytes()
         stored = Path("uploads") / f"{uuid.uuid4().hex}{''.join(archive.suffixes)}"
@@ -59,7 +59,7 @@ class QueueEnv:
         return job_id
 
     def get(self, job_id: int) -> Any:
-        from harness.web.models import Job
+        from harness.store.models import Job
 
         with self.sessions() as s:
             job = s.get(Job, job_id)
@@ -67,13 +67,13 @@ class QueueEnv:
             return job
 
     def results(self, job_id: int) -> list[Any]:
-        from harness.web.models import Result
+        from harness.store.models import Result
 
         with self.sessions() as s:
             return list(s.scalars(select(Result).where(Result.job_id == job_id).order_by(Result.attempt)))
 
     def events(self, job_id: int) -> list[tuple[str, str]]:
-        from harness.web.models import Event, Job
+        from harness.store.models import Event, Job
 
         with self.sessions() as s:
             invite_id = s.get(Job, job_id).invite_id
@@ -81,7 +81,7 @@ class QueueEnv:
                                                           .order_by(Event.id))]
 
     def workers(self) -> list[Any]:
-        from harness.web.models import Worker
+        from harness.store.models import Worker
 
         with self.sessions() as s:
             return list(s.scalars(select(Worker).order_by(Worker.id)))
@@ -101,8 +101,8 @@ class QueueEnv:
 
 
 def make_env(data_dir: Path, database_url: str | None = None, **overrides: Any) -> QueueEnv:
-    from harness.web.db import make_engine, migrate
-    from harness.web.settings import build_settings
+    from harness.store.db import make_engine, migrate
+    from harness.store.settings import build_settings
 
     settings = build_settings(data_dir, database_url=database_url, env={}, **overrides)
     engine = make_engine(settings.database_url)
@@ -110,7 +110,7 @@ def make_env(data_dir: Path, database_url: str | None = None, **overrides: Any) 
     if engine.dialect.name == "postgresql":  # one database per module: each test starts from empty tables
         from sqlalchemy import text
 
-        from harness.web.models import Base
+        from harness.store.models import Base
 
         with engine.begin() as conn:
             names = ", ".join(f'"{t.name}"' for t in Base.metadata.sorted_tables)

@@ -12,8 +12,8 @@ from sqlalchemy.orm import Session
 from grader.report.model import AccuracySummary, CheckEntry, DimensionScore, Report
 from grader.report.render import render_html, render_markdown
 from harness.web.invites import InviteIn, create_invites
-from harness.web.models import Invite, Job, JobState, Result, Upload, utcnow
-from harness.web.settings import WebSettings
+from harness.store.models import Invite, Job, JobState, Result, Upload, utcnow
+from harness.store.settings import WebSettings
 
 WEIGHTS = {"validation": 0.3, "monitoring": 0.3, "degradation": 0.15, "operations": 0.15, "accuracy": 0.1}
 # check id -> (dimension, title, role)

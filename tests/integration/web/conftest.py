@@ -75,14 +75,14 @@ def db_url(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFact
 
 @pytest.fixture
 def settings(tmp_path: Path, db_url: str) -> Any:
-    from harness.web.settings import build_settings
+    from harness.store.settings import build_settings
 
     return build_settings(tmp_path / "data", database_url=db_url, env={}, embedded_worker=False,
                           heartbeat_s=10.0)
 
 
 def _empty(engine: Any) -> None:
-    from harness.web.models import Base
+    from harness.store.models import Base
 
     with engine.begin() as conn:
         if conn.dialect.name == "postgresql":
@@ -125,7 +125,7 @@ class Account:
 
 def make_account(sessions: Any, email: str, *, admin: bool) -> Account:
     from harness.web.accounts import create_recruiter
-    from harness.web.db import transaction
+    from harness.store.db import transaction
 
     with transaction(sessions) as s:
         r = create_recruiter(s, email, PASSWORD, name=email.split("@")[0].title(), admin=admin)
@@ -160,7 +160,7 @@ def logged_in(client: Any, admin_account: Account) -> Any:
 @pytest.fixture
 def api_token(sessions: Any, admin_account: Account) -> str:
     from harness.web.accounts import create_api_token
-    from harness.web.db import transaction
+    from harness.store.db import transaction
 
     with transaction(sessions) as s:
         return create_api_token(s, admin_account.email, name="tests")

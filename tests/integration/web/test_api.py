@@ -9,8 +9,8 @@ import pytest
 from _webdata import add_graded_job, add_upload, make_report, new_invite
 from sqlalchemy import func, select
 
-from harness.web.db import transaction
-from harness.web.models import ApiToken, Event, Invite, Job, JobState, Result, utcnow
+from harness.store.db import transaction
+from harness.store.models import ApiToken, Event, Invite, Job, JobState, Result, utcnow
 from harness.web.security import hash_token
 
 pytestmark = pytest.mark.parametrize(

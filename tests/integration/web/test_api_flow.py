@@ -51,7 +51,7 @@ def grader_env(monkeypatch: pytest.MonkeyPatch) -> None:
 @pytest.fixture
 def worker(settings: Any, db_url: str, app: Any, grader_env: None) -> Iterator[Path]:
     """`shiftwork worker` on the app's data folder and database; yields its log file."""
-    from harness.web.models import Worker
+    from harness.store.models import Worker
 
     env = {k: v for k, v in os.environ.items() if k != "SHIFTWORK_BROKER_URL"}
     env.update(SHIFTWORK_DATABASE_URL=db_url, SHIFTWORK_GRADE_SCENARIOS=SCENARIOS,

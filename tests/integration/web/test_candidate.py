@@ -25,14 +25,14 @@ env = env_fixture("candidate")
 
 
 def _now() -> dt.datetime:
-    from harness.web.models import utcnow
+    from harness.store.models import utcnow
 
     return utcnow()
 
 
 def test_the_app_built_the_bundle_once_for_three_concurrent_first_requests(source: Source) -> None:
     assert source.builds == 1
-    from harness.web.models import Invite
+    from harness.store.models import Invite
 
     invite = source.env.rows(Invite, id=source.invite_id)[0]
     assert invite.bundle_dir == source.folder.relative_to(source.env.settings.data_dir).as_posix()
@@ -43,7 +43,7 @@ def test_the_app_built_the_bundle_once_for_three_concurrent_first_requests(sourc
 
 
 def test_page_shows_brief_deadline_bundle_clone_and_form_and_records_opened_once(env: Env, source: Source) -> None:
-    from harness.web.models import Invite
+    from harness.store.models import Invite
 
     deadline = (_now() + dt.timedelta(days=2, hours=5)).replace(microsecond=0)
     token, invite_id = env.invite(name="Ada <b>Lovelace</b>", deadline=deadline, bundle=source)
@@ -100,7 +100,7 @@ def test_disabled_link_is_410_everywhere(env: Env, source: Source) -> None:
         assert r.status_code == 410, (method, path)
         assert "this link has been disabled" in r.text
         assert "Traceback" not in r.text
-    from harness.web.models import Invite
+    from harness.store.models import Invite
 
     assert env.rows(Invite, id=invite_id)[0].opened_at is None
     assert env.events(invite_id) == ["created"]
@@ -121,7 +121,7 @@ def _files(folder: Path) -> dict[str, bytes]:
 
 
 def test_bundle_zip_downloads_and_matches_the_folder(env: Env, source: Source) -> None:
-    from harness.web.models import Invite
+    from harness.store.models import Invite
 
     token, invite_id = env.invite(bundle=source)
     r = env.client.get(f"/i/{token}/bundle.zip")
@@ -168,8 +168,8 @@ def test_served_zip_holds_only_the_allowlist_and_nothing_held_back(env: Env, sou
 
 
 def test_status_json_lists_state_and_hides_the_score_unless_shown(env: Env, source: Source) -> None:
-    from harness.web.db import transaction
-    from harness.web.models import Job, JobState, Result, Upload
+    from harness.store.db import transaction
+    from harness.store.models import Job, JobState, Result, Upload
 
     for show in (False, True):
         token, invite_id = env.invite(show_score=show, bundle=source)

@@ -237,7 +237,7 @@ def test_the_cli_grades_a_cohort_through_the_queue(cluster: Cluster, tmp_path: P
     # the jobs are the queue's: one result each, graded by the workers
     from sqlalchemy import select
 
-    from harness.web.models import Invite, Job
+    from harness.store.models import Invite, Job
 
     with c.app.sessions() as s:
         jobs = list(s.scalars(select(Job).join(Invite).where(Invite.candidate_name.in_(list(rows)))))

@@ -26,7 +26,7 @@ SHIFTWORK = Path(sys.executable).parent / "shiftwork"
 
 def test_targets_are_the_broker_database_and_app_over_tcp(tmp_path: Path) -> None:
     from harness.queue.gateway import Target, targets
-    from harness.web.settings import build_settings
+    from harness.store.settings import build_settings
 
     s = build_settings(tmp_path, env={}, broker_url="redis://10.1.2.3:6390/0",
                        database_url="postgresql+psycopg://u:p@127.0.0.1/db", public_url="https://192.0.2.7:8443/x")

@@ -12,7 +12,7 @@ def test_a_waiting_job_is_not_re_sent_while_its_message_waits_in_the_broker(tmp_
     from harness.queue.jobs import enqueue
     from harness.queue.reaper import broker_depth, reap
     from harness.queue.registry import Engine, register
-    from harness.web.models import utcnow
+    from harness.store.models import utcnow
 
     env = make_env(tmp_path / "data", lease_s=30.0, heartbeat_s=1.0)
     archive = tmp_path / "sub.zip"

@@ -144,7 +144,7 @@ def test_a_killed_worker_s_job_is_requeued_and_graded_once(tmp_path: Path, refer
     from harness.queue.embedded import start_embedded_worker
     from harness.queue.jobs import enqueue
     from harness.queue.lease import run_label
-    from harness.web.models import utcnow
+    from harness.store.models import utcnow
 
     monkeypatch.setenv("SHIFTWORK_GRADE_SCENARIOS", "stable-messy")  # one scenario: the crash is the point
     env = make_env(tmp_path / "data", **LEASE)
@@ -173,7 +173,7 @@ def test_a_killed_worker_s_job_is_requeued_and_graded_once(tmp_path: Path, refer
         events = env.events(job_id)
         assert [k for k, _ in events] == ["queued", "grading", "queued", "grading", "graded"]
         assert "requeued after attempt 1: worker embedded stopped heartbeating" in events[2][1]
-        from harness.web.models import Event
+        from harness.store.models import Event
 
         with env.sessions() as s:
             requeued_at = [e.at for e in s.query(Event).filter(Event.detail.contains("requeued")).all()][0]

@@ -30,7 +30,7 @@ def archive(tmp_path: Path) -> Path:
 
 
 def later(seconds: float) -> dt.datetime:
-    from harness.web.models import utcnow
+    from harness.store.models import utcnow
 
     return utcnow() + dt.timedelta(seconds=seconds)
 
@@ -74,7 +74,7 @@ def test_concurrent_claims_have_one_winner(env: QueueEnv, archive: Path) -> None
 
 def test_only_the_attempt_holding_the_job_writes_its_result(env: QueueEnv, archive: Path) -> None:
     from harness.queue.lease import Outcome, claim, finish, renew
-    from harness.web.models import JobState
+    from harness.store.models import JobState
 
     job_id = env.job(archive)
     old = claim(env.sessions, job_id, "w1", lease_s=30)

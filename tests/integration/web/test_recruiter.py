@@ -14,8 +14,8 @@ from _webdata import add_graded_job, add_upload, csrf_of, make_report, new_invit
 from conftest import OTHER_EMAIL, PASSWORD, log_in, make_account
 from sqlalchemy import func, select
 
-from harness.web.db import transaction
-from harness.web.models import Event, Invite, Job, JobState, Result, Worker, utcnow
+from harness.store.db import transaction
+from harness.store.models import Event, Invite, Job, JobState, Result, Worker, utcnow
 from harness.web.security import hash_token
 
 EX = "support-triage"

@@ -13,8 +13,8 @@ from pathlib import Path
 import httpx
 from sqlalchemy import select
 
-from harness.web.db import make_engine, session_factory
-from harness.web.models import ApiToken, Recruiter
+from harness.store.db import make_engine, session_factory
+from harness.store.models import ApiToken, Recruiter
 from harness.web.security import hash_token, verify_password
 
 SW = [str(Path(sys.executable).parent / "shiftwork")]

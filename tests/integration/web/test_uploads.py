@@ -46,7 +46,7 @@ def _targz(files: dict[str, bytes]) -> bytes:
 
 def _csrf(env: Env, invite_id: int) -> str:
     from harness.web.links import form_token
-    from harness.web.models import Invite
+    from harness.store.models import Invite
 
     return form_token(env.settings, env.rows(Invite, id=invite_id)[0])
 
@@ -73,7 +73,7 @@ def _stored(env: Env, invite_id: int) -> list[str]:
 
 
 def _nothing_kept(env: Env, invite_id: int) -> None:
-    from harness.web.models import Job, Upload
+    from harness.store.models import Job, Upload
 
     assert _stored(env, invite_id) == []
     assert env.rows(Upload, invite_id=invite_id) == [] and env.rows(Job, invite_id=invite_id) == []
@@ -81,7 +81,7 @@ def _nothing_kept(env: Env, invite_id: int) -> None:
 
 
 def test_upload_is_stored_with_its_sha256_and_queues_a_job(env: Env, source: Source) -> None:
-    from harness.web.models import Job, JobState, Upload
+    from harness.store.models import Job, JobState, Upload
 
     token, invite_id = env.invite(bundle=source)
     data = _zip({"sub/Dockerfile": b"FROM python:3.11-slim\n", "sub/app/main.py": b"app = None\n"})
@@ -116,7 +116,7 @@ def test_upload_is_stored_with_its_sha256_and_queues_a_job(env: Env, source: Sou
 
 
 def test_candidate_file_names_are_only_shown_and_escaped(env: Env, source: Source) -> None:
-    from harness.web.models import Upload
+    from harness.store.models import Upload
 
     token, invite_id = env.invite(bundle=source)
     for name in ("..\\..\\../../evil.zip", "<img src=x onerror=alert(1)>.zip"):
@@ -221,7 +221,7 @@ def test_upload_without_the_right_form_token_is_refused(env: Env, source: Source
 
 
 def test_upload_after_the_deadline_is_refused(env: Env, source: Source) -> None:
-    from harness.web.models import utcnow
+    from harness.store.models import utcnow
 
     token, invite_id = env.invite(deadline=utcnow() - dt.timedelta(minutes=5), bundle=source)
     r = env.client.post(f"/i/{token}/upload", data={"csrf_token": _csrf(env, invite_id)},
@@ -246,7 +246,7 @@ def test_upload_goes_to_the_real_broker(tmp_path: Path, source: Source, monkeypa
     """Without the recorder: the embedded (filesystem) broker takes the job and Job.enqueued_at is stamped."""
     from harness.queue import jobs
     from harness.web import candidate
-    from harness.web.models import Job
+    from harness.store.models import Job
 
     # the module's env fixture may still have the recorder in place: put the real one back for this test
     monkeypatch.setattr(candidate, "enqueue", jobs.enqueue)
@@ -263,7 +263,7 @@ def test_uploads_go_to_the_shared_storage_root_when_one_is_set(tmp_path: Path, s
                                                                monkeypatch: pytest.MonkeyPatch) -> None:
     """With a storage root (SHIFTWORK_STORAGE_DIR: storage the workers share) an upload lands there, not in the
     app's data folder; its stored path is relative to that root, as the workers read it."""
-    from harness.web.models import Upload
+    from harness.store.models import Upload
 
     shared = tmp_path / "shared"
     shared.mkdir()

@@ -69,7 +69,7 @@ def migrate(engine: Engine) -> None:
 
 
 def revision(engine: Engine, message: str) -> None:
-    """For developers: autogenerate a migration from the models (`python -m harness.web.db MESSAGE`)."""
+    """For developers: autogenerate a migration from the models (`python -m harness.store.db MESSAGE`)."""
     from alembic import command
 
     command.revision(_alembic_config(engine), message=message, autogenerate=True)

@@ -3,7 +3,7 @@ from __future__ import annotations
 
 from sqlalchemy.orm import Session
 
-from harness.web.models import Event, Invite, JobState, utcnow
+from harness.store.models import Event, Invite, JobState, utcnow
 
 # created → opened → downloaded → submitted → queued → grading → graded / failed
 STATES = ("created", "opened", "downloaded", "submitted", "queued", "grading", "graded", "failed")

@@ -1,9 +1,9 @@
-"""Alembic environment: the engine comes from harness.web.db.migrate (config.attributes)."""
+"""Alembic environment: the engine comes from harness.store.db.migrate (config.attributes)."""
 from __future__ import annotations
 
 from alembic import context
 
-from harness.web.models import Base
+from harness.store.models import Base
 
 engine = context.config.attributes["engine"]
 with engine.begin() as connection:
