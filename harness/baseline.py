@@ -1,7 +1,7 @@
 """Naive baselines the accuracy checks are anchored on: the majority class and a plain model.
 
 The plain model is what any candidate could write in ten minutes, one per kind of data
-(`BaselineSpec.kind`, chosen by the data-kind plug-in in harness.data.kinds):
+(`BaselineSpec.kind`, harness.data.features, chosen by the data-kind plug-in):
 
 - text: TF-IDF over the text fields, logistic regression, no cleaning beyond "use it if it
   is a string";
@@ -24,50 +24,26 @@ from __future__ import annotations
 import logging
 from collections import Counter
 from dataclasses import dataclass
-from dataclasses import field as dataclass_field
+from datetime import date, datetime
 from functools import lru_cache
 from pathlib import Path
-from datetime import date, datetime
-from typing import Any, Iterable, Literal, Mapping
+from typing import Any, Iterable, Mapping
 
 import numpy as np
 import pandas as pd
-from pydantic import BaseModel, Field
 from sklearn.feature_extraction.text import TfidfVectorizer
 from sklearn.linear_model import LogisticRegression
 from sklearn.pipeline import Pipeline, make_pipeline
 from threadpoolctl import threadpool_limits
 
 from grader.truth import ScenarioTraffic
+from harness.data.engine import generate_training, load_recipe
+from harness.data.features import BaselineSpec
+from harness.data.kinds import kind_for
 
 log = logging.getLogger(__name__)
 
 MODELS = ("majority", "plain_model")
-
-
-class BaselineSpec(BaseModel):
-    """Which raw fields the plain model reads, and how: given by the recipe's data-kind plug-in."""
-
-    kind: Literal["text", "tabular", "series"]
-    text: list[str] = Field(default_factory=list)
-    numeric: list[str] = Field(default_factory=list)
-    categorical: list[str] = Field(default_factory=list)
-    dates: list[str] = Field(default_factory=list)
-    hour_of: str | None = Field(default=None, description="Timestamp field whose hour of day is a feature")
-    seasonal: str | None = Field(default=None, description="Field holding the value one season earlier")
-
-    @property
-    def regression(self) -> bool:
-        return self.kind == "series"
-
-    @property
-    def describe(self) -> str:
-        """The plain model in a few words, for evidence a person reads."""
-        if self.kind == "text":
-            return f"a plain TF-IDF + logistic regression on {' and '.join(self.text)}"
-        if self.regression:
-            return "plain gradient-boosted trees (absolute error) on the readings and the hour of day"
-        return "a plain one-hot + standardised numbers + logistic regression"
 
 
 def record_text(record: Mapping[str, Any], fields: Iterable[str]) -> str:
@@ -266,9 +242,6 @@ def _scenarios(traffic: ScenarioTraffic | Mapping[str, ScenarioTraffic]) -> list
 
 @lru_cache(maxsize=4)
 def _cached(dataset: str, label: str, seed: int, root: Path | None) -> Baselines:
-    from harness.data.engine import generate_training, load_recipe
-    from harness.data.kinds import kind_for
-
     recipe = load_recipe(dataset, root)
     frame = generate_training(recipe, seed).frame
     return Baselines.fit(frame, label, kind_for(recipe).baseline_spec(recipe))

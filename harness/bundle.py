@@ -24,7 +24,11 @@ from typing import Any
 from rich.console import Console
 
 from grader.errors import ShiftworkError, UsageError
-from grader.exercise import Exercise, load_exercise, repo_root
+from grader.exercise import Exercise, load_exercise
+from harness.data.engine import generate_scenario, generate_training, load_recipe
+from harness.datacmd import data_dictionary
+from harness.secret import derive_seed, load_secret, sign_token
+from harness.selfcheck import SETTINGS_PATH, TRAFFIC_PATH, settings_for
 
 log = logging.getLogger(__name__)
 
@@ -76,8 +80,6 @@ def package_command(exercise_id: str, *, candidate: str, out: Path, console: Con
 
 def package_bundle(exercise_id: str, *, candidate: str, out: Path, console: Console) -> tuple[Path, Path]:
     """What `package_command` writes, returned as (bundle folder, zip); the web app builds links' bundles with it."""
-    from harness.secret import derive_seed, load_secret, sign_token
-
     cand = validate_candidate(candidate)
     ex = load_exercise(exercise_id)
     out = Path(out)
@@ -126,10 +128,6 @@ def build_files(
     ex: Exercise, *, candidate: str, train_seed: int, public_seed: int, token: str, console: Console
 ) -> dict[str, bytes]:
     """Every file of the bundle (relative path -> bytes). The only place content is chosen."""
-    from harness.datacmd import data_dictionary
-    from harness.data.engine import generate_scenario, generate_training, load_recipe
-    from harness.selfcheck import SETTINGS_PATH, TRAFFIC_PATH, settings_for
-
     files: dict[str, bytes] = {}
     starter = starter_files(ex.root / "starter")
     files.update(starter)

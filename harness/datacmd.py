@@ -7,8 +7,11 @@ from pathlib import Path
 
 from rich.console import Console
 
-from harness.data.dictionary import data_dictionary
 from grader.errors import UsageError
+from grader.exercise import load_exercise
+from harness.data.engine import generate_scenario, generate_training, load_recipe
+from harness.data.kinds import data_dictionary
+from harness.secret import derive_seed, load_secret
 
 log = logging.getLogger(__name__)
 
@@ -35,13 +38,8 @@ def _write(path: Path, text: str) -> None:
 
 def write_data(exercise: str, *, seed: int, out: Path, candidate: str | None, heldout: bool,
                console: Console) -> None:
-    from harness.data.engine import generate_scenario, generate_training, load_recipe
-    from grader.exercise import load_exercise
-
     ex = load_exercise(exercise)
     if candidate is not None:
-        from harness.secret import derive_seed, load_secret
-
         if not candidate.strip():
             raise UsageError("--candidate must not be empty")
         seed = derive_seed(load_secret(), ex.id, candidate)

@@ -19,6 +19,9 @@ from rich.table import Table
 
 from grader.errors import ShiftworkError
 from grader.exercise import DIMENSIONS
+from grader.grade import GradePlan, exit_on_sigterm
+from harness.grading import grade_one
+from harness.solutions import materialize_solution
 
 log = logging.getLogger(__name__)
 
@@ -28,10 +31,6 @@ SEED = 7
 
 
 def run_demo(runtime: str, out: Path, console: Console) -> dict[str, Any]:
-    from grader.grade import GradePlan
-    from harness.grading import grade_one
-    from harness.solutions import materialize_solution
-
     reports: dict[str, Any] = {}
     plans: dict[tuple[str, int], GradePlan] = {}
     with tempfile.TemporaryDirectory(prefix="shiftwork-demo-") as tmp:
@@ -75,7 +74,6 @@ def main(argv: list[str] | None = None) -> int:
     logging.basicConfig(level=logging.WARNING, format="%(levelname)s %(name)s: %(message)s")
     console = Console()
     err = Console(stderr=True)
-    from grader.grade import exit_on_sigterm
 
     exit_on_sigterm()
     try:

@@ -27,6 +27,7 @@ import tempfile
 from pathlib import Path
 from typing import Iterable
 
+from grader.checks import resolve
 from grader.exercise import Exercise, datasets_dir, repo_root
 from grader.grade import GradePlan
 
@@ -100,8 +101,6 @@ def _stem(exercise: Exercise, seed: int, only: Iterable[str] | None) -> str:
 def load_plan(folder: Path, exercise: Exercise, seed: int, only: Iterable[str] | None = None,
               key: str | None = None) -> GradePlan | None:
     """The cached plan with this key, bound to `exercise` and its freshly resolved checks; None on a miss."""
-    from grader.checks import resolve
-
     key = key or plan_key(exercise, seed, only)
     path = folder / f"{_stem(exercise, seed, only)}-{key}.pkl"
     try:

@@ -21,12 +21,18 @@ from rich.console import Console
 from rich.markup import escape
 from rich.text import Text
 
-from grader.truth import ScenarioTraffic
+from grader.checks import provided, resolve, unmet
+from grader.checks.base import FieldTruth, Scored
 from grader.errors import ShiftworkError, UsageError
 from grader.exercise import DIMENSIONS, Budgets, CheckSpec, Exercise, Limits
+from grader.grade import GradePlan, run_service, write_grading_report
 from grader.scenario import Scenario
+from grader.transcript import Transcript
+from grader.truth import ScenarioTraffic
 from harness.baseline import Baselines, BaselineSpec
+from harness.calibration_store import scored_phases
 from harness.data.kinds import kind_for
+from harness.runtime.select import choose_runtime
 
 log = logging.getLogger(__name__)
 
@@ -66,8 +72,6 @@ class PhaseExpectation(BaseModel):
 
 def _scored_from(scenario: str, expectations: list[PhaseExpectation]) -> Any:
     """grader.checks.base.Scored of the public scenario from its calibrated expectations."""
-    from grader.checks.base import FieldTruth, Scored
-
     scored = Scored()
     for e in expectations:
         for aspect in ("drift", "quality", "performance"):
@@ -126,8 +130,6 @@ class BundleSettings(BaseModel):
 def public_expectations(ex: Exercise, scenario: Scenario) -> list[PhaseExpectation]:
     """The public phases' calibrated expectations, read from the exercise's calibration (which
     simulates the public scenario with the held-back ones: one cached report, one run)."""
-    from harness.calibration_store import scored_phases
-
     scored = scored_phases(ex)
     out = []
     for phase in scenario.phases:
@@ -147,8 +149,6 @@ def public_expectations(ex: Exercise, scenario: Scenario) -> list[PhaseExpectati
 def public_checks(ex: Exercise, scenario: Scenario, traffic: ScenarioTraffic,
                   expectations: list[PhaseExpectation]) -> list[CheckSpec]:
     """The exercise's checks the public scenario can measure: each check declares what it needs."""
-    from grader.checks import provided, unmet
-
     scored = _scored_from(scenario.name, expectations)
     missing = unmet([c.id for c in ex.checks], provided(scored, {traffic.scenario: traffic}, [scenario]))
     return [c for c in ex.checks if c.id not in missing]
@@ -225,8 +225,6 @@ def _stage(root: Path, into: Path) -> Path:
 
 
 def run_selfcheck(bundle: Bundle, *, runtime: str, console: Any) -> "SelfCheckOutcome":
-    from harness.runtime.select import choose_runtime
-
     settings = bundle.settings
     exercise = settings.exercise_model(bundle.root)
     rt = choose_runtime(runtime, exercise, console, run_label="selfcheck")
@@ -251,10 +249,6 @@ class SelfCheckOutcome(BaseModel):
 def replay_and_score(bundle: Bundle, exercise: Exercise, rt: Any, service: Path, console: Any) -> SelfCheckOutcome:
     """Build/start the service and grade it on the public scenario, exactly as `shiftwork grade` does
     (the grader's own run_service and report), then keep the reports in selfcheck/."""
-    from grader.checks import resolve
-    from grader.grade import GradePlan, run_service, write_grading_report
-    from grader.transcript import Transcript
-
     settings, traffic = bundle.settings, bundle.traffic
     plan = GradePlan(exercise=exercise, seed=traffic.seed, scenarios=[settings.scenario],
                      traffic={traffic.scenario: traffic}, scored=settings.scored(), classes=list(settings.classes),

@@ -18,6 +18,7 @@ from types import ModuleType
 
 from grader.errors import UsageError
 from grader.exercise import exercises_dir, load_exercise
+from harness.data.engine import generate_training, load_recipe
 
 log = logging.getLogger(__name__)
 
@@ -44,8 +45,6 @@ def solution_source(exercise_id: str, name: str, root: Path | None = None) -> Pa
 
 def write_training_csv(exercise_id: str, path: Path, seed: int = 7, root: Path | None = None) -> Path:
     """Write the exercise's training data (what a candidate gets) to `path`."""
-    from harness.data.engine import generate_training, load_recipe
-
     exercise = load_exercise(exercise_id, root)
     recipe = load_recipe(exercise.dataset, root)
     path.parent.mkdir(parents=True, exist_ok=True)

@@ -37,6 +37,7 @@ from typing import IO
 from pydantic import BaseModel, ConfigDict, ValidationError
 
 from grader.errors import SubmissionError, UsageError
+from harness.secret import load_secret, verify_token
 
 log = logging.getLogger(__name__)
 
@@ -536,7 +537,6 @@ def _read_meta(sub: Submission, allow_bad_token: bool) -> None:
             raise SubmissionError(f"{sub.name}: {problem}; use --allow-bad-token to grade it anyway") from None
         sub.flags.append(f"{NOT_VERIFIED}: {problem} (traffic seed: per-run random, or --seed)")
         return
-    from harness.secret import load_secret, verify_token
 
     m = sub.meta
     assert m is not None

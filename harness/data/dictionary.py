@@ -8,13 +8,10 @@ from __future__ import annotations
 
 import logging
 from datetime import date, datetime, timezone
-from typing import TYPE_CHECKING
 
+from harness.data.kind_base import DataKind, Spelling
 from harness.data.mess import ISO_TIMESTAMP
 from harness.data.recipe import CategoricalField, DateField, NumericField, Recipe, TextField
-
-if TYPE_CHECKING:
-    from harness.data.kinds import Spelling
 
 log = logging.getLogger(__name__)
 
@@ -26,18 +23,7 @@ def _fmt(x: float) -> str:
     return f"{int(x):,}" if float(x).is_integer() else f"{x:,}"
 
 
-def _kind(recipe: Recipe):
-    from harness.data.kinds import kind_for
-
-    return kind_for(recipe)
-
-
-def example_time(recipe: Recipe) -> datetime:
-    """The one instant every timestamp example of the recipe's dictionary shows (UTC)."""
-    return _kind(recipe).example_time(recipe)
-
-
-def render_spelling(sp: "Spelling", when: datetime | date) -> str:
+def render_spelling(sp: Spelling, when: datetime | date) -> str:
     """`when` written the way `sp` writes it (a timestamp in the spelling's zone)."""
     if isinstance(when, datetime):
         if sp.format == "epoch":
@@ -46,8 +32,9 @@ def render_spelling(sp: "Spelling", when: datetime | date) -> str:
     return when.strftime(sp.format)
 
 
-def spelling_example(recipe: Recipe, sp: "Spelling") -> str:
-    return render_spelling(sp, DATE_EXAMPLE if isinstance(recipe.field(sp.field), DateField) else example_time(recipe))
+def spelling_example(recipe: Recipe, kind: DataKind, sp: Spelling) -> str:
+    when = DATE_EXAMPLE if isinstance(recipe.field(sp.field), DateField) else kind.example_time(recipe)
+    return render_spelling(sp, when)
 
 
 _PATTERN = {"%Y": "YYYY", "%m": "MM", "%d": "DD", "%H": "hh", "%M": "mm", "%S": "ss", "%b": "Mon", "%B": "Month"}
@@ -62,7 +49,7 @@ def spelling_pattern(fmt: str) -> str:
     return fmt
 
 
-def spelling_order(sp: "Spelling", timestamp: bool) -> str:
+def spelling_order(sp: Spelling, timestamp: bool) -> str:
     """Which part comes first (day, month or year), read off the format itself, and the zone."""
     if sp.format == "epoch":
         return "a whole number, UTC"
@@ -79,11 +66,10 @@ def spelling_order(sp: "Spelling", timestamp: bool) -> str:
     return order + ", UTC"
 
 
-def spellings_section(recipe: Recipe) -> list[str]:
+def spellings_section(recipe: Recipe, kind: DataKind) -> list[str]:
     """Every spelling of every date and timestamp field the engine writes, with an example of the
     same instant (or date) in each and the order of its parts, so nothing in train.csv or in
     traffic needs guessing (which of 02-03 is the day)."""
-    kind = _kind(recipe)
     spellings = kind.spellings(recipe)
     lines = [
         "## Dates and times",
@@ -99,14 +85,14 @@ def spellings_section(recipe: Recipe) -> list[str]:
         timestamp = recipe.field(sp.field).kind == "timestamp"
         note = spelling_order(sp, timestamp) + (" (the canonical form)" if sp.canonical else "")
         pattern = spelling_pattern(sp.format) if sp.format == "epoch" else f"`{spelling_pattern(sp.format)}`"
-        lines.append(f"| `{sp.field}` | {pattern} | `{spelling_example(recipe, sp)}` | {note} |")
+        lines.append(f"| `{sp.field}` | {pattern} | `{spelling_example(recipe, kind, sp)}` | {note} |")
     return lines + [""]
 
 
-def other_spellings(recipe: Recipe, field: str, n: int = 2) -> str:
+def other_spellings(recipe: Recipe, kind: DataKind, field: str, n: int = 2) -> str:
     """The first `n` non-canonical spellings of `field`, as examples in running text."""
-    sps = [sp for sp in _kind(recipe).spellings(recipe) if sp.field == field and not sp.canonical and sp.format != "epoch"]
-    return ", ".join(f"`{spelling_example(recipe, sp)}`" for sp in sps[:n])
+    sps = [sp for sp in kind.spellings(recipe) if sp.field == field and not sp.canonical and sp.format != "epoch"]
+    return ", ".join(f"`{spelling_example(recipe, kind, sp)}`" for sp in sps[:n])
 
 
 # What a number inside its valid range but beyond anything in training is (DataKind.beyond_training).
@@ -118,8 +104,8 @@ BEYOND_TRAINING = {
 }
 
 
-def beyond_training_rule(recipe: Recipe) -> str:
-    return BEYOND_TRAINING[_kind(recipe).beyond_training]
+def beyond_training_rule(kind: DataKind) -> str:
+    return BEYOND_TRAINING[kind.beyond_training]
 
 
 # How a record with several problems is judged (harness.data.mess.KIND_PRECEDENCE); every kind's
@@ -127,13 +113,6 @@ def beyond_training_rule(recipe: Recipe) -> str:
 SEVERAL_PROBLEMS = ("A record with several problems is the strongest of its kinds: invalid, then unfamiliar, then "
                     "recoverable. A repairable record with an unfamiliar value is a `fallback` (name the repairs in "
                     "`issues` too).")
-
-
-def data_dictionary(recipe: Recipe) -> str:
-    """The dictionary in the recipe's data-kind wording (harness.data.kinds)."""
-    from harness.data.kinds import kind_for
-
-    return kind_for(recipe).dictionary(recipe)
 
 
 # The opening of every kind's "What a record can look like" section (the same words for every kind).
@@ -146,7 +125,7 @@ RECORD_KINDS_HEAD = [
 ]
 
 
-def field_rows(recipe: Recipe) -> list[str]:
+def field_rows(recipe: Recipe, data_kind: DataKind) -> list[str]:
     """The fields table (shared by every kind): name, type, valid values, description."""
     lines = []
     for f in recipe.fields:
@@ -154,7 +133,7 @@ def field_rows(recipe: Recipe) -> list[str]:
             kind, valid = "string", "unique per record"
         elif f.kind == "timestamp":
             kind = "timestamp"
-            valid = f"ISO 8601 UTC, e.g. `{example_time(recipe).strftime(ISO_TIMESTAMP)}` (other spellings: below)"
+            valid = f"ISO 8601 UTC, e.g. `{data_kind.example_time(recipe).strftime(ISO_TIMESTAMP)}` (other spellings: below)"
         elif isinstance(f, CategoricalField):
             kind, valid = "category", ", ".join(f"`{c}`" for c in f.categories)
         elif isinstance(f, NumericField):
@@ -170,61 +149,3 @@ def field_rows(recipe: Recipe) -> list[str]:
             kind, valid = f.kind, ""
         lines.append(f"| `{f.name}` | {kind} | {valid} | {f.description} |")
     return lines
-
-
-def text_dictionary(recipe: Recipe) -> str:
-    lines = [
-        f"# Data dictionary: {recipe.name}",
-        "",
-        recipe.description,
-        "",
-        f"`train.csv` has one row per record: {len(recipe.field_names)} input fields and the label "
-        f"column `{recipe.label}`. The same fields arrive as JSON objects in `POST /predict`, without the label.",
-        "",
-        "## Fields",
-        "",
-        "| field | type | valid values | description |",
-        "| --- | --- | --- | --- |",
-    ]
-    lines += field_rows(recipe)
-    lines.append(f"| `{recipe.label}` | label | " + ", ".join(f"`{c}`" for c in recipe.classes)
-                 + " | the queue to predict (train.csv only) |")
-    required = recipe.text.required_any if recipe.text else []
-    req = " and ".join(f"`{r}`" for r in required)
-    numeric = [f for f in recipe.numeric()]
-    lines += [
-        "",
-        "## Label",
-        "",
-        f"`{recipe.label}` is one of: " + ", ".join(f"`{c}`" for c in recipe.classes) + ". "
-        "Training labels come from people and a small share of them is wrong.",
-        "",
-        *RECORD_KINDS_HEAD,
-        "- **recoverable** (answer `coerced`, and say in `issues` what you repaired): numbers sent as "
-        "strings with thousands separators, currency signs or units (e.g. `\"$1,250.00\"`, `\"1,250\"`, "
-        "`\"1250.00 USD\"`, `\"30 days\"`); categories in another case or with stray whitespace "
-        f"(`\" email\"`, `\"CHAT\"`); timestamps in other spellings ({other_spellings(recipe, recipe.time_field)}, "
-        "epoch seconds: every spelling is listed under *Dates and times*); "
-        "HTML tags or mojibake (`cafÃ©` for `café`) in text; a missing or blank optional field "
-        f"(every field except {req or 'the text'} is optional; one of {req or 'them'} may be blank); "
-        "extra fields you do not know.",
-        "- **invalid** (answer `invalid` with a null prediction, and say why in `issues`): "
-        + (f"{req} both missing or blank; " if len(required) > 1 else (f"{req} missing or blank; " if required else ""))
-        + "a text field that is not a string (a number, list or object); a numeric field that is not a "
-        "number and cannot be parsed as one (e.g. `\"lots\"`, a list); a numeric value outside its valid "
-        "range (" + "; ".join(f"`{f.name}` {_fmt(f.valid[0])} to {_fmt(f.valid[1])}" for f in numeric) + ").",
-        "- **unfamiliar** (answer `fallback`): usable, but outside what training covered — for example "
-        "a category value that never appears in training. Serve a safe default and flag it for review.",
-        "",
-        beyond_training_rule(recipe),
-        SEVERAL_PROBLEMS,
-        "",
-        "In `train.csv` a missing value is an empty cell; in JSON it may be absent, `null` or blank.",
-        "The same record may arrive twice under different ids.",
-        "",
-        "Traffic changes over time: the training period already shows mild drift, and the world "
-        "after it keeps moving. Watch your inputs and your accuracy (labels arrive late via `POST /feedback`).",
-        "",
-        *spellings_section(recipe),
-    ]
-    return "\n".join(lines)

@@ -19,13 +19,13 @@ import numpy as np
 import pandas as pd
 from pydantic import TypeAdapter
 
+from grader.errors import ConfigError
+from grader.scenario import Phase, Scenario
+from grader.truth import PhaseTraffic, PhaseTruth, RecordTruth, ScenarioTraffic
 from harness.data.kinds import Pool, kind_for
 from harness.data.mess import ABSENT, Mode, duplicate_pairs, record_kind
 from harness.data.recipe import Recipe, load_recipe
 from harness.data.sampler import Sample, World, world_for
-from grader.truth import PhaseTraffic, PhaseTruth, RecordTruth, ScenarioTraffic
-from grader.errors import ConfigError
-from grader.scenario import Phase, Scenario
 
 log = logging.getLogger(__name__)
 
@@ -266,7 +266,7 @@ def scenario_with_frames(recipe: Recipe, scenario: Scenario,
     index = 0
     for k, (phase, (t0, t1)) in enumerate(zip(scenario.phases, phase_windows(recipe, scenario))):
         rng = _rng(seed, _SCENARIO_STREAM, scenario.seed_offset, _name_key(scenario.name), k + 1)
-        world = world_for(recipe, phase.shifts)
+        world = world_for(recipe, phase.shifts, kind_for(recipe).reading_shifts)
         n = phase.records
         records: list[dict[str, Any]] = []
         truths: list[RecordTruth] = []
@@ -311,7 +311,7 @@ def sample_clean(recipe: Recipe, scenario: Scenario, phase_name: str, n: int, se
             break
     else:
         raise ConfigError(f"scenario {scenario.name!r} has no phase {phase_name!r}")
-    world = world_for(recipe, phase.shifts)
+    world = world_for(recipe, phase.shifts, kind_for(recipe).reading_shifts)
     rng = _rng(seed, _SAMPLE_STREAM, scenario.seed_offset, _name_key(scenario.name), _name_key(phase_name))
     if t1 <= t0:
         t1 = t0 + timedelta(days=max(n, 1) / recipe.time.records_per_day)

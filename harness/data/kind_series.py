@@ -19,19 +19,18 @@ import numpy as np
 import pandas as pd
 
 from grader.errors import ConfigError
-from harness.baseline import BaselineSpec
+from harness.data.features import BaselineSpec
+from harness.data.kind_base import DataKind, Monitored, Pool, Spelling
 from harness.data.kind_tabular import TabularMesser
-from harness.data.kinds import DataKind, Monitored, Pool, Spelling
 from harness.data.mess import ISO_TIMESTAMP, Messer, Mode
 from harness.data.recipe import Recipe
 from harness.data.sampler import Sample, World
-from harness.data.series import sample_series
+from harness.data.series import LOCAL, ZONED_FORMATS, sample_series
+from harness.data.wording_series import series_dictionary
 
 log = logging.getLogger(__name__)
 
 # local-time spellings with a zone: the source's own time (UTC+10, named as its operator does)
-ZONED_FORMATS = ["%d/%m/%Y %H:%M AEST", "%Y-%m-%d %H:%M AEST"]
-LOCAL = timezone(timedelta(hours=10))
 
 
 class SeriesMesser(TabularMesser):
@@ -104,9 +103,7 @@ class SeriesKind(DataKind):
                             seasonal=lags[0])
 
     def dictionary(self, recipe: Recipe) -> str:
-        from harness.data.wording_series import series_dictionary
-
-        return series_dictionary(recipe)
+        return series_dictionary(recipe, self)
 
 
 __all__ = ["SeriesKind", "SeriesMesser"]

@@ -21,12 +21,13 @@ from datetime import datetime, timedelta
 import numpy as np
 import pandas as pd
 
-from harness.baseline import BaselineSpec
-from harness.data.kinds import DataKind, Monitored, Pool
+from harness.data.features import BaselineSpec
+from harness.data.kind_base import DataKind, Monitored, Pool
 from harness.data.mess import ISO_DATE, ISO_TIMESTAMP, Messer, Mode, out_of_range_value
 from harness.data.recipe import DateField, NumericField, Recipe
 from harness.data.sampler import Sample, World
 from harness.data.table import age_at, sample_table
+from harness.data.wording_tabular import tabular_dictionary
 
 log = logging.getLogger(__name__)
 
@@ -118,7 +119,5 @@ class TabularKind(DataKind):
         return m
 
     def dictionary(self, recipe: Recipe) -> str:
-        from harness.data.wording_tabular import tabular_dictionary
-
-        return tabular_dictionary(recipe)
+        return tabular_dictionary(recipe, self)
 

@@ -13,11 +13,12 @@ from datetime import datetime
 import numpy as np
 import pandas as pd
 
-from harness.baseline import BaselineSpec
-from harness.data.kinds import DataKind, Monitored, Pool
+from harness.data.features import BaselineSpec
+from harness.data.kind_base import DataKind, Monitored, Pool
 from harness.data.mess import TEXT_MESS_KINDS, Messer, Mode
 from harness.data.recipe import Recipe
 from harness.data.sampler import Sample, World, sample_typed
+from harness.data.wording_text import text_dictionary
 
 log = logging.getLogger(__name__)
 
@@ -45,6 +46,4 @@ class TextKind(DataKind):
         return m
 
     def dictionary(self, recipe: Recipe) -> str:
-        from harness.data.dictionary import text_dictionary
-
-        return text_dictionary(recipe)
+        return text_dictionary(recipe, self)

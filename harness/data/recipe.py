@@ -14,9 +14,10 @@ from typing import Annotated, Literal, Union
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
 
+from grader.errors import ConfigError, UsageError
+from grader.exercise import datasets_dir
 from harness.data.recipe_series import SeriesSpec
 from harness.data.recipe_tabular import DateField, TableSource
-from grader.errors import ConfigError, UsageError
 
 log = logging.getLogger(__name__)
 
@@ -317,8 +318,6 @@ def _read_toml(path: Path) -> dict:
 
 def load_recipe(dataset: str, root: Path | None = None) -> Recipe:
     """Load datasets/<dataset>/recipe.toml (+ heldout.toml when present) and validate it."""
-    from grader.exercise import datasets_dir
-
     folder = datasets_dir(root) / dataset
     path = folder / "recipe.toml"
     if not path.is_file():

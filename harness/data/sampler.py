@@ -15,13 +15,24 @@ from datetime import datetime
 import numpy as np
 import pandas as pd
 
-from harness.data.recipe import CategoricalField, NumericField, Recipe
-from harness.data.text import generate_text
 from grader.errors import ConfigError
 from grader.scenario import (
-    ClockShift, ConceptDrift, Covariate, ExtremeDays, LabelPrior, MissingBurst, NewCategory, ProfileChange,
-    RenameField, SensorOffset, Shift, StuckValue, UnitChange,
+    ClockShift,
+    ConceptDrift,
+    Covariate,
+    ExtremeDays,
+    LabelPrior,
+    MissingBurst,
+    NewCategory,
+    ProfileChange,
+    RenameField,
+    SensorOffset,
+    Shift,
+    StuckValue,
+    UnitChange,
 )
+from harness.data.recipe import CategoricalField, NumericField, Recipe
+from harness.data.text import generate_text
 
 log = logging.getLogger(__name__)
 
@@ -41,8 +52,12 @@ class World:
     readings: list[Shift] = field(default_factory=list)
 
 
-def world_for(recipe: Recipe, shifts: list[Shift]) -> World:
-    """Fold a phase's shifts into a World; a shift naming an unknown field fails as ConfigError."""
+def world_for(recipe: Recipe, shifts: list[Shift], drawn: frozenset[str] = frozenset()) -> World:
+    """Fold a phase's shifts into a World; a shift naming an unknown field fails as ConfigError.
+
+    `drawn`: the readings-level shifts the recipe's kind draws (DataKind.reading_shifts); any
+    other readings-level shift is refused, since it would silently do nothing.
+    """
     w = World(prior=dict(recipe.label_prior))
     names = set(recipe.field_names)
 
@@ -80,10 +95,6 @@ def world_for(recipe: Recipe, shifts: list[Shift]) -> World:
                 raise ConfigError("label_prior shift must name every class")
             w.prior = dict(s.prior)
         elif isinstance(s, (StuckValue, SensorOffset, ExtremeDays, ClockShift, ProfileChange)):
-            # only a kind that draws these can honour them: elsewhere the shift would silently do nothing
-            from harness.data.kinds import kind_for
-
-            drawn = kind_for(recipe).reading_shifts
             if s.kind not in drawn:
                 raise ConfigError(f"shift {s.kind} is not drawn by the {recipe.kind} kind of recipe {recipe.name}"
                                   + (f" (it draws {', '.join(sorted(drawn))})" if drawn else ""))

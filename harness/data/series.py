@@ -26,7 +26,7 @@ from __future__ import annotations
 import logging
 import zlib
 from dataclasses import dataclass
-from datetime import datetime, timedelta
+from datetime import datetime, timedelta, timezone
 
 import numpy as np
 import pandas as pd
@@ -40,6 +40,10 @@ from harness.data.recipe_series import SeriesSpec
 from harness.data.sampler import Sample, World, _draw_index, apply_shifts
 
 log = logging.getLogger(__name__)
+
+# how the series kind's mess spells a local timestamp (the sites' own clock, UTC+10), and that zone
+ZONED_FORMATS = ["%d/%m/%Y %H:%M AEST", "%Y-%m-%d %H:%M AEST"]
+LOCAL = timezone(timedelta(hours=10))
 
 _SPLIT_SEED = 0x5E41E5  # fixed: the day split and the sites' noise never depend on a run's seed
 WEEK_DAYS = 7

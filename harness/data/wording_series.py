@@ -8,23 +8,28 @@ from __future__ import annotations
 import logging
 
 from harness.data.dictionary import (
-    RECORD_KINDS_HEAD, SEVERAL_PROBLEMS, _fmt, beyond_training_rule, example_time, field_rows, other_spellings,
+    RECORD_KINDS_HEAD,
+    SEVERAL_PROBLEMS,
+    _fmt,
+    beyond_training_rule,
+    field_rows,
+    other_spellings,
     spellings_section,
 )
+from harness.data.kind_base import DataKind
 from harness.data.recipe import Recipe
+from harness.data.series import LOCAL, ZONED_FORMATS
 
 log = logging.getLogger(__name__)
 
 
-def series_dictionary(recipe: Recipe) -> str:
+def series_dictionary(recipe: Recipe, kind: DataKind) -> str:
     numeric = recipe.numeric()
     lags = [f.name for f in numeric if f.source and f.source.startswith("lag_")]
     spec = recipe.series
     assert spec is not None
     sites = ", ".join(f"`{s}`" for s in spec.sites)
-    from harness.data.kind_series import LOCAL, ZONED_FORMATS
-
-    when = example_time(recipe)
+    when = kind.example_time(recipe)
     zoned = when.astimezone(LOCAL).strftime(ZONED_FORMATS[0])
     lines = [
         f"# Data dictionary: {recipe.name}",
@@ -39,7 +44,7 @@ def series_dictionary(recipe: Recipe) -> str:
         "",
         "| field | type | valid values | description |",
         "| --- | --- | --- | --- |",
-        *field_rows(recipe),
+        *field_rows(recipe, kind),
         f"| `{recipe.label}` | number | 0 to 10000 (MW) | the measured demand of that half-hour "
         "(train.csv and /feedback only) |",
         "",
@@ -59,7 +64,7 @@ def series_dictionary(recipe: Recipe) -> str:
         "- **recoverable** (answer `coerced`, and say in `issues` what you repaired): readings sent as "
         "strings with units or thousands separators (`\"1,234.5 MW\"`, `\"1234.5MW\"`, `\"18.2°C\"`, "
         "`\"18.2 degC\"`); categories in another case or with stray whitespace (`\" metro\"`, `\"YES\"`); "
-        f"timestamps in other spellings ({other_spellings(recipe, recipe.time_field, 1)}, epoch seconds) or in local "
+        f"timestamps in other spellings ({other_spellings(recipe, kind, recipe.time_field, 1)}, epoch seconds) or in local "
         f"time with a zone (`{zoned}`, which is {when:%H:%M} UTC; every spelling is listed under *Dates and times* "
         "below); a missing or blank field; extra fields you do "
         "not know. A timestamp you cannot read makes the record `coerced` if you can still forecast "
@@ -74,7 +79,7 @@ def series_dictionary(recipe: Recipe) -> str:
         "training data. Serve a safe default (say, the demand one day earlier, when that reading is "
         "familiar) and flag it for review.",
         "",
-        beyond_training_rule(recipe),
+        beyond_training_rule(kind),
         SEVERAL_PROBLEMS,
         "",
         "Issues about the whole record (a low-confidence forecast, say) name the field `record`.",
@@ -85,7 +90,7 @@ def series_dictionary(recipe: Recipe) -> str:
         "Watch your inputs and your error (actuals arrive late via `POST /feedback`; report the mean "
         "absolute error as `performance.metric = \"mae\"`).",
         "",
-        *spellings_section(recipe),
+        *spellings_section(recipe, kind),
         "## Source",
         "",
         f"Built from a real series: {spec.citation} Licence: {spec.licence}.",

@@ -8,14 +8,21 @@ from __future__ import annotations
 import logging
 
 from harness.data.dictionary import (
-    RECORD_KINDS_HEAD, SEVERAL_PROBLEMS, _fmt, beyond_training_rule, field_rows, other_spellings, spellings_section,
+    RECORD_KINDS_HEAD,
+    SEVERAL_PROBLEMS,
+    _fmt,
+    beyond_training_rule,
+    field_rows,
+    other_spellings,
+    spellings_section,
 )
+from harness.data.kind_base import DataKind
 from harness.data.recipe import CategoricalField, NumericField, Recipe
 
 log = logging.getLogger(__name__)
 
 
-def tabular_dictionary(recipe: Recipe) -> str:
+def tabular_dictionary(recipe: Recipe, kind: DataKind) -> str:
     numeric = recipe.numeric()
     dates = recipe.dates()
     coded = [f for f in recipe.categorical() if f.undocumented]
@@ -33,7 +40,7 @@ def tabular_dictionary(recipe: Recipe) -> str:
         "",
         "| field | type | valid values | description |",
         "| --- | --- | --- | --- |",
-        *field_rows(recipe),
+        *field_rows(recipe, kind),
         f"| `{recipe.label}` | label | " + ", ".join(f"`{c}`" for c in recipe.classes)
         + " | what happened next (train.csv only) |",
         "",
@@ -52,8 +59,8 @@ def tabular_dictionary(recipe: Recipe) -> str:
         + ("codes outside the documented set (" + "; ".join(
             f"`{f.name}` " + ", ".join(f"`{c}`" for c in f.undocumented) for f in coded)
            + "): treat the field as missing and say so; " if coded else "")
-        + "".join(f"`{f.name}` in other spellings ({other_spellings(recipe, f.name, 3)}); " for f in dates)
-        + f"timestamps in other spellings ({other_spellings(recipe, recipe.time_field)}, epoch seconds); every "
+        + "".join(f"`{f.name}` in other spellings ({other_spellings(recipe, kind, f.name, 3)}); " for f in dates)
+        + f"timestamps in other spellings ({other_spellings(recipe, kind, recipe.time_field)}, epoch seconds); every "
         "spelling of a date or timestamp is listed under *Dates and times* below; a missing or blank field "
         "(every field is optional); extra fields you do not know.",
         "- **invalid** (answer `invalid` with a null prediction, and say why in `issues`): a numeric field "
@@ -64,7 +71,7 @@ def tabular_dictionary(recipe: Recipe) -> str:
         "- **unfamiliar** (answer `fallback`): usable, but outside what training covered — for example "
         "a category value that never appears in training. Serve a safe default and flag it for review.",
         "",
-        beyond_training_rule(recipe),
+        beyond_training_rule(kind),
         SEVERAL_PROBLEMS,
         "",
         "In `train.csv` a missing value is an empty cell; in JSON it may be absent, `null` or blank.",
@@ -73,7 +80,7 @@ def tabular_dictionary(recipe: Recipe) -> str:
         "Traffic changes over time, and so may outcomes, for everyone or for one group only. Watch your "
         "inputs and your accuracy, overall and per group (labels arrive late via `POST /feedback`).",
         "",
-        *spellings_section(recipe),
+        *spellings_section(recipe, kind),
     ]
     if source is not None:
         lines += ["## Source", "", f"Rows are resampled from a real public table: {source.citation} "

@@ -30,9 +30,18 @@ from typing import Any
 from rich.console import Console
 from rich.markup import escape
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+from sqlalchemy import func, select
 
 from grader.errors import UsageError
-from harness.store.settings import WebSettings
+from grader.exercise import DIMENSIONS
+from harness.cohort import entries, write_cohort
+from harness.queue.jobs import create_job, enqueue
+from harness.queue.lease import sessions
+from harness.secret import load_secret, verify_token
+from harness.store.db import make_engine, migrate, transaction
+from harness.store.models import Invite, Job, JobState, Result, Upload, Worker, utcnow
+from harness.store.settings import WebSettings, build_settings
+from harness.submission import ExerciseMeta, submission_name
 
 log = logging.getLogger(__name__)
 
@@ -75,9 +84,6 @@ def _meta_bytes(path: Path) -> bytes | None:
 
 def _identify(entry: Entry, exercise: str | None) -> None:
     """Which exercise, and which candidate id (the real one only when its token verifies)."""
-    from harness.secret import load_secret, verify_token
-    from harness.submission import ExerciseMeta
-
     entry.candidate = f"cli-{uuid.uuid4().hex[:12]}"
     data = _meta_bytes(entry.path)
     meta = None
@@ -106,11 +112,6 @@ def _archive_bytes(path: Path) -> tuple[bytes, str]:
 
 
 def _send(settings: WebSettings, entry: Entry) -> None:
-    from harness.queue.jobs import create_job, enqueue
-    from harness.queue.lease import sessions
-    from harness.store.db import transaction
-    from harness.store.models import Invite, Upload, utcnow
-
     data, suffix = _archive_bytes(entry.path)
     rel = Path("uploads") / "cli" / f"{uuid.uuid4().hex}{suffix}"
     settings.stored("uploads/cli")
@@ -131,11 +132,6 @@ def _send(settings: WebSettings, entry: Entry) -> None:
 
 
 def _final(settings: WebSettings, ids: list[int]) -> dict[int, Any]:
-    from sqlalchemy import select
-
-    from harness.queue.lease import sessions
-    from harness.store.models import Job, JobState, Result
-
     with sessions(settings)() as s:
         done = {j.id: j for j in s.scalars(select(Job).where(Job.id.in_(ids),
                                                               Job.state.in_([JobState.graded, JobState.failed])))}
@@ -149,11 +145,6 @@ def _final(settings: WebSettings, ids: list[int]) -> dict[int, Any]:
 
 
 def _ready_workers(settings: WebSettings) -> int:
-    from sqlalchemy import func, select
-
-    from harness.queue.lease import sessions
-    from harness.store.models import Worker, utcnow
-
     since = utcnow() - dt.timedelta(seconds=3 * settings.heartbeat_s + 10)
     with sessions(settings)() as s:
         return s.scalar(select(func.count()).select_from(Worker)
@@ -161,8 +152,6 @@ def _ready_workers(settings: WebSettings) -> int:
 
 
 def _row(entry: Entry, result: Any) -> dict[str, Any]:
-    from grader.exercise import DIMENSIONS
-
     out: dict[str, Any] = {"submission": entry.name, "status": result.status,
                            "score": result.score if result.score is not None else "",
                            "reason": " ".join((result.reason or "").split())[:200]}
@@ -173,11 +162,6 @@ def _row(entry: Entry, result: Any) -> dict[str, Any]:
 def grade_cohort_via_queue(folder: Path, *, exercise: str | None, out: Path | None, console: Console,
                            data_dir: Path | None = None, poll_s: float = 2.0) -> int:
     """Send every entry to the queue, wait for each job's final result, write the cohort table."""
-    from harness.cohort import entries, write_cohort
-    from harness.submission import submission_name
-    from harness.store.db import make_engine, migrate
-    from harness.store.settings import build_settings
-
     env = os.environ
     if not env.get("SHIFTWORK_DATABASE_URL"):
         raise UsageError("SHIFTWORK_BROKER_URL is set but SHIFTWORK_DATABASE_URL is not: the queue needs the "

@@ -22,6 +22,8 @@ from dataclasses import dataclass
 from typing import Any
 from urllib.parse import urlsplit
 
+from harness.runtime.docker_engine import bounded, docker_client, run_labels, sweep
+from harness.runtime.images import base_image_for_build
 from harness.store.settings import WebSettings
 
 log = logging.getLogger(__name__)
@@ -106,8 +108,6 @@ def check_gateway(settings: WebSettings, client: Any = None, env: dict[str, str]
     wanted = targets(settings, env)
     if not wanted:
         return GatewayCheck("")  # the embedded broker and SQLite: nothing on the network to reach
-    from harness.runtime.docker_engine import bounded, docker_client, run_labels, sweep
-    from harness.runtime.images import base_image_for_build
 
     own = client is None
     client = client or bounded(docker_client, 30, timeout_s=10, what="connect")

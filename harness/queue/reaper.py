@@ -17,9 +17,11 @@ from typing import Any
 
 from sqlalchemy import and_, or_, select
 
-from harness.queue.jobs import enqueue
+from harness.queue.celery_app import QUEUE
+from harness.queue.jobs import _app, enqueue
 from harness.queue.lease import requeue, run_label, sessions
 from harness.queue.registry import idle_workers
+from harness.runtime.docker_engine import bounded, docker_client, sweep
 from harness.store.db import transaction
 from harness.store.models import Job, JobState, utcnow
 from harness.store.settings import WebSettings
@@ -91,9 +93,6 @@ def _resend_lost(settings: WebSettings, now: dt.datetime) -> list[int]:
 
 def broker_depth(settings: WebSettings) -> int | None:
     """Messages waiting in the grading queue on the broker; None when it does not answer."""
-    from harness.queue.celery_app import QUEUE
-    from harness.queue.jobs import _app
-
     try:
         with _app(settings, os.getpid()).connection_for_write() as conn:
             conn.ensure_connection(max_retries=1)
@@ -104,8 +103,6 @@ def broker_depth(settings: WebSettings) -> int | None:
 
 
 def _docker() -> Any:
-    from harness.runtime.docker_engine import bounded, docker_client
-
     try:
         client = bounded(docker_client, 5, timeout_s=8, what="connect")
         bounded(client.ping, timeout_s=8, what="ping")
@@ -116,8 +113,6 @@ def _docker() -> Any:
 
 
 def _sweep(client: Any, label: str) -> int:
-    from harness.runtime.docker_engine import sweep
-
     n = sweep(client, run_label=label)
     if n:
         log.warning("removed %s containers/networks/images of %s", n, label)

@@ -14,6 +14,8 @@ from sqlalchemy import select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session, sessionmaker
 
+from harness.runtime.docker_engine import bounded, docker_client
+from harness.runtime.images import base_image_for_build
 from harness.store.db import transaction
 from harness.store.models import Worker, utcnow
 
@@ -33,9 +35,6 @@ class Engine:
 def engine_status(timeout_s: float = 8.0) -> Engine:
     """Can this process build and run submissions: does its Docker engine (DOCKER_HOST or the default
     socket) answer, and is a base image for builds there?"""
-    from harness.runtime.docker_engine import bounded, docker_client
-    from harness.runtime.images import base_image_for_build
-
     client, version = None, ""
     try:
         client = bounded(docker_client, 5, timeout_s=timeout_s, what="connect")

@@ -20,11 +20,27 @@ from celery.exceptions import SoftTimeLimitExceeded
 from rich.console import Console
 
 from grader.errors import ConfigError, RuntimeUnavailable, SubmissionError, UsageError
+from grader.exercise import load_exercise
+from harness.grading import SUBMISSION_FAULTS, as_submission_error, cached_plan, grade_one
+from harness.plan_cache import plan_cache_dir
 from harness.queue.celery_app import time_limits
 from harness.queue.jobs import enqueue
-from harness.queue.lease import (NOT_GRADED, TIMED_OUT, Claim, Outcome, claim, finish, renew, requeue, run_label,
-                                 sessions)
+from harness.queue.lease import (
+    NOT_GRADED,
+    TIMED_OUT,
+    Claim,
+    Outcome,
+    claim,
+    finish,
+    renew,
+    requeue,
+    run_label,
+    sessions,
+)
 from harness.queue.registry import engine_status, seen
+from harness.runtime.docker import DockerRuntime
+from harness.runtime.docker_engine import docker_client, sweep
+from harness.secret import derive_seed, load_secret
 from harness.store.db import transaction
 from harness.store.models import Invite, JobState, Upload
 from harness.store.settings import WebSettings
@@ -105,8 +121,6 @@ def run_job(settings: WebSettings, worker: str, job_id: int, *, main_pid: int = 
 def grade_attempt(settings: WebSettings, c: Claim) -> Outcome:
     """Grade the upload in Docker; whatever the submission does, an Outcome (never an exception) —
     except RuntimeUnavailable: then this worker cannot grade at all and the job goes back."""
-    from harness.grading import SUBMISSION_FAULTS, as_submission_error
-
     factory = sessions(settings)
     with factory() as s:
         invite, upload = s.get(Invite, c.invite_id), s.get(Upload, c.upload_id)
@@ -144,12 +158,6 @@ def grade_attempt(settings: WebSettings, c: Claim) -> Outcome:
 
 def _grade(path: Path, exercise_id: str, candidate: str, out: Path, label: str, *,
            plan_dir: Path) -> tuple[Any, Path]:
-    from grader.exercise import load_exercise
-    from harness.grading import cached_plan, grade_one
-    from harness.plan_cache import plan_cache_dir
-    from harness.runtime.docker import DockerRuntime
-    from harness.secret import derive_seed, load_secret
-
     console = Console(file=sys.stderr, force_terminal=False, width=120)
     ex = load_exercise(exercise_id)
     # The invite is who the candidate is: its seed picks the held-back traffic, whatever the upload claims.
@@ -168,7 +176,6 @@ def _sweep_earlier_attempts(c: Claim) -> None:
     """A job taken over from a dead worker: remove what its attempts left on this engine."""
     if c.attempt <= 1:
         return
-    from harness.runtime.docker_engine import docker_client, sweep
 
     try:
         client = docker_client()

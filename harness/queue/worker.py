@@ -22,7 +22,9 @@ import threading
 import time
 
 from harness.queue.celery_app import QUEUE, default_worker_name, make_celery
+from harness.queue.gateway import check_gateway
 from harness.queue.lease import sessions
+from harness.queue.reaper import reap
 from harness.queue.registry import Engine, engine_status, register, seen
 from harness.queue.runner import run_job
 from harness.store.settings import WebSettings, build_settings
@@ -81,8 +83,6 @@ def wait_for_engine(settings: WebSettings, name: str) -> Engine:
 def wait_for_gateway_rule(settings: WebSettings, name: str) -> None:
     """Return once a run network's container reaches neither the broker, the database nor the app;
     until then the worker refuses work and its row says why (re-checked every GATEWAY_EVERY_S)."""
-    from harness.queue.gateway import check_gateway
-
     factory = sessions(settings)
     said = ""
     while True:
@@ -102,8 +102,6 @@ def run_worker(settings: WebSettings, name: str) -> int:
     wait_for_gateway_rule(settings, name)
     seen(sessions(settings), name, ready=True, refusing="")
     try:
-        from harness.queue.reaper import reap
-
         reap(settings)  # what a worker that died here left behind, before taking new work
     except Exception as exc:
         log.warning("reaper at start: %s", exc)

@@ -6,6 +6,9 @@ from typing import Any
 
 from grader.errors import RuntimeUnavailable, UsageError
 from grader.runtime import Runtime
+from harness.runtime.docker import DockerRuntime
+from harness.runtime.docker_engine import docker_available
+from harness.runtime.local import LocalRuntime
 
 log = logging.getLogger(__name__)
 
@@ -14,12 +17,7 @@ RUNTIMES = ("auto", "docker", "local")
 
 def _docker_answers() -> bool:
     try:
-        from harness.runtime.docker import docker_available
-    except ImportError:  # the docker runtime is not installed in this checkout
-        log.debug("harness.runtime.docker cannot be imported", exc_info=True)
-        return False
-    try:
-        return bool(docker_available())
+        return bool(docker_available())  # False too when the docker SDK is not installed
     except Exception:
         log.debug("docker_available() failed", exc_info=True)
         return False
@@ -44,15 +42,11 @@ def choose_runtime(name: str, exercise: Any, console: Any = None, run_label: str
     if name not in RUNTIMES:
         raise UsageError(f"unknown runtime {name!r} (choose one of {', '.join(RUNTIMES)})")
     if name in ("docker", "auto") and _docker_answers():
-        from harness.runtime.docker import DockerRuntime
-
         return DockerRuntime(exercise, console, run_label)
     if name == "docker":
         raise RuntimeUnavailable("--runtime docker: no Docker engine answers (start dockerd, or use --runtime local)")
     if name == "auto" and not fallback:
         raise RuntimeUnavailable(NO_SANDBOX)
-    from harness.runtime.local import LocalRuntime
-
     if name == "auto":
         msg = "no Docker engine answers: falling back to the local runtime, which does NOT isolate the submission"
         log.warning(msg)

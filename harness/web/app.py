@@ -1,20 +1,20 @@
 """The app factory: settings in, a FastAPI app out. No work at import time."""
 from __future__ import annotations
 
+import json
 import logging
 from contextlib import asynccontextmanager
 from typing import AsyncIterator
 
-import json
-
 from fastapi import FastAPI, Request
 from fastapi.encoders import jsonable_encoder
 from fastapi.exceptions import RequestValidationError
-from starlette.responses import Response
 from starlette.middleware.sessions import SessionMiddleware
+from starlette.responses import Response
 
 from harness.store.db import make_engine, migrate, session_factory
 from harness.store.settings import WebSettings
+from harness.web import api, candidate, recruiter
 from harness.web.views import PageNotFound, render
 
 log = logging.getLogger(__name__)
@@ -47,8 +47,6 @@ def create_app(settings: WebSettings, *, run_migrations: bool = True) -> FastAPI
     @app.exception_handler(PageNotFound)
     async def _page_not_found(request: Request, exc: PageNotFound) -> Response:
         return render(request, "recruiter/not_found.html", status_code=404, what=exc.what)
-
-    from harness.web import api, candidate, recruiter
 
     app.include_router(recruiter.router)
     app.include_router(candidate.router)

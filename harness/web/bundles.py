@@ -18,6 +18,7 @@ from sqlalchemy import update
 from sqlalchemy.orm import Session, sessionmaker
 
 from grader.errors import ShiftworkError
+from harness.bundle import package_bundle
 from harness.store.models import Invite
 from harness.store.settings import WebSettings
 
@@ -74,8 +75,6 @@ def ensure(settings: WebSettings, sessions: sessionmaker[Session], invite: Invit
 
 
 def _build(invite: Invite, out: Path) -> Bundle:
-    from harness.bundle import package_bundle
-
     log.info("building the bundle of invite %s (%s for %s)", invite.id, invite.exercise, invite.candidate_id)
     try:
         folder, zip_path = package_bundle(invite.exercise, candidate=invite.candidate_id, out=out,

@@ -14,13 +14,24 @@ from sqlalchemy import update
 from starlette.concurrency import run_in_threadpool
 
 from grader.errors import ShiftworkError
+from grader.exercise import load_exercise
 from harness.queue.jobs import create_job, enqueue
-from harness.web import bundles, git_http
-from harness.web.links import (Refused, form_token, form_token_ok, harden, load_invite, page, refusal,
-                               settings_of, shown_result, wants_json)
 from harness.store.models import Invite, Upload, utcnow
 from harness.store.settings import WebSettings
 from harness.store.timeline import invite_state, record
+from harness.web import bundles, git_http
+from harness.web.links import (
+    Refused,
+    form_token,
+    form_token_ok,
+    harden,
+    load_invite,
+    page,
+    refusal,
+    settings_of,
+    shown_result,
+    wants_json,
+)
 from harness.web.uploads import Received, cap_text, receive
 
 log = logging.getLogger(__name__)
@@ -39,8 +50,6 @@ def render_brief(text: str) -> Markup:
 
 
 def _brief(exercise: str) -> tuple[str, Markup]:
-    from grader.exercise import load_exercise
-
     try:
         ex = load_exercise(exercise)
     except ShiftworkError as exc:

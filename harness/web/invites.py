@@ -20,10 +20,11 @@ from sqlalchemy.orm import Session, selectinload
 from grader.errors import UsageError
 from grader.exercise import list_exercises
 from harness.bundle import validate_candidate
-from harness.web.accounts import normalize_email
+from harness.queue.jobs import create_job, enqueue
 from harness.store.models import Invite, Job, JobState, Recruiter, utcnow
-from harness.web.security import new_token
 from harness.store.timeline import record
+from harness.web.accounts import normalize_email
+from harness.web.security import new_token
 
 log = logging.getLogger(__name__)
 _CONTROL = re.compile(r"[\x00-\x1f\x7f]")
@@ -223,8 +224,6 @@ def set_show_score(session: Session, invite: Invite, show: bool, *, by: Recruite
 
 def rerun(session: Session, invite: Invite, *, by: Recruiter) -> Job:
     """A new job for the latest upload; the earlier jobs and their results stay. Caller commits, then enqueues."""
-    from harness.queue.jobs import create_job
-
     if not invite.uploads:
         raise UsageError("nothing to rerun: the candidate has not uploaded a submission")
     if any(j.state in (JobState.queued, JobState.grading) for j in invite.jobs):
@@ -238,8 +237,6 @@ def rerun(session: Session, invite: Invite, *, by: Recruiter) -> Job:
 def send(settings: object, job_id: int) -> None:
     """Hand a committed job to the broker. The job row is the truth: if sending fails, it stays
     queued and the queue's reaper sends it again, so a broker hiccup is logged, not shown."""
-    from harness.queue.jobs import enqueue
-
     try:
         enqueue(settings, job_id)  # type: ignore[arg-type]
     except Exception as exc:  # noqa: BLE001 - see the docstring

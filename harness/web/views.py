@@ -11,6 +11,8 @@ from fastapi import Request
 from fastapi.responses import HTMLResponse
 from starlette.templating import Jinja2Templates
 
+from harness.web.auth import csrf_for
+
 log = logging.getLogger(__name__)
 TEMPLATES = Path(__file__).resolve().parent / "templates"
 
@@ -51,8 +53,6 @@ class PageNotFound(Exception):
 
 def render(request: Request, name: str, status_code: int = 200, **context: Any) -> HTMLResponse:
     """A page with the recruiter's context: who is logged in and the form token of this session."""
-    from harness.web.auth import csrf_for
-
     context.setdefault("recruiter", getattr(request.state, "recruiter", None))
     context.setdefault("error", None)
     context.setdefault("message", None)

@@ -157,7 +157,7 @@ def test_tabular_baseline_beats_the_majority(recipe, train):
 
 
 def test_dictionary_states_source_and_hides_heldout(recipe):
-    from harness.data.dictionary import data_dictionary
+    from harness.data.kinds import data_dictionary
 
     text = data_dictionary(recipe)
     assert "CC BY 4.0" in text and "Yeh" in text and "`sex`" in text

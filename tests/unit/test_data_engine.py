@@ -7,7 +7,7 @@ from collections import Counter
 import numpy as np
 import pytest
 
-from harness.data.dictionary import data_dictionary
+from harness.data.kinds import data_dictionary
 from harness.data.engine import (
     generate_scenario, generate_training, load_recipe, reference_clean, sample_clean,
 )

@@ -16,18 +16,15 @@ from __future__ import annotations
 
 import re
 from collections import defaultdict
-from datetime import date, datetime, timezone
+from datetime import datetime, timezone
 
-import numpy as np
 import pandas as pd
 import pytest
 
 from grader.exercise import load_exercise
-from harness.data.dictionary import (
-    BEYOND_TRAINING, DATE_EXAMPLE, SEVERAL_PROBLEMS, data_dictionary, spelling_pattern,
-)
+from harness.data.dictionary import BEYOND_TRAINING, DATE_EXAMPLE, SEVERAL_PROBLEMS, spelling_pattern
 from harness.data.engine import generate_scenario, generate_training, load_recipe
-from harness.data.kinds import Spelling, kind_for
+from harness.data.kinds import Spelling, data_dictionary, kind_for
 from harness.data.mess import CODE_KINDS, KIND_PRECEDENCE, VARIANTS, numeric_string
 
 EXERCISES = ["support-triage", "credit-default", "load-forecast"]
