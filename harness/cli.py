@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import logging
+import os
 import sys
 from pathlib import Path
 from typing import Optional
@@ -90,9 +91,10 @@ def grade(
     With SHIFTWORK_BROKER_URL (and SHIFTWORK_DATABASE_URL) set, --submissions goes through the
     grading queue: the workers grade, this command waits and writes the table."""
     from harness.cohort import grade_command
-    from harness.queue.cohort import grade_cohort_via_queue, queue_configured
 
-    if submissions is not None and not submission and queue_configured():
+    if submissions is not None and not submission and os.environ.get("SHIFTWORK_BROKER_URL"):
+        from harness.queue.cohort import grade_cohort_via_queue
+
         if runtime not in ("auto", "docker"):
             raise typer.BadParameter("workers grade in Docker: --runtime local cannot go through the queue "
                                      "(unset SHIFTWORK_BROKER_URL to grade here)", param_hint="--runtime")
@@ -217,6 +219,21 @@ def worker(
     raise typer.Exit(run_foreground(settings, name))
 
 
+# The top-level module of each package an extra brings (pyproject.toml), and that extra.
+EXTRA_OF = {**dict.fromkeys(("sqlalchemy", "alembic", "psycopg", "celery", "kombu", "redis"), "queue"),
+            **dict.fromkeys(("argon2", "itsdangerous", "multipart", "python_multipart", "dulwich"), "web")}
+
+
+def _missing_extra(exc: BaseException) -> str | None:
+    """The extra to install when `exc` is a package of one missing (the base install grades and self-checks)."""
+    if not isinstance(exc, ModuleNotFoundError):
+        return None
+    extra = EXTRA_OF.get((exc.name or "").split(".")[0])
+    if extra == "queue" and sys.argv[1:2] in (["serve"], ["admin"]):
+        return "web"  # the web app needs the queue's packages and its own
+    return extra
+
+
 def _one_line(text: str) -> str:
     return " ".join(text.split())[:2000]
 
@@ -239,6 +256,11 @@ def main() -> None:
         sys.exit(1)
     except Exception as exc:  # a fault of ours: one line; the traceback with --verbose
         log.debug("unexpected error", exc_info=True)
+        extra = _missing_extra(exc)
+        if extra:
+            err.print(f"[bold red]error:[/] this command needs shiftwork's {extra} extra "
+                      f"({getattr(exc, 'name', '')} is not installed): pip install 'shiftwork[{extra}]'", highlight=False)
+            sys.exit(2)
         err.print(f"[bold red]error:[/] internal error: {type(exc).__name__}: {escape(_one_line(str(exc)))} "
                   "(run with -v for the traceback)", highlight=False)
         sys.exit(1)

