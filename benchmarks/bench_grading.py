@@ -2,8 +2,10 @@
 
 The ratio is the grader's replay time (restarts included) over a bare HTTP loop that sends
 the very calls the grader sent — predict batches, feedback, monitoring reads, probes, the
-load phase at its concurrency — in the same order to the same service (a fresh copy from
-the same image), with no checks, no bookkeeping and no restarts, measured in the same run.
+load phase at its concurrency — in the same order to the same service (the same image), and
+performs the same fresh starts at the same points (a restart of the service, waited for until
+it answers /health: the fresh starts the design requires are work, not overhead), with no
+checks and no bookkeeping, measured in the same run.
 
 Run: `make bench`, or `python benchmarks/bench_grading.py [RUNS]` (RUNS gradings, default
 3; medians printed). Needs a Docker engine and the base image (`make base-image`). Figures
@@ -33,7 +35,7 @@ STAGES = ("plan", "build", "startup", "replay", "replay_restart_wait", "checks",
 
 @dataclass
 class Call:
-    method: str
+    method: str  # "RESTART": the grader started the service afresh here
     path: str
     body: bytes | None
     load: bool  # sent by the load phase's worker threads
@@ -59,13 +61,27 @@ class Recorder:
                 recorder.calls.append(Call(method, path, body, threading.current_thread().name.startswith("load")))
             return original(self, method, path, payload, raw)
 
+        restart = replay.Replayer.restart
+
+        def restarted(self: Any, why: str, fresh: bool = False) -> Any:
+            with recorder._lock:
+                recorder.calls.append(Call("RESTART", "", None, False))
+            return restart(self, why, fresh)
+
         replay.Replayer.call = call  # type: ignore[method-assign]
-        return lambda: setattr(replay.Replayer, "call", original)
+        replay.Replayer.restart = restarted  # type: ignore[method-assign]
+
+        def undo() -> None:
+            replay.Replayer.call, replay.Replayer.restart = original, restart  # type: ignore[method-assign]
+
+        return undo
 
 
-def bare_loop(base_url: str, calls: list[Call], concurrency: int) -> float:
-    """Send `calls` in order (load calls concurrently, as the grader does); seconds taken."""
-    with httpx.Client(base_url=base_url, timeout=30.0, trust_env=False) as http:
+def bare_loop(base_url: str, calls: list[Call], concurrency: int, restart: Any) -> float:
+    """Send `calls` in order (load calls concurrently, as the grader does), restarting the service with
+    `restart()` (-> its base URL, once it answers) where the grader did; seconds taken."""
+    http = httpx.Client(base_url=base_url, timeout=30.0, trust_env=False)
+    try:
         def send(c: Call) -> None:
             http.request(c.method, c.path, content=c.body,
                          headers={"Content-Type": "application/json"} if c.body is not None else None)
@@ -73,6 +89,11 @@ def bare_loop(base_url: str, calls: list[Call], concurrency: int) -> float:
         began = time.perf_counter()
         k = 0
         while k < len(calls):
+            if calls[k].method == "RESTART":
+                http.close()
+                http = httpx.Client(base_url=restart(), timeout=30.0, trust_env=False)
+                k += 1
+                continue
             if not calls[k].load:
                 send(calls[k])
                 k += 1
@@ -84,6 +105,8 @@ def bare_loop(base_url: str, calls: list[Call], concurrency: int) -> float:
                 list(pool.map(send, calls[k:j]))
             k = j
         return time.perf_counter() - began
+    finally:
+        http.close()
 
 
 class KeptRuntime:
@@ -117,7 +140,9 @@ def one_run(submission: Path, out: Path, plan: Any) -> dict[str, float]:
         info = rt.restart(plan.exercise.budgets.startup_s)  # a fresh state, as the grader had
         load = next((c for c in plan.scenarios for ph in c.phases if ph.kind == "load"), None)
         conc = next((ph.concurrency for ph in load.phases if ph.kind == "load"), 8) if load else 8
-        bare = bare_loop(info.base_url, recorder.calls, conc)
+        startup = plan.exercise.budgets.startup_s
+        bare = bare_loop(info.base_url, recorder.calls, conc, lambda: rt.restart(startup).base_url)
+        t_restarts = sum(1 for c in recorder.calls if c.method == "RESTART")
     finally:
         undo()
         rt.really_teardown()
@@ -125,7 +150,8 @@ def one_run(submission: Path, out: Path, plan: Any) -> dict[str, float]:
     t["wall"] = wall
     t["bare_loop"] = bare
     t["replay_overhead_ratio"] = t["replay"] / bare if bare else float("nan")
-    t["calls"] = float(len(recorder.calls))
+    t["calls"] = float(len(recorder.calls) - t_restarts)
+    t["fresh_starts"] = float(t_restarts)
     t["score"] = report.score
     return t
 
@@ -165,7 +191,7 @@ def run(runs: int = 3) -> dict[str, list[float]]:
 def _print(results: dict[str, list[float]]) -> None:
     print(f"docker grading of {EXERCISE}/reference, cached layers, {len(results['wall'])} runs (median; all runs)")
     for key, vals in results.items():
-        unit = "" if key in ("replay_overhead_ratio", "calls", "score") else " s"
+        unit = "" if key in ("replay_overhead_ratio", "calls", "fresh_starts", "score") else " s"
         print(f"  {key:24s} {statistics.median(vals):8.2f}{unit}   " + ", ".join(f"{v:.2f}" for v in vals))
 
 

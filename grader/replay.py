@@ -19,11 +19,11 @@ from pydantic import ValidationError
 
 from grader.client import Reply, ServiceClient
 from grader.contract import MAX_BATCH, FeedbackResponse, MonitoringResponse, PredictResponse, Result
-from grader.transcript import (CallError, Exchange, FeedbackCall, LoadRun, MonitorRead, Probe, RestartRun,
-                               ScenarioRun)
-from grader.truth import PhaseTraffic, RecordTruth, ScenarioTraffic
-from grader.runtime import Outcome, Runtime, RuntimeFailure, StartInfo
+from grader.errors import ReplayStopped
+from grader.runtime import Runtime, RuntimeFailure, StartInfo
 from grader.scenario import Phase, Scenario
+from grader.transcript import CallError, Exchange, FeedbackCall, LoadRun, MonitorRead, Probe, RestartRun, ScenarioRun
+from grader.truth import PhaseTraffic, RecordTruth, ScenarioTraffic
 
 log = logging.getLogger(__name__)
 
@@ -56,15 +56,6 @@ class ReplayBudgets:
 
     def call_timeout(self) -> float:
         return max(0.0, min(self.request_timeout_s, self.left()))
-
-
-class ReplayStopped(Exception):
-    """The service died or stopped answering: the grading ends here with this status."""
-
-    def __init__(self, status: Outcome, reason: str, oom: bool = False) -> None:
-        super().__init__(reason)
-        self.status, self.reason, self.oom = status, reason, oom
-        self.run: ScenarioRun | None = None  # the scenario being replayed, as far as it got
 
 
 def _short(text: str) -> str:

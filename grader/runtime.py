@@ -4,24 +4,8 @@ from __future__ import annotations
 import abc
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Literal
 
-Outcome = Literal["graded", "build_failed", "start_failed", "crashed", "timed_out"]
-
-
-@dataclass
-class RuntimeFailure(Exception):
-    """The *candidate's* service failed in a way that ends (part of) the grading.
-
-    Caught by the grader and turned into a report status; never shown as a traceback.
-    """
-
-    status: Outcome
-    reason: str
-    log_tail: str = ""
-
-    def __str__(self) -> str:
-        return f"{self.status}: {self.reason}"
+from grader.errors import Outcome, RuntimeFailure  # noqa: F401  (re-exported: callers import them from here)
 
 
 @dataclass

@@ -18,6 +18,7 @@ from sqlalchemy import and_, or_, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session, sessionmaker
 
+from grader.errors import NotOurLease
 from harness.store.db import make_engine, session_factory, transaction
 from harness.store.models import Job, JobState, Result, utcnow
 from harness.store.settings import WebSettings
@@ -113,7 +114,7 @@ def finish(factory: sessionmaker[Session], c: Claim, outcome: Outcome) -> bool:
                                      note="" if outcome.state == JobState.graded else outcome.reason[:2000])
                              .execution_options(synchronize_session=False))
             if done.rowcount != 1:
-                raise _NotOurs()
+                raise NotOurLease()
             s.add(Result(job_id=c.job_id, attempt=c.attempt, status=outcome.status, score=outcome.score,
                          reason=outcome.reason[:4000], dimensions=outcome.dimensions or {},
                          report_dir=outcome.report_dir, created_at=now))
@@ -121,14 +122,10 @@ def finish(factory: sessionmaker[Session], c: Claim, outcome: Outcome) -> bool:
             score = f", score {outcome.score:.1f}" if outcome.score is not None else ""
             record(s, c.invite_id, kind, f"job {c.job_id} attempt {c.attempt}: {outcome.status}{score}"
                    + (f": {outcome.reason}" if outcome.reason and kind == "failed" else ""))
-    except (_NotOurs, IntegrityError):
+    except (NotOurLease, IntegrityError):
         log.warning("job %s attempt %s: no longer this worker's; its result is dropped", c.job_id, c.attempt)
         return False
     return True
-
-
-class _NotOurs(Exception):
-    pass
 
 
 def requeue(s: Session, job_id: int, attempt: int, why: str, *,

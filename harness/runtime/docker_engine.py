@@ -11,6 +11,8 @@ import threading
 import time
 from typing import Any, Callable, TypeVar
 
+from grader.errors import DockerCallTimeout  # noqa: F401  (re-exported)
+
 log = logging.getLogger(__name__)
 
 LABEL_RUN = "shiftwork.run"
@@ -20,10 +22,6 @@ CALL_TIMEOUT_S = 60.0  # one docker call (create, start, inspect, ...)
 SWEEP_AFTER_S = 3600.0  # leftovers older than this belong to a grader that died
 LOG_TAIL_CHARS = 4000
 T = TypeVar("T")
-
-
-class DockerCallTimeout(Exception):
-    pass
 
 
 def bounded(fn: Callable[..., T], *args: Any, timeout_s: float = CALL_TIMEOUT_S, what: str = "docker call", **kwargs: Any) -> T:

@@ -16,6 +16,8 @@ import sys
 from dataclasses import dataclass, field
 from pathlib import PurePosixPath
 
+from grader.errors import DockerfileError, Unresolvable  # noqa: F401  (re-exported)
+
 _SHELL_CHARS = re.compile(r"[|&;<>$`(){}*?~]")
 _PYTHON = re.compile(r"python(3(\.\d+)?)?")
 _SERVERS = ("uvicorn", "gunicorn", "hypercorn")
@@ -45,14 +47,6 @@ class DockerfileInfo:
             src = sources[0].strip("/")
             return None if src in ("", ".") else src
         return None
-
-
-class DockerfileError(ValueError):
-    """The Dockerfile cannot be read the way Docker would read it."""
-
-
-class Unresolvable(DockerfileError):
-    """A word uses a variable whose value cannot be known before the build (or an unsupported form)."""
 
 
 @dataclass

@@ -16,7 +16,16 @@ import stat
 from pathlib import Path
 from typing import Callable
 
-from harness.runtime.dockerfile import DockerfileError, Instruction, Scope, escape_token, expand, parse_instructions, syntax_directive
+from grader.errors import PolicyViolation  # noqa: F401  (re-exported)
+from harness.runtime.dockerfile import (
+    DockerfileError,
+    Instruction,
+    Scope,
+    escape_token,
+    expand,
+    parse_instructions,
+    syntax_directive,
+)
 
 log = logging.getLogger(__name__)
 
@@ -30,10 +39,6 @@ _REMOTE = re.compile(r"^[a-zA-Z][a-zA-Z0-9+.-]*://|://|^[^/]*@[^/]*:|^github\.co
 SKIP_DIRS = {".git", ".hg", ".svn", "__pycache__", ".venv", "venv", ".mypy_cache", ".pytest_cache"}
 _KNOWN = {"ADD", "ARG", "CMD", "COPY", "ENTRYPOINT", "ENV", "EXPOSE", "FROM", "HEALTHCHECK", "LABEL",
           "MAINTAINER", "ONBUILD", "RUN", "SHELL", "STOPSIGNAL", "USER", "VOLUME", "WORKDIR"}
-
-
-class PolicyViolation(Exception):
-    """The submission asks for something the grader refuses (reported as build_failed)."""
 
 
 class _Stage:

@@ -17,7 +17,10 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_valida
 from sqlalchemy import select
 from sqlalchemy.orm import Session, selectinload
 
-from grader.errors import UsageError
+from grader.errors import (
+    NotFound,  # noqa: F401  (re-exported)
+    UsageError,
+)
 from grader.exercise import list_exercises
 from harness.bundle import validate_candidate
 from harness.queue.jobs import create_job, enqueue
@@ -30,8 +33,7 @@ log = logging.getLogger(__name__)
 _CONTROL = re.compile(r"[\x00-\x1f\x7f]")
 
 
-class NotFound(LookupError):
-    """No such invite (or job, or file) — a 404 on both front ends."""
+
 
 
 def parse_deadline(value: str | dt.datetime | dt.date) -> dt.datetime:

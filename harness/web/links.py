@@ -19,9 +19,10 @@ from fastapi.responses import HTMLResponse, JSONResponse, PlainTextResponse, Res
 from sqlalchemy import select
 from sqlalchemy.orm import Session, selectinload
 
+from grader.errors import Refused  # noqa: F401  (re-exported)
 from harness.store.models import Invite, Job, JobState, Result, utcnow
-from harness.web.security import csrf_ok, csrf_token, hash_token
 from harness.store.settings import WebSettings
+from harness.web.security import csrf_ok, csrf_token, hash_token
 
 log = logging.getLogger(__name__)
 TEMPLATES = Path(__file__).resolve().parent / "templates"
@@ -37,12 +38,7 @@ SECURITY_HEADERS = {
 }
 
 
-class Refused(Exception):
-    """A request the candidate (or a stranger) gets a one-line reason for, with an HTTP status."""
 
-    def __init__(self, status: int, reason: str) -> None:
-        super().__init__(reason)
-        self.status, self.reason = status, reason
 
 
 def harden(response: Response) -> Response:

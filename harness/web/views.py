@@ -11,6 +11,7 @@ from fastapi import Request
 from fastapi.responses import HTMLResponse
 from starlette.templating import Jinja2Templates
 
+from grader.errors import PageNotFound  # noqa: F401  (re-exported)
 from harness.web.auth import csrf_for
 
 log = logging.getLogger(__name__)
@@ -43,12 +44,7 @@ def templates() -> Jinja2Templates:
     return t
 
 
-class PageNotFound(Exception):
-    """A recruiter page about something that does not exist: rendered as the 404 page by the app."""
 
-    def __init__(self, what: str) -> None:
-        super().__init__(what)
-        self.what = what
 
 
 def render(request: Request, name: str, status_code: int = 200, **context: Any) -> HTMLResponse:

@@ -53,7 +53,8 @@ def modules(root: Path = ROOT) -> dict[str, Path]:
     out = {}
     for pkg in PACKAGES:
         for p in sorted((root / pkg).rglob("*.py")):
-            if "migrations" not in p.parts and "__pycache__" not in p.parts:
+            # migrations are run by Alembic, templates copied into bundles: neither is imported
+            if not {"migrations", "templates", "__pycache__"} & set(p.parts):
                 out[module_name(p, root)] = p
     return out
 
@@ -210,3 +211,22 @@ def test_each_rule_finds_a_planted_violation(tmp_path: Path) -> None:
     assert hidden(found) == ["harness.web.app:2 imports harness.queue.jobs inside a function"]
     # an annotation-only import is no edge (harness.grading -> harness.cli would be upward)
     assert not [e for e in found if e.src == "harness.grading"]
+
+
+def _exception_classes(path: Path) -> list[str]:
+    """Classes whose bases name an exception (Exception, *Error, a class of the error tree)."""
+    tree = ast.parse(path.read_text(), str(path))
+    names = []
+    for node in ast.walk(tree):
+        if isinstance(node, ast.ClassDef):
+            bases = [ast.unparse(b).rsplit(".", 1)[-1] for b in node.bases]
+            if any(b in ("Exception", "BaseException", "LookupError") or b.endswith(("Error", "Failure", "Violation"))
+                   for b in bases):
+                names.append(f"{module_name(path)}.{node.name}")
+    return names
+
+
+def test_every_exception_class_is_in_the_error_tree() -> None:
+    elsewhere = [n for name, p in modules().items() if name != "grader.errors" for n in _exception_classes(p)]
+    assert not elsewhere, elsewhere
+    assert "grader.errors.RuntimeFailure" in _exception_classes(ROOT / "grader" / "errors.py")
