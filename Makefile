@@ -36,7 +36,7 @@ setup: $(STAMP)  ## create .venv and install shiftwork into it (idempotent)
 test: setup  ## the whole suite but the seed sweep (docker tests skip without an engine unless SHIFTWORK_REQUIRE_DOCKER=1)
 	$(BIN)/python -m pytest -q -m "not seeds"
 
-test-seeds: setup  ## every solution of every exercise graded at five candidate seeds, in docker (~20 min)
+test-seeds: setup  ## every solution of every exercise graded at six candidate seeds, in docker (~28 min)
 	$(BIN)/python -m pytest -q -m seeds
 
 test-fast: setup  ## everything but the slow and docker tests

@@ -515,6 +515,53 @@ def _meta_problem(exc: Exception) -> str:
     return type(exc).__name__
 
 
+def parse_meta(data: bytes) -> tuple[ExerciseMeta | None, str]:
+    """(the metadata, "") from .exercise.json's first bytes, or (None, why it cannot be used)."""
+    if len(data) > META_MAX:
+        return None, ".exercise.json is unreadable (larger than 64 KB)"
+    try:
+        return ExerciseMeta.model_validate(json.loads(data.decode("utf-8"))), ""
+    except UnicodeError:
+        return None, ".exercise.json is unreadable (not UTF-8)"
+    except (ValueError, ValidationError, RecursionError) as exc:
+        return None, f".exercise.json is unreadable ({_meta_problem(exc)})"
+
+
+def _meta_depth(name: str) -> int | None:
+    """0 for `.exercise.json` at the top of an archive, 1 inside its one folder (as bundles pack it), else None."""
+    parts = [p for p in PurePosixPath(name).parts if p not in (".", "/")]
+    if parts and parts[-1] == ".exercise.json" and len(parts) <= 2:
+        return len(parts) - 1
+    return None
+
+
+def _archive_meta_bytes(path: Path) -> bytes | None:
+    """.exercise.json's first META_MAX+1 bytes inside a zip or tar archive, when it is a regular file there."""
+    try:
+        if path.name.lower().endswith(".zip"):
+            with zipfile.ZipFile(path) as zf:
+                found = [(d, i) for i in zf.infolist() if (d := _meta_depth(i.filename)) is not None]
+                info = min(found, key=lambda f: f[0])[1] if found else None
+                if info is None or info.is_dir() or stat.S_ISLNK(info.external_attr >> 16):
+                    return None
+                with zf.open(info) as fh:
+                    return fh.read(META_MAX + 1)
+        with tarfile.open(path) as tf:
+            members = [(d, m) for m in tf if (d := _meta_depth(m.name)) is not None]
+            member = min(members, key=lambda f: f[0])[1] if members else None
+            fh = tf.extractfile(member) if member is not None and member.isfile() else None
+            return fh.read(META_MAX + 1) if fh is not None else None
+    except (OSError, zipfile.BadZipFile, tarfile.TarError, EOFError, ValueError, RecursionError):
+        return None
+
+
+def peek_meta(path: Path) -> ExerciseMeta | None:
+    """.exercise.json of a submission folder or archive, read without extracting anything else,
+    with the caps grading applies (a regular file, its first 64 KB); None when absent or unusable."""
+    data = _read_meta_bytes(path / ".exercise.json") if path.is_dir() else _archive_meta_bytes(path)
+    return parse_meta(data)[0] if data is not None else None
+
+
 def _read_meta(sub: Submission, allow_bad_token: bool) -> None:
     path = sub.folder / ".exercise.json"
     data = _read_meta_bytes(path)
@@ -522,16 +569,7 @@ def _read_meta(sub: Submission, allow_bad_token: bool) -> None:
         kind = "is not a regular file" if os.path.lexists(path) else "is missing"
         sub.flags.append(f"{NOT_VERIFIED}: .exercise.json {kind} (traffic seed: per-run random, or --seed)")
         return
-    problem = ""
-    if len(data) > META_MAX:
-        problem = ".exercise.json is unreadable (larger than 64 KB)"
-    else:
-        try:
-            sub.meta = ExerciseMeta.model_validate(json.loads(data.decode("utf-8")))
-        except UnicodeError:
-            problem = ".exercise.json is unreadable (not UTF-8)"
-        except (ValueError, ValidationError, RecursionError) as exc:
-            problem = f".exercise.json is unreadable ({_meta_problem(exc)})"
+    sub.meta, problem = parse_meta(data)
     if problem:
         if not allow_bad_token:
             raise SubmissionError(f"{sub.name}: {problem}; use --allow-bad-token to grade it anyway") from None

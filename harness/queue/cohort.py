@@ -14,12 +14,10 @@ from __future__ import annotations
 import datetime as dt
 import hashlib
 import io
-import json
 import logging
 import os
 import secrets
 import shutil
-import tarfile
 import time
 import uuid
 import zipfile
@@ -41,12 +39,11 @@ from harness.secret import load_secret, verify_token
 from harness.store.db import make_engine, migrate, transaction
 from harness.store.models import Invite, Job, JobState, Result, Upload, Worker, utcnow
 from harness.store.settings import WebSettings, build_settings
-from harness.submission import ExerciseMeta, submission_name
+from harness.submission import peek_meta, submission_name
 
 log = logging.getLogger(__name__)
 
 DATA_ENV = "SHIFTWORK_DATA_DIR"
-META_MAX = 64 * 1024
 NO_WORKER_AFTER_S = 30.0  # say so when jobs wait this long with no ready worker
 
 
@@ -64,34 +61,10 @@ def queue_configured(env: dict[str, str] | None = None) -> bool:
     return bool((os.environ if env is None else env).get("SHIFTWORK_BROKER_URL"))
 
 
-def _meta_bytes(path: Path) -> bytes | None:
-    """.exercise.json of a folder or an archive, read without extracting anything else."""
-    try:
-        if path.is_dir():
-            target = path / ".exercise.json"
-            return target.read_bytes()[: META_MAX + 1] if target.is_file() and not target.is_symlink() else None
-        if path.name.lower().endswith(".zip"):
-            with zipfile.ZipFile(path) as zf:
-                info = next((i for i in zf.infolist() if i.filename.lstrip("./") == ".exercise.json"), None)
-                return zf.open(info).read(META_MAX + 1) if info is not None else None
-        with tarfile.open(path) as tf:
-            member = next((m for m in tf if m.isfile() and m.name.lstrip("./") == ".exercise.json"), None)
-            fh = tf.extractfile(member) if member is not None else None
-            return fh.read(META_MAX + 1) if fh is not None else None
-    except (OSError, zipfile.BadZipFile, tarfile.TarError, EOFError, ValueError, RecursionError):
-        return None
-
-
 def _identify(entry: Entry, exercise: str | None) -> None:
     """Which exercise, and which candidate id (the real one only when its token verifies)."""
     entry.candidate = f"cli-{uuid.uuid4().hex[:12]}"
-    data = _meta_bytes(entry.path)
-    meta = None
-    if data is not None and len(data) <= META_MAX:
-        try:
-            meta = ExerciseMeta.model_validate(json.loads(data.decode("utf-8")))
-        except (ValueError, UnicodeError, RecursionError):
-            meta = None
+    meta = peek_meta(entry.path)
     entry.exercise = exercise or (meta.exercise if meta else "")
     if meta is not None and verify_token(load_secret(), meta.exercise, meta.version, meta.candidate, meta.token):
         entry.candidate = meta.candidate

@@ -1,7 +1,7 @@
 """The same work gets the same grade on every candidate's seed, on every exercise (issue 19, item 4).
 
 Each exercise's reference, accuracy-only and robust-demo solutions and a mid-ladder variant
-are graded in docker at five candidate seeds, each trained on its own seed's data and graded
+are graded in docker at six candidate seeds, each trained on its own seed's data and graded
 on its own seed's held-back plan (tests/integration/_seed_fairness.py). Every seed's total
 lies within 3 points of that solution's own mean, and no check of the reference swings by
 more than 0.15 across the seeds. Run by `make test-seeds` (CI runs it after `make test`);

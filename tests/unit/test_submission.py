@@ -161,3 +161,42 @@ def test_missing_and_unknown_inputs(tmp_path: Path) -> None:
     odd.write_text("hi")
     with pytest.raises(SubmissionError, match="not a folder"):
         resolve_submission(odd)
+
+
+def test_peek_meta_reads_exercise_json_of_a_folder_or_archive_with_the_grading_caps(tmp_path: Path) -> None:
+    """The queue's cohort command names each entry's exercise and candidate before uploading it:
+    with the same reader grading uses (a regular file, its first 64 KB), never extracting anything."""
+    from harness.submission import peek_meta
+
+    folder = make_folder(tmp_path / "sub", good_token())
+    meta = json.loads((folder / ".exercise.json").read_text())
+    assert peek_meta(folder).candidate == "ada"
+    good_zip = tmp_path / "good.zip"
+    with zipfile.ZipFile(good_zip, "w") as zf:  # as `shiftwork package` zips a bundle: in its one folder
+        zf.writestr("support-triage-ada/.exercise.json", json.dumps(meta))
+    good_tar = tmp_path / "good.tar.gz"
+    with tarfile.open(good_tar, "w:gz") as tf:
+        data = json.dumps(meta).encode()
+        info = tarfile.TarInfo("./.exercise.json")
+        info.size = len(data)
+        tf.addfile(info, io.BytesIO(data))
+    assert peek_meta(good_zip).candidate == "ada" and peek_meta(good_tar).candidate == "ada"
+    # a symlink in an archive, an oversized file, a folder's symlink, garbage: nothing
+    link_zip = tmp_path / "link.zip"
+    with zipfile.ZipFile(link_zip, "w") as zf:
+        zi = zipfile.ZipInfo(".exercise.json")
+        zi.external_attr = (stat.S_IFLNK | 0o777) << 16
+        zf.writestr(zi, "/etc/passwd")
+    link_tar = tmp_path / "link.tar"
+    with tarfile.open(link_tar, "w") as tf:
+        li = tarfile.TarInfo(".exercise.json")
+        li.type, li.linkname = tarfile.SYMTYPE, "/etc/passwd"
+        tf.addfile(li)
+    big = make_folder(tmp_path / "big")
+    (big / ".exercise.json").write_text(json.dumps({**meta, "pad": "x" * 70_000}))
+    linked = make_folder(tmp_path / "linked")
+    (linked / ".exercise.json").symlink_to(folder / ".exercise.json")
+    junk = tmp_path / "junk.zip"
+    junk.write_bytes(b"PK\x03\x04 not really")
+    for path in (link_zip, link_tar, big, linked, junk, make_folder(tmp_path / "none")):
+        assert peek_meta(path) is None, path
