@@ -12,90 +12,24 @@ import secrets
 import time
 import uuid
 from pathlib import Path
-from typing import Any, Iterable
+from typing import Sequence
 
 from rich.console import Console
 from rich.markup import escape
 
-from grader.checks import provided, resolve, unmet
-from grader.errors import ConfigError, SubmissionError, UsageError
-from grader.exercise import Budgets, Exercise, exercises_dir, load_exercise
+from grader.errors import SubmissionError, UsageError
+from grader.exercise import Budgets, exercises_dir, load_exercise
 from grader.grade import GradePlan, _one_line, cap_depth, run_service, write_grading_report
+from grader.report.model import Report
 from grader.runtime import Runtime
 from grader.transcript import Transcript
-from harness.baseline import Baselines
-from harness.calibration_store import scored_phases
-from harness.data.engine import load_recipe, scenario_with_frames
-from harness.draw import mark_drawn_moves
-from harness.plan_cache import load_plan, plan_cache_dir, plan_key, store_plan
+from harness.plan_cache import plan_cache_dir
+from harness.planning import cached_plan, plan_for, plan_grading  # noqa: F401  (re-exported for callers)
 from harness.runtime.select import choose_runtime
 from harness.secret import derive_seed, load_secret, scrub_environment
 from harness.submission import Submission, redact, resolve_submission, submission_name
 
 log = logging.getLogger(__name__)
-
-# Needs that follow from the scenario files and the calibration alone (see grader.checks.base.provided):
-# a held-back set short of one fails before any traffic is generated (a minute under load).
-_STRUCTURAL_NEEDS = frozenset({"shifted", "drift_onset", "drift_stable", "quality_onset", "performance_onset",
-                               "slice_onset", "load", "restart"})
-
-
-def plan_grading(exercise: Exercise, seed: int, console: Console | None = None,
-                 only: Iterable[str] | None = None) -> GradePlan:
-    """Everything decided before any container starts: checks, held-back traffic, calibration, baselines.
-
-    `only` keeps just the named scenarios (tests and benchmarks grade on a few).
-    """
-    checks = resolve([c.id for c in exercise.checks])  # a typo fails here, before any container
-    status = (console or Console(stderr=True)).status("generating held-back traffic and baselines…")
-    with status:
-        recipe = load_recipe(exercise.dataset)
-        scenarios = exercise.held_back_scenarios()
-        if only is not None:
-            keep = set(only)
-            unknown = keep - {s.name for s in scenarios}
-            if unknown:
-                raise UsageError(f"{exercise.id} has no held-back scenario {', '.join(sorted(unknown))}")
-            scenarios = [s for s in scenarios if s.name in keep]
-        names = {s.name for s in scenarios}
-        full = scored_phases(exercise)
-        scored = full.only(names)
-        ids = [c.id for c in exercise.checks]
-        if only is None:  # the held-back set must measure every check it is weighted on
-            early = {c: n & _STRUCTURAL_NEEDS for c, n in unmet(ids, provided(scored, {}, scenarios)).items()}
-            _refuse_unmeasurable(exercise, {c: n for c, n in early.items() if n})
-        drawn = {s.name: scenario_with_frames(recipe, s, seed) for s in scenarios}
-        traffic = {name: t for name, (t, _) in drawn.items()}
-        if only is None:
-            _refuse_unmeasurable(exercise, unmet(ids, provided(scored, traffic, scenarios)))
-        mark_drawn_moves(recipe, seed, scored, scenarios, traffic, {name: f for name, (_, f) in drawn.items()})
-        baselines = Baselines.for_exercise(exercise.dataset, exercise.label, seed)
-        predictions = baselines.predictions(traffic)
-    return GradePlan(exercise=exercise, seed=seed, scenarios=scenarios, traffic=traffic, scored=scored,
-                     classes=list(recipe.classes), checks=checks, baseline_predictions=predictions,
-                     baseline_name=baselines.spec.describe,
-                     fields=[f.name for f in recipe.fields if f.kind != "id" and f.name != recipe.label])
-
-
-def _refuse_unmeasurable(exercise: Exercise, missing: dict[str, set[str]]) -> None:
-    if missing:
-        raise ConfigError(f"{exercise.id}: the held-back scenarios cannot measure "
-                          + "; ".join(f"{c} (needs {', '.join(sorted(n))})" for c, n in missing.items()))
-
-
-def cached_plan(exercise: Exercise, seed: int, console: Console | None = None, *, cache_dir: Path | None,
-                only: Iterable[str] | None = None) -> GradePlan:
-    """plan_grading, read from / written to the plan cache in `cache_dir` (None: always plan afresh)."""
-    if cache_dir is None:
-        return plan_grading(exercise, seed, console, only=only)
-    only = None if only is None else sorted(set(only))
-    key = plan_key(exercise, seed, only)
-    plan = load_plan(cache_dir, exercise, seed, only, key=key)
-    if plan is None:
-        plan = plan_grading(exercise, seed, console, only=only)
-        store_plan(cache_dir, plan, only, key=key)
-    return plan
-
 
 def pick_seed(exercise_id: str, sub: Submission, seed: int | None) -> int:
     """The traffic seed. Only a verified token lets the candidate id choose it.
@@ -114,7 +48,7 @@ def grade_one(submission: str | Path, *, exercise: str | None = None, out: Path 
               console: Console | None = None, plan: GradePlan | None = None, budgets: Budgets | None = None,
               runtime_obj: Runtime | None = None,
               plan_cache: dict[tuple[str, int], GradePlan] | None = None, plan_dir: Path | None = None,
-              allow_local_git: bool = False, local_fallback: bool = False) -> tuple[Any, Path]:
+              allow_local_git: bool = False, local_fallback: bool = False) -> tuple[Report, Path]:
     """Grade one submission and write its reports. Returns (Report, report folder).
 
     `plan`, `budgets` and `runtime_obj` let tests and benchmarks use small scenarios and budgets.
@@ -131,43 +65,50 @@ def grade_one(submission: str | Path, *, exercise: str | None = None, out: Path 
         planned = time.monotonic()
         if plan is None:
             ex = load_exercise(ex_id)
-            key = (ex.id, pick_seed(ex.id, sub, seed))
+            seed_ = pick_seed(ex.id, sub, seed)
             # a fresh random seed is never asked for again: only a candidate's or a chosen seed is kept
             repeats = seed is not None or bool(sub.verified and sub.meta is not None and sub.meta.candidate)
-            plans_at = plan_dir or plan_cache_dir()
-            pkey = plan_key(ex, key[1]) if repeats and key not in (plan_cache or {}) else None
-            plan = (plan_cache or {}).get(key) or (load_plan(plans_at, ex, key[1], key=pkey) if pkey else None)
-            if plan is None:
-                plan = plan_grading(ex, key[1], console)
-                if pkey:
-                    store_plan(plans_at, plan, key=pkey)
-            if plan_cache is not None:
-                plan_cache[key] = plan
+            plan = plan_for(ex, seed_, console, cache_dir=(plan_dir or plan_cache_dir()) if repeats else None,
+                            memo=plan_cache)
         ex = plan.exercise
-        budgets = budgets or ex.budgets
-        out = out or Path("reports") / sub.name
-        transcript = Transcript(exercise=ex.id, submission=sub.name, runtime=runtime, seed=plan.seed,
-                                candidate=sub.meta.candidate if sub.meta else None, reasons=list(sub.flags))
-        transcript.timings_s["plan"] = round(time.monotonic() - planned, 3)
+        reasons = list(sub.flags)
         if sub.meta is not None and sub.meta.exercise != ex.id:
-            transcript.reasons.append(f"graded as {ex.id} although .exercise.json names {sub.meta.exercise}")
+            reasons.append(f"graded as {ex.id} although .exercise.json names {sub.meta.exercise}")
         label = f"sw-{sub.name[:20]}-{uuid.uuid4().hex[:8]}"
         if runtime_obj is None:
             runtime_obj = choose_runtime(runtime, ex, console, label, fallback=local_fallback)
-        transcript.runtime = runtime_obj.name
-        if not runtime_obj.isolates:
-            transcript.notes.extend(getattr(runtime_obj, "notes", None)
-                                    or [f"graded with the {runtime_obj.name} runtime: the submission was NOT isolated"])
         console.print(f"grading [bold]{escape(sub.name)}[/] ({escape(ex.id)}, seed {plan.seed}, "
                       f"runtime {escape(runtime_obj.name)})", highlight=False)
-        try:
-            if not runtime_obj.isolates:
-                scrub_environment()  # the unsandboxed service could read it from our environment
-            run_service(runtime_obj, sub.folder, plan, transcript, budgets)
-        finally:
-            runtime_obj.teardown()
+        return grade_prepared(sub.folder, plan, runtime_obj, out or Path("reports") / sub.name, budgets=budgets,
+                              console=console, name=sub.name, candidate=sub.meta.candidate if sub.meta else None,
+                              reasons=reasons, plan_s=time.monotonic() - planned)
+
+
+def grade_prepared(folder: Path, plan: GradePlan, runtime: Runtime, out: Path, *, budgets: Budgets | None = None,
+                   console: Console | None = None, name: str | None = None, candidate: str | None = None,
+                   reasons: Sequence[str] = (), plan_s: float = 0.0, note_unisolated: bool = True
+                   ) -> tuple[Report, Path]:
+    """Run the service in `folder` on `runtime` against `plan`, then write the reports into `out`.
+
+    Every grading ends here: `shiftwork grade` (grade_one), a cohort, the queue's workers, the
+    self-check (on the public plan) and the benchmarks. The runtime is torn down whatever happens.
+    `note_unisolated`: say in the report when the runtime did not isolate the service (the
+    self-check, on the candidate's own machine, does not).
+    """
+    transcript = Transcript(exercise=plan.exercise.id, submission=name or folder.name, runtime=runtime.name,
+                            seed=plan.seed, candidate=candidate, reasons=list(reasons))
+    transcript.timings_s["plan"] = round(plan_s, 3)
+    if not runtime.isolates and note_unisolated:
+        transcript.notes.extend(getattr(runtime, "notes", None)
+                                or [f"graded with the {runtime.name} runtime: the submission was NOT isolated"])
+    try:
+        if not runtime.isolates:
+            scrub_environment()  # the unsandboxed service could read it from our environment
+        run_service(runtime, folder, plan, transcript, budgets or plan.exercise.budgets)
+    finally:
+        runtime.teardown()
     cap_depth(transcript)
-    return write_grading_report(plan, transcript, out, console)
+    return write_grading_report(plan, transcript, out, console or Console(stderr=True))
 
 
 def _refuse_a_shipped_solution_without_data(submission: str | Path) -> None:

@@ -76,7 +76,7 @@ def _files(exercise: Exercise) -> list[tuple[str, Path]]:
     sources = [p for folder in (code / "grader", code / "harness" / "data") for p in sorted(folder.rglob("*.py"))
                if "__pycache__" not in p.parts]
     sources += [code / "harness" / n for n in ("baseline.py", "calibration.py", "calibration_store.py", "draw.py",
-                                                "grading.py", "plan_cache.py")]
+                                                "planning.py", "grading.py", "plan_cache.py")]
     return files + [(f"code/{p.relative_to(code).as_posix()}", p) for p in sources]
 
 

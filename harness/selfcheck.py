@@ -25,13 +25,13 @@ from grader.checks import provided, resolve, unmet
 from grader.checks.base import FieldTruth, Scored
 from grader.errors import ShiftworkError, UsageError
 from grader.exercise import DIMENSIONS, Budgets, CheckSpec, Exercise, Limits
-from grader.grade import GradePlan, run_service, write_grading_report
+from grader.grade import GradePlan
 from grader.scenario import Scenario
-from grader.transcript import Transcript
 from grader.truth import ScenarioTraffic
 from harness.baseline import Baselines, BaselineSpec
 from harness.calibration_store import scored_phases
 from harness.data.kinds import kind_for
+from harness.grading import grade_prepared
 from harness.runtime.select import choose_runtime
 
 log = logging.getLogger(__name__)
@@ -254,17 +254,14 @@ def replay_and_score(bundle: Bundle, exercise: Exercise, rt: Any, service: Path,
                      traffic={traffic.scenario: traffic}, scored=settings.scored(), classes=list(settings.classes),
                      checks=resolve([c.id for c in exercise.checks]), baseline_predictions=_baselines(bundle),
                      baseline_name=settings.baseline.describe, fields=list(settings.fields))
-    transcript = Transcript(exercise=settings.exercise, submission=bundle.root.name, runtime=rt.name,
-                            candidate=bundle.meta.get("candidate"), seed=traffic.seed)
     console.print("preparing your service (build, or install and run its python build steps)", highlight=False)
-    try:
-        run_service(rt, service, plan, transcript, settings.budgets)
-    finally:
-        rt.teardown()
-    if transcript.startup_s is not None:
-        console.print(f"your service answered /health after {transcript.startup_s:.1f} s", highlight=False)
     # the grader's own summary line would show a total: the self-check prints its table instead
-    report, out = write_grading_report(plan, transcript, bundle.root / REPORT_DIR, Console(quiet=True))
+    report, out = grade_prepared(service, plan, rt, bundle.root / REPORT_DIR, budgets=settings.budgets,
+                                 console=Console(quiet=True), name=bundle.root.name,
+                                 candidate=bundle.meta.get("candidate"), note_unisolated=False)
+    ready = next((c.metrics.get("startup_s") for c in report.checks if c.id == "startup_time"), None)
+    if isinstance(ready, (int, float)):
+        console.print(f"your service answered /health after {ready:.1f} s", highlight=False)
     return SelfCheckOutcome(status=report.status, reasons=list(report.reasons), results=list(report.checks),
                             log_tail=transcript.log_tail,
                             reports=[out / "report.md", out / "report.html", out / "report.json"],

@@ -446,11 +446,13 @@ def test_unverified_submissions_never_choose_their_seed(tmp_path: Path) -> None:
 def test_report_of_an_unverified_submission_says_so(tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
                                                    refusing_runtime: Any) -> None:
     import harness.grading as grading
+    import harness.planning as planning
     from rich.console import Console
 
     seen: list[int] = []
-    real = grading.plan_grading
-    monkeypatch.setattr(grading, "plan_grading", lambda ex, seed, console=None: seen.append(seed) or real(ex, seed, console))
+    real = planning.plan_grading
+    monkeypatch.setattr(planning, "plan_grading",
+                        lambda ex, seed, console=None, only=None: seen.append(seed) or real(ex, seed, console, only=only))
     sub = service_folder(tmp_path / "sub", tmp_path / "never")
     report, out = grading.grade_one(sub, exercise="support-triage", out=tmp_path / "out", runtime_obj=refusing_runtime,
                                     console=Console(quiet=True))

@@ -48,17 +48,18 @@ def test_the_key_changes_with_a_scenario_the_seed_or_the_selection_not_with_a_so
 def test_a_hit_equals_a_fresh_plan_and_a_changed_input_or_a_bad_file_plans_again(
         tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     import harness.grading as grading
+    import harness.planning as planning
 
     cache = tmp_path / "plans"
     ex = load_exercise(EXERCISE)
     calls: list[int] = []
-    real = grading.plan_grading
+    real = planning.plan_grading
 
     def counted(exercise: Any, seed: int, console: Any = None, only: Any = None) -> Any:
         calls.append(seed)
         return real(exercise, seed, console, only=only)
 
-    monkeypatch.setattr(grading, "plan_grading", counted)
+    monkeypatch.setattr(planning, "plan_grading", counted)
     fresh = grading.cached_plan(ex, 7, cache_dir=cache, only=ONLY)
     [stored] = cache.glob("*.pkl")
     hit = grading.cached_plan(ex, 7, cache_dir=cache, only=ONLY)
@@ -82,7 +83,7 @@ def test_a_hit_equals_a_fresh_plan_and_a_changed_input_or_a_bad_file_plans_again
     shutil.copytree(ROOT / "datasets", home / "datasets", ignore=shutil.ignore_patterns("__pycache__"))
     monkeypatch.setenv("SHIFTWORK_HOME", str(home))
     # the checkout's calibration: the edited copy would otherwise re-simulate for a minute
-    monkeypatch.setattr(grading, "scored_phases", lambda exercise: fresh.scored)
+    monkeypatch.setattr(planning, "scored_phases", lambda exercise: fresh.scored)
     copy = load_exercise(EXERCISE)
     grading.cached_plan(copy, 7, cache_dir=cache, only=ONLY)
     assert calls == [7, 8, 7, 7]  # the same contents elsewhere: the checkout's plan is a hit
@@ -117,16 +118,17 @@ def test_the_cache_folder_is_resolved_when_asked(tmp_path: Path, monkeypatch: py
 def test_grade_one_keeps_the_plan_of_a_chosen_seed_and_never_of_a_random_one(
         tmp_path: Path, monkeypatch: pytest.MonkeyPatch, refusing_runtime: Any) -> None:
     import harness.grading as grading
+    import harness.planning as planning
     from rich.console import Console
 
     sub = tmp_path / "sub"
     sub.mkdir()
     (sub / "Dockerfile").write_text("FROM python:3.11-slim\nCMD [\"python\", \"-c\", \"pass\"]\n")
     seen: list[int] = []
-    real = grading.plan_grading
+    real = planning.plan_grading
     # one scenario's plan stands for the full one: what is kept, and when, is under test
-    monkeypatch.setattr(grading, "plan_grading",
-                        lambda ex, seed, console=None: seen.append(seed) or real(ex, seed, console, only=ONLY))
+    monkeypatch.setattr(planning, "plan_grading",
+                        lambda ex, seed, console=None, only=None: seen.append(seed) or real(ex, seed, console, only=ONLY))
     cache = tmp_path / "plans"
 
     def grade(seed: int | None, n: int) -> Any:

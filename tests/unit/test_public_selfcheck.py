@@ -1,7 +1,7 @@
 """The public self-check shows every habit that counts, says what its phases do, and leaks nothing.
 
 For each exercise: every check the held-back set weighs (every check of exercise.toml: the
-planner refuses a held-back set that cannot measure one, harness.grading.plan_grading) has
+planner refuses a held-back set that cannot measure one, harness.planning.plan_grading) has
 what it needs in the public scenario, judged the way the planner and the bundle judge it
 (grader.checks.base.provided / unmet on the public scenario's calibrated expectations and
 its generated traffic); every phase the public scenario asks to be scored passes calibration;

@@ -139,14 +139,14 @@ def test_a_held_back_set_that_cannot_measure_a_weighted_check_fails_before_any_c
     import shutil
     from pathlib import Path
 
-    import harness.grading as grading
+    import harness.planning as planning
     from grader.errors import ConfigError
     from grader.exercise import load_exercise
-    from harness.grading import plan_grading
+    from harness.planning import plan_grading
 
     # the checkout's (cached) calibration of the real exercise: no need to simulate the copy again
-    real = grading.scored_phases(load_exercise("support-triage"))
-    monkeypatch.setattr(grading, "scored_phases", lambda ex: real)
+    real = planning.scored_phases(load_exercise("support-triage"))
+    monkeypatch.setattr(planning, "scored_phases", lambda ex: real)
     src = Path(__file__).resolve().parents[2] / "exercises" / "support-triage"
     shutil.copytree(src, tmp_path / "exercises" / "support-triage", ignore=shutil.ignore_patterns("solutions", "starter"))
     toml = tmp_path / "exercises" / "support-triage" / "exercise.toml"
