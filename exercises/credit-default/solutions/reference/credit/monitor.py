@@ -178,7 +178,10 @@ class Monitor:
     ref: Reference
     window: int = 500
     lag: int = 100
-    perf_window: int = 300
+    # 500 labelled outcomes, as one window of the grader's calibration: at 300 the overall drop of a
+    # one-group drift (men's defaults) left p near 0.01 on some seeds and the alarm flickered (seed
+    # 424242: on in 5 of 7 reads); at 500 it holds on every seed tried
+    perf_window: int = 500
     # ~400 of one group's outcomes is about a thousand records of traffic. At 150 (fewer than the
     # ~200 men in one 500-record window the grader calibrates with), a drop of 0.83 -> 0.68 left
     # p around Holm's 0.005 on some seeds and the alarm flickered; at 400 it holds in every read
