@@ -86,17 +86,19 @@ def grade_one(submission: str | Path, *, exercise: str | None = None, out: Path 
 
 def grade_prepared(folder: Path, plan: GradePlan, runtime: Runtime, out: Path, *, budgets: Budgets | None = None,
                    console: Console | None = None, name: str | None = None, candidate: str | None = None,
-                   reasons: Sequence[str] = (), plan_s: float = 0.0, note_unisolated: bool = True
-                   ) -> tuple[Report, Path]:
+                   reasons: Sequence[str] = (), plan_s: float = 0.0, note_unisolated: bool = True,
+                   transcript: Transcript | None = None) -> tuple[Report, Path]:
     """Run the service in `folder` on `runtime` against `plan`, then write the reports into `out`.
 
     Every grading ends here: `shiftwork grade` (grade_one), a cohort, the queue's workers, the
     self-check (on the public plan) and the benchmarks. The runtime is torn down whatever happens.
     `note_unisolated`: say in the report when the runtime did not isolate the service (the
-    self-check, on the candidate's own machine, does not).
+    self-check, on the candidate's own machine, does not). `transcript`: an empty one to fill
+    (the caller reads it afterwards), else one is made from `name`, `candidate` and `reasons`.
     """
-    transcript = Transcript(exercise=plan.exercise.id, submission=name or folder.name, runtime=runtime.name,
-                            seed=plan.seed, candidate=candidate, reasons=list(reasons))
+    if transcript is None:
+        transcript = Transcript(exercise=plan.exercise.id, submission=name or folder.name, runtime=runtime.name,
+                                seed=plan.seed, candidate=candidate, reasons=list(reasons))
     transcript.timings_s["plan"] = round(plan_s, 3)
     if not runtime.isolates and note_unisolated:
         transcript.notes.extend(getattr(runtime, "notes", None)

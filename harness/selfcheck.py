@@ -27,6 +27,7 @@ from grader.errors import ShiftworkError, UsageError
 from grader.exercise import DIMENSIONS, Budgets, CheckSpec, Exercise, Limits
 from grader.grade import GradePlan
 from grader.scenario import Scenario
+from grader.transcript import Transcript
 from grader.truth import ScenarioTraffic
 from harness.baseline import Baselines, BaselineSpec
 from harness.calibration_store import scored_phases
@@ -255,13 +256,13 @@ def replay_and_score(bundle: Bundle, exercise: Exercise, rt: Any, service: Path,
                      checks=resolve([c.id for c in exercise.checks]), baseline_predictions=_baselines(bundle),
                      baseline_name=settings.baseline.describe, fields=list(settings.fields))
     console.print("preparing your service (build, or install and run its python build steps)", highlight=False)
-    # the grader's own summary line would show a total: the self-check prints its table instead
+    transcript = Transcript(exercise=settings.exercise, submission=bundle.root.name, runtime=rt.name,
+                            candidate=bundle.meta.get("candidate"), seed=traffic.seed)
+    # the grader's own summary line would show a total (a quiet console): the self-check prints its table
     report, out = grade_prepared(service, plan, rt, bundle.root / REPORT_DIR, budgets=settings.budgets,
-                                 console=Console(quiet=True), name=bundle.root.name,
-                                 candidate=bundle.meta.get("candidate"), note_unisolated=False)
-    ready = next((c.metrics.get("startup_s") for c in report.checks if c.id == "startup_time"), None)
-    if isinstance(ready, (int, float)):
-        console.print(f"your service answered /health after {ready:.1f} s", highlight=False)
+                                 console=Console(quiet=True), note_unisolated=False, transcript=transcript)
+    if transcript.startup_s is not None:
+        console.print(f"your service answered /health after {transcript.startup_s:.1f} s", highlight=False)
     return SelfCheckOutcome(status=report.status, reasons=list(report.reasons), results=list(report.checks),
                             log_tail=transcript.log_tail,
                             reports=[out / "report.md", out / "report.html", out / "report.json"],
