@@ -119,9 +119,20 @@ class Gradings:
         self._done[key] = report
         return report
 
-    def solution(self, name: str, runtime: str = "local", exercise: str = EXERCISE) -> Any:
+    @property
+    def runtime(self) -> str:
+        """Where the runtime-independent promises grade a solution: docker when an engine answers (so a
+        solution is graded once per session and the docker tests share it), else local."""
+        if "_runtime" not in self.__dict__:
+            from harness.runtime.docker_engine import docker_available
+
+            self._runtime = "docker" if docker_available() else "local"
+        return self._runtime
+
+    def solution(self, name: str, runtime: str | None = None, exercise: str = EXERCISE) -> Any:
         """A committed solution of `exercise` (default support-triage), materialized with seed 7 and
-        graded with that exercise's full plan."""
+        graded with that exercise's full plan (runtime: `self.runtime` unless named)."""
+        runtime = runtime or self.runtime
         from harness.solutions import materialize_solution
 
         other = exercise != EXERCISE  # support-triage keeps its keys and labels as they were

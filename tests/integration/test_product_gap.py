@@ -27,7 +27,7 @@ ACCURACY_SLACK = 0.02  # the demos' model may be at most 2 points less accurate 
 @pytest.fixture(scope="module")
 def graded(gradings: Gradings) -> dict:
     out = {name: gradings.solution(name) for name in ("reference", *DEMOS)}
-    log.warning("product gap (local runtime, full plan, seed 7):\n%s",
+    log.warning("product gap (%s runtime, full plan, seed 7):\n%s", gradings.runtime,
                 format_table([score_row(name, r) for name, r in out.items()]))
     return out
 
@@ -71,7 +71,8 @@ def test_grading_twice_gives_the_same_score(graded: dict, gradings: Gradings) ->
     from harness.solutions import materialize_solution
 
     folder = materialize_solution("support-triage", "reference", gradings.tmp / "again" / "reference", seed=7)
-    again = gradings.grade(("solution", "reference", "local", "again"), folder, name="reference (again)")
+    again = gradings.grade(("solution", "reference", gradings.runtime, "again"), folder, runtime=gradings.runtime,
+                           name="reference (again)")
     assert abs(again.score - graded["reference"].score) <= 1, (again.score, graded["reference"].score)
 
 
@@ -82,7 +83,7 @@ CREDIT = "credit-default"
 @pytest.fixture(scope="module")
 def graded_credit(gradings: Gradings) -> dict:
     out = {name: gradings.solution(name, exercise=CREDIT) for name in ("reference", *DEMOS)}
-    log.warning("product gap, %s (local runtime, full plan, seed 7):\n%s", CREDIT,
+    log.warning("product gap, %s (%s runtime, full plan, seed 7):\n%s", CREDIT, gradings.runtime,
                 format_table([score_row(f"{CREDIT}/{name}", r) for name, r in out.items()]))
     return out
 
@@ -123,8 +124,8 @@ def test_credit_default_grading_twice_gives_the_same_score(graded_credit: dict, 
     from harness.solutions import materialize_solution
 
     folder = materialize_solution(CREDIT, "reference", gradings.tmp / "again" / f"{CREDIT}-reference", seed=7)
-    again = gradings.grade(("solution", "reference", "local", CREDIT, "again"), folder,
-                           plan=gradings.plan_for(CREDIT), name=f"{CREDIT}/reference (again)")
+    again = gradings.grade(("solution", "reference", gradings.runtime, CREDIT, "again"), folder,
+                           runtime=gradings.runtime, plan=gradings.plan_for(CREDIT), name=f"{CREDIT}/reference (again)")
     assert abs(again.score - graded_credit["reference"].score) <= 1, (again.score, graded_credit["reference"].score)
 
 

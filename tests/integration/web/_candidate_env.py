@@ -143,21 +143,20 @@ def built_source(root: Path) -> Source:
     two threads ask for it at once; all three must end with one build."""
     if "source" in _SOURCE:
         return _SOURCE["source"]
-    from harness import bundle as bundle_mod
     from harness.web import bundles
 
     mp = pytest.MonkeyPatch()
     mp.setenv("SHIFTWORK_SECRET", SECRET)  # never the machine's own grader secret
     env = make_env(root / "data", None, None)
     calls: list[str] = []
-    real = bundle_mod.package_bundle
+    real = bundles.package_bundle
 
     def counting(*args: Any, **kwargs: Any) -> Any:
         calls.append(kwargs.get("candidate", ""))
         return real(*args, **kwargs)
 
     try:
-        mp.setattr(bundle_mod, "package_bundle", counting)
+        mp.setattr(bundles, "package_bundle", counting)  # where the app calls it
         token, invite_id = env.invite()
         page = env.client.get(f"/i/{token}")
         assert page.status_code == 200, page.text
