@@ -149,3 +149,16 @@ def field_rows(recipe: Recipe, data_kind: DataKind) -> list[str]:
             kind, valid = f.kind, ""
         lines.append(f"| `{f.name}` | {kind} | {valid} | {f.description} |")
     return lines
+
+
+def train_csv_with_label(recipe: Recipe) -> str:
+    """What train.csv holds, for a classification dictionary."""
+    return (f"`train.csv` has one row per record: {len(recipe.field_names)} input fields and the label "
+            f"column `{recipe.label}`. The same fields arrive as JSON objects in `POST /predict`, without the label.")
+
+
+def opening(recipe: Recipe, kind: DataKind, train_csv: str) -> list[str]:
+    """The start every kind's dictionary shares: title, description, what train.csv holds, the fields table
+    (its label row is the kind's)."""
+    return [f"# Data dictionary: {recipe.name}", "", recipe.description, "", train_csv, "", "## Fields", "",
+            "| field | type | valid values | description |", "| --- | --- | --- | --- |", *field_rows(recipe, kind)]

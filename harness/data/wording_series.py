@@ -12,7 +12,7 @@ from harness.data.dictionary import (
     SEVERAL_PROBLEMS,
     _fmt,
     beyond_training_rule,
-    field_rows,
+    opening,
     other_spellings,
     spellings_section,
 )
@@ -32,19 +32,10 @@ def series_dictionary(recipe: Recipe, kind: DataKind) -> str:
     when = kind.example_time(recipe)
     zoned = when.astimezone(LOCAL).strftime(ZONED_FORMATS[0])
     lines = [
-        f"# Data dictionary: {recipe.name}",
-        "",
-        recipe.description,
-        "",
-        f"`train.csv` has one row per record: {len(recipe.field_names)} input fields and the actual "
-        f"`{recipe.label}` (MW) of the half-hour the record asks about. The same fields arrive as JSON "
-        "objects in `POST /predict`, without the actual; actuals arrive later through `POST /feedback`.",
-        "",
-        "## Fields",
-        "",
-        "| field | type | valid values | description |",
-        "| --- | --- | --- | --- |",
-        *field_rows(recipe, kind),
+        *opening(recipe, kind, f"`train.csv` has one row per record: {len(recipe.field_names)} input fields and "
+                 f"the actual `{recipe.label}` (MW) of the half-hour the record asks about. The same fields arrive "
+                 "as JSON objects in `POST /predict`, without the actual; actuals arrive later through "
+                 "`POST /feedback`."),
         f"| `{recipe.label}` | number | 0 to 10000 (MW) | the measured demand of that half-hour "
         "(train.csv and /feedback only) |",
         "",

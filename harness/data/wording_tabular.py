@@ -12,9 +12,10 @@ from harness.data.dictionary import (
     SEVERAL_PROBLEMS,
     _fmt,
     beyond_training_rule,
-    field_rows,
+    opening,
     other_spellings,
     spellings_section,
+    train_csv_with_label,
 )
 from harness.data.kind_base import DataKind
 from harness.data.recipe import CategoricalField, NumericField, Recipe
@@ -29,18 +30,7 @@ def tabular_dictionary(recipe: Recipe, kind: DataKind) -> str:
     periodic = [f for f in numeric if f.period_formats]
     source = recipe.source
     lines = [
-        f"# Data dictionary: {recipe.name}",
-        "",
-        recipe.description,
-        "",
-        f"`train.csv` has one row per record: {len(recipe.field_names)} input fields and the label "
-        f"column `{recipe.label}`. The same fields arrive as JSON objects in `POST /predict`, without the label.",
-        "",
-        "## Fields",
-        "",
-        "| field | type | valid values | description |",
-        "| --- | --- | --- | --- |",
-        *field_rows(recipe, kind),
+        *opening(recipe, kind, train_csv_with_label(recipe)),
         f"| `{recipe.label}` | label | " + ", ".join(f"`{c}`" for c in recipe.classes)
         + " | what happened next (train.csv only) |",
         "",

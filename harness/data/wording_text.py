@@ -6,29 +6,17 @@ from harness.data.dictionary import (
     SEVERAL_PROBLEMS,
     _fmt,
     beyond_training_rule,
-    field_rows,
+    opening,
     other_spellings,
     spellings_section,
+    train_csv_with_label,
 )
 from harness.data.kind_base import DataKind
 from harness.data.recipe import Recipe
 
 
 def text_dictionary(recipe: Recipe, kind: DataKind) -> str:
-    lines = [
-        f"# Data dictionary: {recipe.name}",
-        "",
-        recipe.description,
-        "",
-        f"`train.csv` has one row per record: {len(recipe.field_names)} input fields and the label "
-        f"column `{recipe.label}`. The same fields arrive as JSON objects in `POST /predict`, without the label.",
-        "",
-        "## Fields",
-        "",
-        "| field | type | valid values | description |",
-        "| --- | --- | --- | --- |",
-    ]
-    lines += field_rows(recipe, kind)
+    lines = opening(recipe, kind, train_csv_with_label(recipe))
     lines.append(f"| `{recipe.label}` | label | " + ", ".join(f"`{c}`" for c in recipe.classes)
                  + " | the queue to predict (train.csv only) |")
     required = recipe.text.required_any if recipe.text else []
