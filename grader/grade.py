@@ -24,7 +24,7 @@ from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, T
 from grader.checks.base import Check, CheckContext, CheckResult, Scored
 from grader.errors import RuntimeUnavailable, UsageError
 from grader.exercise import DIMENSIONS, Budgets, Exercise
-from grader.replay import Replayer, ReplayBudgets, ReplayStopped
+from grader.replay import WARM_AHEAD, ReplayBudgets, Replayer, ReplayStopped
 from grader.report import build_report, write_reports
 from grader.runtime import Runtime, RuntimeFailure
 from grader.scenario import Scenario
@@ -100,23 +100,39 @@ def _progress() -> Progress:
 def run_service(runtime: Runtime, folder: Path, plan: GradePlan, transcript: Transcript,
                 budgets: Budgets) -> None:
     """Build, start and replay everything into `transcript`. Never raises for the candidate's faults."""
-    t = transcript.timings_s
+    if build_service(runtime, folder, transcript):
+        replay_service(runtime, plan, transcript, budgets)
+
+
+def build_service(runtime: Runtime, folder: Path, transcript: Transcript) -> bool:
+    """Build (prepare) the service; False, with the transcript saying why, when it did not build.
+
+    It needs no plan: the application plans meanwhile (harness.planning.PlanJob).
+    """
     began = time.monotonic()
     try:
         runtime.prepare(folder)
+        return True
     except RuntimeFailure as exc:
         _fail(transcript, runtime, exc)
-        return
     except RuntimeUnavailable:
         raise  # the grader's machine, not the submission: a one-line error
     except Exception as exc:  # e.g. a Docker APIError or an unreadable Dockerfile: the submission's report says so
         log.debug("prepare() failed", exc_info=True)
         _fail(transcript, runtime, RuntimeFailure("build_failed", _one_line("the build could not run", exc)))
-        return
     finally:
-        t["build"] = round(time.monotonic() - began, 3)
+        transcript.timings_s["build"] = round(time.monotonic() - began, 3)
+    return False
+
+
+def replay_service(runtime: Runtime, plan: GradePlan, transcript: Transcript, budgets: Budgets) -> None:
+    """Start the built service and replay the plan into `transcript`. Never raises for the candidate's faults."""
+    t = transcript.timings_s
     began = time.monotonic()
     rb = ReplayBudgets.from_budgets(budgets, started=began)  # the grading clock starts with the service
+    # The fresh copies the next scenarios need start alongside the first one: with a weight far
+    # below the measured copy's, they use what its single-threaded start leaves of the machine.
+    runtime.warm(budgets.startup_s, copies=min(WARM_AHEAD, len(plan.scenarios) - 1))
     try:
         info = runtime.start(budgets.startup_s)
     except RuntimeFailure as exc:
@@ -161,11 +177,11 @@ def run_service(runtime: Runtime, folder: Path, plan: GradePlan, transcript: Tra
         t["replay"] = round(time.monotonic() - began, 3)
         if rep is not None:
             t["replay_restart_wait"] = round(rep.restart_wait_s, 3)
-        transcript.peak_memory_mb = runtime.peak_memory_mb()
         try:
             transcript.oom_killed = transcript.oom_killed or runtime.state().oom_killed
         except Exception:  # a state query must not lose the transcript
             log.debug("runtime.state() failed after replay", exc_info=True)
+        transcript.peak_memory_mb = runtime.peak_memory_mb()  # after state(): it may reuse that query's sample
 
 
 def _one_line(what: str, exc: BaseException) -> str:

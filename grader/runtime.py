@@ -52,8 +52,8 @@ class Runtime(abc.ABC):
     def warm(self, startup_budget_s: float, copies: int = 1) -> None:
         """Keep `copies` fresh copies of the service starting in the background (a speed-up; may do nothing).
 
-        Replay calls it while a scenario runs, so that `fresh()` before the next scenarios
-        costs no waiting. A warm copy sees no traffic until `fresh()` makes it current.
+        The grader calls it as the first copy starts and while each scenario runs, so that
+        `fresh()` before the next scenarios costs no waiting. A warm copy sees no traffic until `fresh()` makes it current.
         """
 
     def fresh(self, startup_budget_s: float) -> StartInfo:

@@ -19,12 +19,12 @@ from rich.markup import escape
 
 from grader.errors import SubmissionError, UsageError
 from grader.exercise import Budgets, exercises_dir, load_exercise
-from grader.grade import GradePlan, _one_line, cap_depth, run_service, write_grading_report
+from grader.grade import GradePlan, _one_line, build_service, cap_depth, replay_service, write_grading_report
 from grader.report.model import Report
 from grader.runtime import Runtime
 from grader.transcript import Transcript
 from harness.plan_cache import plan_cache_dir
-from harness.planning import cached_plan, plan_for, plan_grading  # noqa: F401  (re-exported for callers)
+from harness.planning import PlanJob, cached_plan, plan_for, plan_grading  # noqa: F401  (re-exported for callers)
 from harness.runtime.select import choose_runtime
 from harness.secret import derive_seed, load_secret, scrub_environment
 from harness.submission import Submission, redact, resolve_submission, submission_name
@@ -45,16 +45,17 @@ def pick_seed(exercise_id: str, sub: Submission, seed: int | None) -> int:
 
 def grade_one(submission: str | Path, *, exercise: str | None = None, out: Path | None = None,
               runtime: str = "auto", seed: int | None = None, allow_bad_token: bool = False,
-              console: Console | None = None, plan: GradePlan | None = None, budgets: Budgets | None = None,
+              console: Console | None = None, plan: GradePlan | PlanJob | None = None, budgets: Budgets | None = None,
               runtime_obj: Runtime | None = None,
               plan_cache: dict[tuple[str, int], GradePlan] | None = None, plan_dir: Path | None = None,
               allow_local_git: bool = False, local_fallback: bool = False) -> tuple[Report, Path]:
     """Grade one submission and write its reports. Returns (Report, report folder).
 
-    `plan`, `budgets` and `runtime_obj` let tests and benchmarks use small scenarios and budgets.
-    Plans are read from and kept in `plan_dir` (default: plan_cache_dir(), resolved per call).
-    `local_fallback` lets `auto` run the submission unsandboxed when no engine answers: only
-    for code the grader trusts (`make demo` grades the project's own solutions).
+    Without a `plan`, the plan is made (or read from `plan_dir`, default plan_cache_dir()) on a
+    thread of its own while the submission builds. `plan`, `budgets` and `runtime_obj` let tests
+    and benchmarks use small scenarios and budgets. `local_fallback` lets `auto` run the
+    submission unsandboxed when no engine answers: only for code the grader trusts (`make demo`
+    grades the project's own solutions).
     """
     console = console or Console(stderr=True)
     _refuse_a_shipped_solution_without_data(submission)
@@ -62,14 +63,13 @@ def grade_one(submission: str | Path, *, exercise: str | None = None, out: Path 
         ex_id = exercise or (sub.meta.exercise if sub.meta else None) or (plan.exercise.id if plan else None)
         if not ex_id:
             raise UsageError(f"{sub.name}: no exercise named: pass --exercise, or grade a bundle with .exercise.json")
-        planned = time.monotonic()
         if plan is None:
             ex = load_exercise(ex_id)
             seed_ = pick_seed(ex.id, sub, seed)
             # a fresh random seed is never asked for again: only a candidate's or a chosen seed is kept
             repeats = seed is not None or bool(sub.verified and sub.meta is not None and sub.meta.candidate)
-            plan = plan_for(ex, seed_, console, cache_dir=(plan_dir or plan_cache_dir()) if repeats else None,
-                            memo=plan_cache)
+            cache_dir = (plan_dir or plan_cache_dir()) if repeats else None
+            plan = PlanJob.start(ex, seed_, lambda: plan_for(ex, seed_, console, cache_dir=cache_dir, memo=plan_cache))
         ex = plan.exercise
         reasons = list(sub.flags)
         if sub.meta is not None and sub.meta.exercise != ex.id:
@@ -81,36 +81,43 @@ def grade_one(submission: str | Path, *, exercise: str | None = None, out: Path 
                       f"runtime {escape(runtime_obj.name)})", highlight=False)
         return grade_prepared(sub.folder, plan, runtime_obj, out or Path("reports") / sub.name, budgets=budgets,
                               console=console, name=sub.name, candidate=sub.meta.candidate if sub.meta else None,
-                              reasons=reasons, plan_s=time.monotonic() - planned)
+                              reasons=reasons)
 
 
-def grade_prepared(folder: Path, plan: GradePlan, runtime: Runtime, out: Path, *, budgets: Budgets | None = None,
-                   console: Console | None = None, name: str | None = None, candidate: str | None = None,
-                   reasons: Sequence[str] = (), plan_s: float = 0.0, note_unisolated: bool = True,
+def grade_prepared(folder: Path, plan: GradePlan | PlanJob, runtime: Runtime, out: Path, *,
+                   budgets: Budgets | None = None, console: Console | None = None, name: str | None = None,
+                   candidate: str | None = None, reasons: Sequence[str] = (), note_unisolated: bool = True,
                    transcript: Transcript | None = None) -> tuple[Report, Path]:
     """Run the service in `folder` on `runtime` against `plan`, then write the reports into `out`.
 
     Every grading ends here: `shiftwork grade` (grade_one), a cohort, the queue's workers, the
-    self-check (on the public plan) and the benchmarks. The runtime is torn down whatever happens.
+    self-check (on the public plan) and the benchmarks. A plan still being made (PlanJob) is
+    waited for once the service has built. The runtime is torn down whatever happens.
     `note_unisolated`: say in the report when the runtime did not isolate the service (the
     self-check, on the candidate's own machine, does not). `transcript`: an empty one to fill
     (the caller reads it afterwards), else one is made from `name`, `candidate` and `reasons`.
     """
+    job = plan if isinstance(plan, PlanJob) else PlanJob.ready(plan)
     if transcript is None:
-        transcript = Transcript(exercise=plan.exercise.id, submission=name or folder.name, runtime=runtime.name,
-                                seed=plan.seed, candidate=candidate, reasons=list(reasons))
-    transcript.timings_s["plan"] = round(plan_s, 3)
+        transcript = Transcript(exercise=job.exercise.id, submission=name or folder.name, runtime=runtime.name,
+                                seed=job.seed, candidate=candidate, reasons=list(reasons))
     if not runtime.isolates and note_unisolated:
         transcript.notes.extend(getattr(runtime, "notes", None)
                                 or [f"graded with the {runtime.name} runtime: the submission was NOT isolated"])
     try:
         if not runtime.isolates:
             scrub_environment()  # the unsandboxed service could read it from our environment
-        run_service(runtime, folder, plan, transcript, budgets or plan.exercise.budgets)
+        if build_service(runtime, folder, transcript):
+            waited = time.monotonic()
+            ready = job.result()
+            transcript.timings_s["plan_wait"] = round(time.monotonic() - waited, 3)
+            replay_service(runtime, ready, transcript, budgets or job.exercise.budgets)
     finally:
         runtime.teardown()
+    ready = job.result()  # a submission that did not build still gets a report naming every check
+    transcript.timings_s["plan"] = round(job.seconds, 3)
     cap_depth(transcript)
-    return write_grading_report(plan, transcript, out, console or Console(stderr=True))
+    return write_grading_report(ready, transcript, out, console or Console(stderr=True))
 
 
 def _refuse_a_shipped_solution_without_data(submission: str | Path) -> None:

@@ -7,8 +7,11 @@ Grading, the queue's workers, the demo, tests and benchmarks all get their plans
 from __future__ import annotations
 
 import logging
+import threading
+import time
+from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Iterable
+from typing import Callable, Iterable
 
 from rich.console import Console
 
@@ -98,3 +101,49 @@ def cached_plan(exercise: Exercise, seed: int, console: Console | None = None, *
                 only: Iterable[str] | None = None) -> GradePlan:
     """plan_for without a cohort's memo (the queue's workers and the tests' shared plans)."""
     return plan_for(exercise, seed, console, cache_dir=cache_dir, only=only)
+
+
+@dataclass
+class PlanJob:
+    """A plan being made in a thread of its own while the submission builds: the build needs no plan.
+
+    `exercise` and `seed` are known at once (the transcript is named from them); result() waits
+    for the plan and re-raises what planning raised (a broken exercise file, an unknown scenario).
+    """
+
+    exercise: Exercise
+    seed: int
+    seconds: float = 0.0  # how long planning took (on its own thread)
+    _plan: GradePlan | None = field(default=None, repr=False)
+    _error: BaseException | None = field(default=None, repr=False)
+    _done: threading.Event = field(default_factory=threading.Event, repr=False)
+
+    @classmethod
+    def start(cls, exercise: Exercise, seed: int, make: Callable[[], GradePlan]) -> "PlanJob":
+        job = cls(exercise, seed)
+
+        def work() -> None:
+            began = time.monotonic()
+            try:
+                job._plan = make()
+            except BaseException as exc:  # handed to result(), in the grading's own thread
+                job._error = exc
+            finally:
+                job.seconds = time.monotonic() - began
+                job._done.set()
+
+        threading.Thread(target=work, daemon=True, name=f"plan:{exercise.id}:{seed}").start()
+        return job
+
+    @classmethod
+    def ready(cls, plan: GradePlan) -> "PlanJob":
+        job = cls(plan.exercise, plan.seed, _plan=plan)
+        job._done.set()
+        return job
+
+    def result(self) -> GradePlan:
+        self._done.wait()
+        if self._error is not None:
+            raise self._error
+        assert self._plan is not None
+        return self._plan

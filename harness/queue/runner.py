@@ -12,7 +12,6 @@ import os
 import signal
 import sys
 import threading
-import time
 from pathlib import Path
 from typing import Any
 
@@ -21,7 +20,7 @@ from rich.console import Console
 
 from grader.errors import ConfigError, RuntimeUnavailable, SubmissionError, UsageError
 from grader.exercise import load_exercise
-from harness.grading import SUBMISSION_FAULTS, as_submission_error, cached_plan, grade_one
+from harness.grading import SUBMISSION_FAULTS, PlanJob, as_submission_error, cached_plan, grade_one
 from harness.plan_cache import plan_cache_dir
 from harness.queue.celery_app import time_limits
 from harness.queue.jobs import enqueue
@@ -163,10 +162,10 @@ def _grade(path: Path, exercise_id: str, candidate: str, out: Path, label: str, 
     # The invite is who the candidate is: its seed picks the held-back traffic, whatever the upload claims.
     seed = derive_seed(load_secret(), ex.id, candidate)
     only = [n.strip() for n in os.environ.get(SCENARIOS_ENV, "").split(",") if n.strip()] or None
-    began = time.monotonic()
-    # a regrading of the candidate (a retry, a second upload) reads the plan: planning is deterministic
-    plan = cached_plan(ex, seed, console, only=only, cache_dir=plan_cache_dir(plan_dir))
-    log.info("planned %s (%s scenarios) in %.1f s", ex.id, len(plan.scenarios), time.monotonic() - began)
+    # a regrading of the candidate (a retry, a second upload) reads the plan: planning is deterministic.
+    # It runs while the upload builds: an upload that does not build waits only for what is left of it.
+    plan = PlanJob.start(ex, seed, lambda: cached_plan(ex, seed, console, only=only,
+                                                       cache_dir=plan_cache_dir(plan_dir)))
     runtime = DockerRuntime(ex, console, label)
     return grade_one(path, exercise=ex.id, out=out, runtime="docker", plan=plan, runtime_obj=runtime,
                      console=console)

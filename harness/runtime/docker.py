@@ -129,6 +129,8 @@ class DockerRuntime(Runtime):
         self.base_url: str | None = None
         self._client: Any = None
         self._peak_mb: float | None = None
+        self._last_mb: float | None = None  # the current copy's latest memory sample
+        self._sampling: threading.Thread | None = None
         self._spares: list[_Spare] = []  # warm containers, oldest first
         self._copies = 0
         self._copy_lock = threading.Lock()
@@ -185,13 +187,13 @@ class DockerRuntime(Runtime):
             self.image_id = None
 
     # -- run ------------------------------------------------------------------------------
-    def _create(self) -> None:
-        self.network = bounded(
-            self.client.networks.create, f"shiftwork-{self.slug}", driver="bridge", internal=True,
-            check_duplicate=True, options={"com.docker.network.bridge.enable_icc": "false"},
-            labels=run_labels(self.run_label, "network"), what="create network",
-        )
-        self.container = self._new_container()
+    def _ensure_network(self) -> None:
+        if self.network is None:
+            self.network = bounded(
+                self.client.networks.create, f"shiftwork-{self.slug}", driver="bridge", internal=True,
+                check_duplicate=True, options={"com.docker.network.bridge.enable_icc": "false"},
+                labels=run_labels(self.run_label, "network"), what="create network",
+            )
 
     def _new_container(self, cpu_shares: int = CPU_SHARES) -> Any:
         """One locked-down copy of the service on the run's internal network (not started)."""
@@ -223,7 +225,9 @@ class DockerRuntime(Runtime):
         if self.image_id is None:
             raise RuntimeError("start() before a successful prepare()")
         if self.container is None:
-            self._create()
+            self._ensure_network()
+            with self._copy_lock:
+                self.container = self._new_container()
         bounded(self.container.start, what="start container")
         return self._wait_ready(startup_budget_s)
 
@@ -293,11 +297,21 @@ class DockerRuntime(Runtime):
         except Exception as exc:
             log.debug("state: %s", exc)
             return ServiceState(running=False)
-        mem = None
         if st.get("Running"):
-            mem = self._sample_memory()
+            self._sample_in_background()
         return ServiceState(running=bool(st.get("Running")), exit_code=None if st.get("Running") else st.get("ExitCode"),
-                            oom_killed=bool(st.get("OOMKilled")), memory_mb=mem)
+                            oom_killed=bool(st.get("OOMKilled")), memory_mb=self._last_mb)
+
+    def _sample_in_background(self) -> None:
+        """A memory sample without waiting for it: the engine answers a stats call only at its next
+        one-second collection tick, and a state query must not hold the replay for that."""
+        if self._sampling is not None and self._sampling.is_alive():
+            return
+        container = self.container
+        self._sampling = threading.Thread(target=lambda: self._sample_memory(container), daemon=True,
+                                          name="memory-sample")
+        self._background.append(self._sampling)
+        self._sampling.start()
 
     def _sample_memory(self, container: Any = None) -> float | None:
         c = container or self.container
@@ -315,10 +329,14 @@ class DockerRuntime(Runtime):
         current = max(0.0, (usage - cache) / 2**20)
         peak = max(current, (ms.get("max_usage") or 0) / 2**20)  # max_usage: cgroup v1 only
         self._peak_mb = max(self._peak_mb or 0.0, peak)
+        if c is self.container:
+            self._last_mb = current
         return current
 
     def peak_memory_mb(self) -> float | None:
-        if self.container is not None:
+        if self._sampling is not None and self._sampling.is_alive():
+            self._sampling.join(timeout=12)  # a sample of the current copy is on its way: that one
+        elif self.container is not None:
             self._sample_memory()
         return self._peak_mb
 
@@ -340,7 +358,10 @@ class DockerRuntime(Runtime):
 
         `copies` are kept starting: a scenario often replays in less time than a cold start takes.
         """
-        while self.image_id is not None and self.network is not None and len(self._spares) < copies:
+        if self.image_id is None or copies <= len(self._spares):
+            return
+        self._ensure_network()
+        while len(self._spares) < copies:
             if not self._warm_one(startup_budget_s):
                 return
 
