@@ -132,7 +132,7 @@ def replay_service(runtime: Runtime, plan: GradePlan, transcript: Transcript, bu
     rb = ReplayBudgets.from_budgets(budgets, started=began)  # the grading clock starts with the service
     # The fresh copies the next scenarios need start alongside the first one: with a weight far
     # below the measured copy's, they use what its single-threaded start leaves of the machine.
-    runtime.warm(budgets.startup_s, copies=min(WARM_AHEAD, len(plan.scenarios) - 1))
+    runtime.warm(budgets.startup_s, copies=max(0, min(WARM_AHEAD, len(plan.scenarios) - 1)))
     try:
         info = runtime.start(budgets.startup_s)
     except RuntimeFailure as exc:

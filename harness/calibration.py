@@ -72,18 +72,18 @@ from typing import IO, Callable, Literal, Mapping, Sequence
 import numpy as np
 import pandas as pd
 from pydantic import BaseModel, Field
-from scipy import stats
 
 from grader.checks.base import FieldTruth
 from grader.detector import ReferenceDetector
-from grader.truth import PhaseExpect
 from grader.errors import ConfigError, UsageError
 from grader.exercise import Exercise
 from grader.scenario import Phase, Scenario
+from grader.truth import PhaseExpect
 from harness.baseline import Baselines
 from harness.data import engine
 from harness.data.kinds import Monitored, kind_for
 from harness.data.recipe import Recipe
+from harness.sources import digest
 
 log = logging.getLogger(__name__)
 
@@ -233,6 +233,8 @@ def seed_holds(expect: str, hits: int, n: int) -> bool:
     """
     if n <= 0:
         return False
+    from scipy import stats  # about a second to import: kept off a grading's start (see grader.detector)
+
     if expect == "detect":
         return float(stats.binom.cdf(hits, n, MUST_DETECT)) >= SEED_ALPHA
     if expect == "silent":
@@ -308,6 +310,8 @@ def _underperforms(correct: int, n: int, stable_correct: int, stable_n: int) -> 
     if se == 0:
         return False
     z = (stable_correct / stable_n - correct / n) / se
+    from scipy import stats
+
     return float(stats.norm.sf(z)) < ALPHA
 
 
@@ -315,6 +319,8 @@ def _errors_rose(errors: np.ndarray, stable: np.ndarray) -> bool:
     """Numeric target: one-sided Welch test (alpha 0.01) that absolute errors grew, plus an effect gate."""
     if len(errors) < 2 or errors.mean() < stable.mean() * (1 + ERROR_GATE):
         return False
+    from scipy import stats
+
     t = stats.ttest_ind(errors, stable, equal_var=False, alternative="greater")
     return float(t.pvalue) < ALPHA
 
@@ -654,20 +660,8 @@ def calibrate(exercise: Exercise, *, windows: int = WINDOWS, seed: int = 7, seed
 
 
 def cache_key(exercise: Exercise, *, windows: int, seed: int, seeds: int = SEEDS) -> str:
-    """Hash of everything the simulation depends on: recipe, scenarios, code, windows, seeds."""
-    repo = exercise.root.parent.parent
-    h = hashlib.sha256(f"v{CALIBRATION_VERSION}|{windows}|{seed}|{seeds}".encode())
-    files = [exercise.root / "exercise.toml", exercise.root / exercise.public_scenario]
-    files += [exercise.root / "scenarios" / n for n in exercise.scenarios]
-    dataset = repo / "datasets" / exercise.dataset
-    files += sorted(p for p in dataset.rglob("*") if p.is_file() and "__pycache__" not in p.parts)
-    code = Path(__file__).resolve().parent.parent
-    files += [code / "grader" / "detector.py", code / "harness" / "baseline.py", Path(__file__).resolve()]
-    files += sorted((code / "harness" / "data").glob("*.py"))
-    for f in files:
-        h.update(str(f.name).encode())
-        h.update(f.read_bytes() if f.is_file() else b"<missing>")
-    return h.hexdigest()[:24]
+    """Hash of everything the simulation depends on (harness.sources: recipe, scenarios, code), windows, seeds."""
+    return digest(f"v{CALIBRATION_VERSION}|{windows}|{seed}|{seeds}", exercise, "simulation")
 
 
 def field_truth(p: PhaseCalibration) -> FieldTruth:

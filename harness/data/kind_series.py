@@ -98,7 +98,7 @@ class SeriesKind(DataKind):
 
     def baseline_spec(self, recipe: Recipe) -> BaselineSpec:
         lags = self.required(recipe)
-        return BaselineSpec(kind="series", numeric=[f.name for f in recipe.numeric()],
+        return BaselineSpec(inputs="columns", target=recipe.target, numeric=[f.name for f in recipe.numeric()],
                             categorical=[f.name for f in recipe.categorical()], hour_of=recipe.time_field,
                             seasonal=lags[0])
 

@@ -103,7 +103,7 @@ class TabularKind(DataKind):
         return TabularMesser(recipe, multiplier, mode)
 
     def baseline_spec(self, recipe: Recipe) -> BaselineSpec:
-        return BaselineSpec(kind="tabular", text=[], numeric=[f.name for f in recipe.numeric()],
+        return BaselineSpec(inputs="columns", target=recipe.target, numeric=[f.name for f in recipe.numeric()],
                             categorical=[f.name for f in recipe.categorical()],
                             dates=[f.name for f in recipe.dates()])
 

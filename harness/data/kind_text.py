@@ -38,7 +38,7 @@ class TextKind(DataKind):
         return list(recipe.text.required_any) if recipe.text else []
 
     def baseline_spec(self, recipe: Recipe) -> BaselineSpec:
-        return BaselineSpec(kind="text", text=[f.name for f in recipe.text_fields()])
+        return BaselineSpec(inputs="text", target=recipe.target, text=[f.name for f in recipe.text_fields()])
 
     def monitored(self, recipe: Recipe, frame: pd.DataFrame) -> Monitored:
         m = super().monitored(recipe, frame)

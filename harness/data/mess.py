@@ -15,7 +15,7 @@ from typing import Any, Literal
 
 import numpy as np
 
-from harness.data.recipe import CategoricalField, MessSpec, NumericField, Recipe
+from harness.data.recipe import MessSpec, NumericField, Recipe
 
 log = logging.getLogger(__name__)
 

@@ -207,7 +207,6 @@ class Recipe(_Strict):
     name: str
     description: str = ""
     kind: Literal["text", "tabular", "series"] = Field(default="text", description="Data-kind plug-in (harness.data.kinds)")
-    target: Literal["classification", "regression"] = "classification"
     source: TableSource | None = None
     series: SeriesSpec | None = None
     label: str
@@ -220,12 +219,17 @@ class Recipe(_Strict):
     heldout_categories: dict[str, CategoryVocab] = Field(default_factory=dict, description="From heldout.toml")
     root: Path = Field(default=Path("."), exclude=True)
 
+    @property
+    def target(self) -> Literal["classification", "regression"]:
+        """The target kind, read from the label: classes make it classification, none a numeric label.
+
+        exercise.toml declares the target; calibration checks that the dataset's label agrees."""
+        return "classification" if self.classes else "regression"
+
     @model_validator(mode="after")
     def _consistent(self) -> "Recipe":
-        if self.target == "classification" and len(self.classes) < 2:
-            raise ValueError("a classification recipe needs at least two classes")
-        if self.target == "regression" and (self.classes or self.label_prior):
-            raise ValueError("a regression recipe has no classes and no label_prior")
+        if len(self.classes) == 1:
+            raise ValueError("a classification recipe needs at least two classes (no classes: a numeric label)")
         if set(self.label_prior) != set(self.classes):
             raise ValueError("label_prior must name every class exactly")
         kinds = [f.kind for f in self.fields]

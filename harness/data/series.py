@@ -30,7 +30,6 @@ from datetime import datetime, timedelta, timezone
 
 import numpy as np
 import pandas as pd
-from scipy.signal import lfilter
 
 from grader.errors import ConfigError
 from grader.scenario import ClockShift, ExtremeDays, ProfileChange, SensorOffset, StuckValue
@@ -74,6 +73,9 @@ class Source:
 def _ar_noise(n: int, sigma: float, rng: np.random.Generator, phi: float = 0.9) -> np.ndarray:
     """AR(1) relative noise: a site's own wobble, correlated from one half-hour to the next."""
     e = rng.normal(0.0, sigma * np.sqrt(1 - phi ** 2), n)
+    # scipy.signal costs a second to import; only the series kind's generation needs it
+    from scipy.signal import lfilter
+
     return lfilter([1.0], [1.0, -phi], e)
 
 

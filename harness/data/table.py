@@ -24,10 +24,10 @@ from typing import Literal
 import numpy as np
 import pandas as pd
 
+from grader.errors import ConfigError
 from harness.data.packaged import read_packaged
 from harness.data.recipe import CategoricalField, DateField, NumericField, Recipe, TableSource
 from harness.data.sampler import Sample, World, _draw_index, _probs, apply_shifts, time_fraction
-from grader.errors import ConfigError
 
 log = logging.getLogger(__name__)
 

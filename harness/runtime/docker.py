@@ -22,7 +22,6 @@ import re
 import threading
 import time
 import uuid
-from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Callable
 
@@ -48,6 +47,7 @@ from harness.runtime.docker_engine import (  # noqa: F401  (re-exported: callers
 )
 from harness.runtime.images import base_image_for_build
 from harness.runtime.threads import thread_env
+from harness.runtime.warm import Copy, WarmPool
 
 log = logging.getLogger(__name__)
 
@@ -93,18 +93,6 @@ def listening_hint(pid: int, port: int) -> str:
     return f"it listens on {where}, not on 0.0.0.0:{port}"
 
 
-@dataclass
-class _Spare:
-    """A fresh container started ahead of time (see DockerRuntime.warm)."""
-
-    began: float
-    container: Any = None  # set by the warming thread
-    thread: threading.Thread | None = None
-    done: threading.Event = field(default_factory=threading.Event)
-    info: StartInfo | None = None
-    error: BaseException | None = None
-
-
 def _safe_name(label: str) -> str:
     return re.sub(r"[^a-z0-9_.-]", "-", label.lower()).strip("-.")[:60] or "run"
 
@@ -131,7 +119,7 @@ class DockerRuntime(Runtime):
         self._peak_mb: float | None = None
         self._last_mb: float | None = None  # the current copy's latest memory sample
         self._sampling: threading.Thread | None = None
-        self._spares: list[_Spare] = []  # warm containers, oldest first
+        self._spares: WarmPool[Any] = WarmPool(self._launch_copy, name="warm-container")
         self._copies = 0
         self._copy_lock = threading.Lock()
         self._background: list[threading.Thread] = []  # containers being removed
@@ -361,43 +349,27 @@ class DockerRuntime(Runtime):
         if self.image_id is None or copies <= len(self._spares):
             return
         self._ensure_network()
-        while len(self._spares) < copies:
-            if not self._warm_one(startup_budget_s):
-                return
+        self._spares.fill(copies, startup_budget_s)
 
-    def _warm_one(self, startup_budget_s: float) -> bool:
-        # Create, start and wait in a thread: the replay goes on meanwhile.
-        spare = _Spare(began=time.monotonic())
-
-        def work() -> None:
-            try:
-                with self._copy_lock:
-                    spare.container = self._new_container(cpu_shares=SPARE_CPU_SHARES)
-                bounded(spare.container.start, what="start container")
-                spare.info = self._wait_ready(startup_budget_s, container=spare.container, began=spare.began)
-            except Exception as exc:  # a speed-up only: fresh() reports it like a failed start
-                spare.error = exc
-            finally:
-                spare.done.set()
-
-        spare.thread = threading.Thread(target=work, daemon=True, name="warm-container")
-        self._spares.append(spare)
-        spare.thread.start()
-        return True
+    def _launch_copy(self, copy: Copy[Any], startup_budget_s: float) -> StartInfo:
+        with self._copy_lock:
+            copy.handle = self._new_container(cpu_shares=SPARE_CPU_SHARES)
+        bounded(copy.handle.start, what="start container")
+        return self._wait_ready(startup_budget_s, container=copy.handle, began=copy.began)
 
     def fresh(self, startup_budget_s: float) -> StartInfo:
-        if not self._spares:
+        spare = self._spares.take()
+        if spare is None:
             return self.restart(startup_budget_s)
-        spare = self._spares.pop(0)
-        if spare.container is not None:
+        if spare.handle is not None:
             try:  # from now on it is the service being measured
-                bounded(spare.container.update, cpu_shares=CPU_SHARES, what="update container")
+                bounded(spare.handle.update, cpu_shares=CPU_SHARES, what="update container")
             except Exception as exc:
                 log.debug("raising the fresh copy's CPU weight: %s", exc)
-        spare.done.wait(timeout=max(0.0, spare.began + startup_budget_s + 20 - time.monotonic()))
+        spare.wait(startup_budget_s, grace_s=20)
         old = self.container
-        if spare.container is not None:
-            self.container = spare.container
+        if spare.handle is not None:
+            self.container = spare.handle
         self._retire(old)
         if spare.info is None:
             err = spare.error
@@ -438,14 +410,14 @@ class DockerRuntime(Runtime):
         if self._client is None:
             return
         steps: list[tuple[str, Callable[[], Any]]] = []
-        spares, self._spares = self._spares, []
         # wait for threads still creating or removing containers: nothing may appear after the sweep
-        for t in [s.thread for s in spares if s.thread is not None] + self._background:
+        spares = self._spares.drain(join_s=CALL_TIMEOUT_S * 2)
+        for t in self._background:
             t.join(timeout=CALL_TIMEOUT_S * 2)
         self._background = []
         for spare in spares:
-            if spare.container is not None:
-                steps.append(("remove warm container", lambda c=spare.container: c.remove(force=True, v=True)))
+            if spare.handle is not None:
+                steps.append(("remove warm container", lambda c=spare.handle: c.remove(force=True, v=True)))
         if self.container is not None:
             steps.append(("remove container", lambda: self.container.remove(force=True, v=True)))
         if self.network is not None:

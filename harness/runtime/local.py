@@ -16,16 +16,17 @@ import sys
 import tempfile
 import threading
 import time
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 from grader.client import ServiceClient
 from grader.exercise import Limits
-from grader.runtime import RuntimeFailure, Runtime, ServiceState, StartInfo
+from grader.runtime import Runtime, RuntimeFailure, ServiceState, StartInfo
 from harness.runtime.dockerfile import DockerfileInfo, local_argv, parse_dockerfile, python_run_step
 from harness.runtime.proctree import session_pids, signal_pids, tree_rss_mb
 from harness.runtime.threads import thread_env
+from harness.runtime.warm import Copy, WarmPool
 
 log = logging.getLogger(__name__)
 
@@ -71,17 +72,13 @@ class _LogFile:
 
 
 @dataclass
-class _Spare:
-    """A fresh copy of the service started ahead of time (see LocalRuntime.warm)."""
+class _Process:
+    """A copy of the service as a process: what a warm copy hands over (see LocalRuntime.warm)."""
 
     proc: subprocess.Popen[bytes]
     log: _LogFile
     pump: threading.Thread
     base_url: str
-    began: float
-    done: threading.Event = field(default_factory=threading.Event)
-    ready_s: float | None = None
-    error: RuntimeFailure | None = None
 
 
 def free_port() -> int:
@@ -108,7 +105,7 @@ class LocalRuntime(Runtime):
         self._peak_mb: float | None = None
         self._known_pids: dict[int, int] = {}  # pid -> start time, for the kill
         self._final_log = ""
-        self._spares: list[_Spare] = []  # warm copies, oldest first
+        self._spares: WarmPool[_Process] = WarmPool(self._launch_copy)
         self._copies = 0
 
     # -- prepare -----------------------------------------------------------------------
@@ -212,47 +209,34 @@ class LocalRuntime(Runtime):
 
         `copies` are kept starting: a scenario often replays in less time than a cold start takes.
         """
-        while self._info is not None and len(self._spares) < copies:
-            if not self._warm_one(startup_budget_s):
-                return
+        if self._info is not None:
+            self._spares.fill(copies, startup_budget_s)
 
-    def _warm_one(self, startup_budget_s: float) -> bool:
-        began = time.monotonic()
-        try:
-            proc, out, pump, base_url = self._spawn()
-        except RuntimeFailure as exc:
-            log.info("warm copy did not start: %s", exc.reason)
-            return False
-        spare = _Spare(proc=proc, log=out, pump=pump, base_url=base_url, began=began)
-        self._spares.append(spare)
-
-        def wait() -> None:
-            try:
-                _wait_ready(proc, out, pump, base_url, began, startup_budget_s)
-                spare.ready_s = time.monotonic() - began
-            except RuntimeFailure as exc:
-                spare.error = exc
-            finally:
-                spare.done.set()
-
-        threading.Thread(target=wait, daemon=True, name="warm-copy").start()
-        return True
+    def _launch_copy(self, copy: Copy[_Process], startup_budget_s: float) -> StartInfo:
+        proc, out, pump, base_url = self._spawn()
+        copy.handle = _Process(proc, out, pump, base_url)
+        _wait_ready(proc, out, pump, base_url, copy.began, startup_budget_s)
+        return StartInfo(base_url=base_url, ready_s=time.monotonic() - copy.began, notes=list(self.notes))
 
     def fresh(self, startup_budget_s: float) -> StartInfo:
         """Replace the service with a fresh copy: the warm one if there is one, else a restart."""
-        if not self._spares:
+        spare = self._spares.take()
+        if spare is None:
             return self.restart(startup_budget_s)
-        spare = self._spares.pop(0)
-        spare.done.wait(timeout=max(0.0, spare.began + startup_budget_s + 5 - time.monotonic()))
-        if spare.ready_s is None:
-            _kill_session(spare.proc, {}, spare.pump)
-            raise spare.error or RuntimeFailure("start_failed", f"not ready after {startup_budget_s:g} s",
-                                                log_tail=spare.log.tail(4000))
+        spare.wait(startup_budget_s, grace_s=5)
+        copy = spare.handle
+        if spare.info is None or copy is None:
+            if copy is not None:
+                _kill_session(copy.proc, {}, copy.pump)
+            if isinstance(spare.error, RuntimeFailure):
+                raise spare.error
+            raise RuntimeFailure("start_failed", f"not ready after {startup_budget_s:g} s",
+                                 log_tail=copy.log.tail(4000) if copy is not None else "")
         self._stop()
-        self._proc, self._log, self._pump = spare.proc, spare.log, spare.pump
+        self._proc, self._log, self._pump = copy.proc, copy.log, copy.pump
         self._known_pids = {}
         self._start_sampler()
-        return StartInfo(base_url=spare.base_url, ready_s=spare.ready_s, notes=list(self.notes))
+        return spare.info
 
     def _pump_join(self) -> None:
         if self._pump is not None:
@@ -312,9 +296,9 @@ class LocalRuntime(Runtime):
     def teardown(self) -> None:
         try:
             self._stop()
-            spares, self._spares = self._spares, []
-            for spare in spares:
-                _kill_session(spare.proc, {}, spare.pump)
+            for spare in self._spares.drain(join_s=5.0):
+                if spare.handle is not None:
+                    _kill_session(spare.handle.proc, {}, spare.handle.pump)
         except Exception:  # teardown never raises
             log.exception("local runtime: stopping the service failed")
         if self._log is not None:

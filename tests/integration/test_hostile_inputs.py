@@ -21,13 +21,14 @@ import time
 import uuid
 import zipfile
 from pathlib import Path
+from types import SimpleNamespace
 from typing import Any, Iterator
 
 import pytest
 
-from harness.submission import NOT_VERIFIED, resolve_submission
 from grader.errors import SubmissionError
 from harness.runtime.policy import check_dockerfile
+from harness.submission import NOT_VERIFIED, resolve_submission
 
 ROOT = Path(__file__).resolve().parents[2]
 SHIFTWORK = Path(sys.executable).parent / "shiftwork"
@@ -120,7 +121,7 @@ def service_folder(path: Path, marker: Path, meta: dict[str, str] | None = None)
     """A submission that writes `marker` if it is ever run, at build time or at start."""
     path.mkdir(parents=True)
     (path / "mark.py").write_text(f"open({str(marker)!r}, 'w').write('ran')\n")
-    (path / "Dockerfile").write_text(f"ARG BASE_IMAGE=python:3.11-slim\nFROM ${{BASE_IMAGE}}\nCOPY . /app\n"
+    (path / "Dockerfile").write_text("ARG BASE_IMAGE=python:3.11-slim\nFROM ${BASE_IMAGE}\nCOPY . /app\n"
                                      "WORKDIR /app\nRUN python mark.py\nCMD [\"python\", \"mark.py\"]\n")
     if meta is not None:
         (path / ".exercise.json").write_text(json.dumps(meta))
@@ -445,9 +446,10 @@ def test_unverified_submissions_never_choose_their_seed(tmp_path: Path) -> None:
 @pytest.mark.slow
 def test_report_of_an_unverified_submission_says_so(tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
                                                    refusing_runtime: Any) -> None:
+    from rich.console import Console
+
     import harness.grading as grading
     import harness.planning as planning
-    from rich.console import Console
 
     seen: list[int] = []
     real = planning.plan_grading
@@ -492,11 +494,10 @@ def test_over_deep_prediction_and_engine_errors_end_in_a_transcript(tmp_path: Pa
     import docker.errors
 
     from grader.contract import Result
-    from grader.grade import TOO_DEEP, cap_depth, run_service
-    from harness.submission import Submission
-    from grader.transcript import Exchange, ScenarioRun, Transcript
     from grader.exercise import load_exercise
+    from grader.grade import TOO_DEEP, cap_depth, run_service
     from grader.runtime import Runtime
+    from grader.transcript import Exchange, ScenarioRun, Transcript
 
     deep: Any = []
     for _ in range(2000):
@@ -523,5 +524,6 @@ def test_over_deep_prediction_and_engine_errors_end_in_a_transcript(tmp_path: Pa
 
     ex = load_exercise("support-triage")
     t2 = Transcript(exercise=ex.id, submission="s", runtime="stub")
-    run_service(StartBreaks(), tmp_path, None, t2, ex.budgets)  # type: ignore[arg-type]
+    no_scenarios = SimpleNamespace(scenarios=[], traffic={})
+    run_service(StartBreaks(), tmp_path, no_scenarios, t2, ex.budgets)  # type: ignore[arg-type]
     assert t2.status == "start_failed" and "APIError" in t2.reasons[0] and "\n" not in t2.reasons[0]

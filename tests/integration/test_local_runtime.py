@@ -162,15 +162,15 @@ def test_a_warm_copy_replaces_the_service_fresh_and_restart_stays_real(tmp_path:
         old_pid = rt._proc.pid  # type: ignore[union-attr]
         rt.warm(20)
         assert len(rt._spares) == 1
-        spare = rt._spares[0]
-        assert spare.done.wait(20) and spare.ready_s is not None
+        spare = rt._spares.copies[0]
+        assert spare.done.wait(20) and spare.info is not None
         with ServiceClient(first.base_url, timeout_s=5) as client:  # the current copy still serves meanwhile
             assert client.get("/health").ok
         info = rt.fresh(20)
         # a different process on a different port, already ready: no waiting for a cold start
         assert info.base_url != first.base_url and rt._proc.pid != old_pid  # type: ignore[union-attr]
-        assert not session_pids(old_pid) and rt._spares == []
-        assert info.ready_s == spare.ready_s
+        assert not session_pids(old_pid) and len(rt._spares) == 0
+        assert info.ready_s == spare.info.ready_s
         with ServiceClient(info.base_url, timeout_s=5) as client:
             assert client.get("/health").ok
         # without a warm copy, fresh() is a restart; restart() always stops and starts the current copy
@@ -178,7 +178,9 @@ def test_a_warm_copy_replaces_the_service_fresh_and_restart_stays_real(tmp_path:
         again = rt.restart(20)
         assert rt._proc.pid != pid and again.ready_s > 0  # type: ignore[union-attr]
         rt.warm(20, copies=2)
-        spare_pids = [s.proc.pid for s in rt._spares]
+        for s in rt._spares.copies:
+            assert s.done.wait(20)
+        spare_pids = [s.handle.proc.pid for s in rt._spares.copies if s.handle is not None]
         assert len(spare_pids) == 2
     finally:
         rt.teardown()

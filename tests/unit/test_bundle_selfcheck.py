@@ -5,14 +5,13 @@ import io
 import json
 from pathlib import Path
 
-import pytest
 from rich.console import Console
 
-from harness import selfcheck
-from harness.baseline import BaselineSpec
-from grader.truth import PhaseTraffic, PhaseTruth, RecordTruth, ScenarioTraffic
 from grader.exercise import DIMENSIONS, load_exercise
 from grader.scenario import Scenario
+from grader.truth import PhaseTraffic, PhaseTruth, RecordTruth, ScenarioTraffic
+from harness import selfcheck
+from harness.baseline import BaselineSpec
 
 SCENARIO = Scenario.model_validate({
     "name": "self-check", "public": True, "phases": [
@@ -37,7 +36,7 @@ def _settings(expectations: list[selfcheck.PhaseExpectation], kinds=("clean",)) 
     return selfcheck.BundleSettings(
         exercise=ex.id, version=ex.version, title=ex.title, label=ex.label, classes=["billing", "technical"],
         weights=dict(ex.weights), budgets=ex.budgets, limits=ex.limits, checks=checks, scenario=SCENARIO,
-        expectations=expectations, baseline=BaselineSpec(kind="text", text=["subject", "body"]))
+        expectations=expectations, baseline=BaselineSpec(inputs="text", target="classification", text=["subject", "body"]))
 
 
 def test_public_checks_follow_what_the_scenario_can_show() -> None:

@@ -1,12 +1,12 @@
 """In-distribution accuracy and the naive baselines it is anchored on."""
 from __future__ import annotations
 
+import _builders as b
 import pandas as pd
 import pytest
 
-import _builders as b
-from harness.baseline import Baselines, BaselineSpec, record_text
 from grader.checks.base import REGISTRY
+from harness.baseline import Baselines, BaselineSpec, record_text
 
 
 def run(ctx):
@@ -56,7 +56,7 @@ def test_baselines_fit_predict_and_per_phase_accuracy():
     frame = _frame()
     frame.loc[frame.index[:200], "queue"] = "billing"  # make billing the majority
     frame.loc[frame.index[300], "queue"] = None  # unlabelled rows are dropped
-    bl = Baselines.fit(frame, "queue", BaselineSpec(kind="text", text=["subject", "body"]))
+    bl = Baselines.fit(frame, "queue", BaselineSpec(inputs="text", target="classification", text=["subject", "body"]))
     assert bl.majority == "billing" and bl.train_rows == 599 and set(bl.classes) == set(b.CLASSES)
     tr, _ = b.traffic("s", [b.PhaseSpec("p1", 300, kinds=["clean", "invalid", "recoverable"]),
                             b.PhaseSpec("p2", 200)])

@@ -6,10 +6,10 @@ import json
 
 import pytest
 
+from grader.exercise import load_exercise
 from harness.data.engine import generate_scenario, generate_training, load_recipe, reference_clean, sample_clean
 from harness.data.kinds import kind_for
 from harness.data.recipe import Recipe
-from grader.exercise import load_exercise
 
 # Computed from the code BEFORE the data-kind plug-ins existed (seed 7): the text kind must
 # keep producing exactly these bytes, so support-triage's grades and bundles do not move.
@@ -85,6 +85,13 @@ def _tiny_scenario():
     return Scenario.model_validate({"name": "t", "phases": [{"name": "a", "records": 200}]})
 
 
+def test_a_recipe_with_one_class_is_refused():
+    raw = load_recipe("tiny-sensors").model_dump(exclude={"root"})
+    raw.update(classes=["ok"], label_prior={"ok": 1.0})
+    with pytest.raises(ValueError, match="at least two classes"):
+        Recipe.model_validate(raw)
+
+
 def test_a_recipe_whose_id_is_not_id_is_refused():
     raw = load_recipe("tiny-sensors").model_dump(exclude={"root"})
     raw["fields"][0]["name"] = "reading_id"
@@ -96,4 +103,21 @@ def test_kinds_are_chosen_by_the_recipe():
     assert kind_for(load_recipe("support-triage")).name == "text"
     assert kind_for(load_recipe("tiny-sensors")).name == "text"
     assert kind_for(load_recipe("credit-default")).name == "tabular"
-    assert kind_for(load_recipe("credit-default")).baseline_spec(load_recipe("credit-default")).kind == "tabular"
+
+
+
+def test_the_target_kind_is_the_labels_not_the_data_kinds():
+    """What the plain model reads comes from the data kind; what it predicts from the label alone."""
+    specs = {name: kind_for(r).baseline_spec(r) for name in ("support-triage", "credit-default", "load-forecast")
+             for r in (load_recipe(name),)}
+    assert {n: (s.inputs, s.target) for n, s in specs.items()} == {
+        "support-triage": ("text", "classification"), "credit-default": ("columns", "classification"),
+        "load-forecast": ("columns", "regression")}
+    # a tabular table with a numeric label is a regression on the same columns, not a "series"
+    raw = load_recipe("credit-default").model_dump(exclude={"root"})
+    raw.update(classes=[], label_prior={})
+    recipe = Recipe.model_validate(raw)
+    assert recipe.target == "regression"
+    spec = kind_for(recipe).baseline_spec(recipe)
+    assert (spec.inputs, spec.regression) == ("columns", True)
+    assert spec.describe == "plain gradient-boosted trees (absolute error) on the fields"

@@ -18,8 +18,9 @@ LAYERS: list[tuple[str, tuple[str, ...]]] = [
     ("grader", ("grader",)),  # the grading library: contract, replay, checks, reports
     ("data", ("harness.data", "harness.secret")),  # recipes, kinds, the engine; seeds
     ("runtime", ("harness.runtime", "harness.submission")),  # running and reading a submission
+    # what is decided before a container starts
     ("planning", ("harness.baseline", "harness.calibration", "harness.calibration_store", "harness.draw",
-                  "harness.plan_cache", "harness.planning")),  # what is decided before a container starts
+                  "harness.plan_cache", "harness.planning", "harness.sources")),
     ("grading", ("harness.grading", "harness.cohort", "harness.selfcheck", "harness.solutions", "harness.demo",
                  "harness.datacmd", "harness.bundle", "harness.calibration_render")),  # commands' work
     ("store", ("harness.store",)),  # models, database, settings, timeline, migrations
