@@ -6,15 +6,18 @@ import logging
 from contextlib import asynccontextmanager
 from typing import AsyncIterator
 
-from fastapi import FastAPI, Request
+from fastapi import Depends, FastAPI, Request
 from fastapi.encoders import jsonable_encoder
 from fastapi.exceptions import RequestValidationError
 from starlette.middleware.sessions import SessionMiddleware
-from starlette.responses import Response
+from starlette.responses import JSONResponse, Response
 
 from harness.store.db import make_engine, migrate, session_factory
+from harness.store.models import Recruiter
 from harness.store.settings import WebSettings
 from harness.web import api, candidate, recruiter
+from harness.web.auth import signed_in
+from harness.web.headers import SecurityHeaders
 from harness.web.views import PageNotFound, render
 
 log = logging.getLogger(__name__)
@@ -30,8 +33,9 @@ def create_app(settings: WebSettings, *, run_migrations: bool = True) -> FastAPI
         yield
         engine.dispose()
 
-    app = FastAPI(title="shiftwork", version="1", lifespan=lifespan,
-                  description="Invites, candidate links, uploads, the grading queue and reports.")
+    # No /docs or /redoc (they load scripts from a CDN); the OpenAPI file is for signed-in callers only.
+    app = FastAPI(title="shiftwork", version="1", lifespan=lifespan, docs_url=None, redoc_url=None,
+                  openapi_url=None, description="Invites, candidate links, uploads, the grading queue and reports.")
     app.state.settings = settings
     app.state.engine = engine
     app.state.sessions = session_factory(engine)
@@ -51,4 +55,10 @@ def create_app(settings: WebSettings, *, run_migrations: bool = True) -> FastAPI
     app.include_router(recruiter.router)
     app.include_router(candidate.router)
     app.include_router(api.router, prefix="/api/v1")
+
+    @app.get("/openapi.json", include_in_schema=False)
+    def openapi(_: Recruiter = Depends(signed_in)) -> JSONResponse:
+        return JSONResponse(app.openapi())
+
+    app.add_middleware(SecurityHeaders)
     return app

@@ -104,6 +104,19 @@ def api_recruiter(creds: HTTPAuthorizationCredentials | None = Depends(_bearer),
     return row.recruiter
 
 
+def signed_in(request: Request, creds: HTTPAuthorizationCredentials | None = Depends(_bearer),
+              session: Session = Depends(db)) -> Recruiter:
+    """A recruiter by API token when one is sent, else by their page session (401 for neither)."""
+    if creds is not None:
+        return api_recruiter(creds, session)
+    rid = request.session.get("rid")
+    recruiter = session.get(Recruiter, rid) if isinstance(rid, int) else None
+    if recruiter is None or request.session.get("pw") != _fingerprint(recruiter):
+        raise HTTPException(status_code=401, detail="sign in, or send an API token (Authorization: Bearer swt_...)",
+                            headers={"WWW-Authenticate": "Bearer"})
+    return recruiter
+
+
 def authenticate(session: Session, email: str, password: str) -> Recruiter | None:
     address = email.strip().lower()
     # PostgreSQL refuses a NUL in a text parameter (an error, not "no row"): such an e-mail is no one's.

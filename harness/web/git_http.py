@@ -20,10 +20,10 @@ from fastapi.responses import PlainTextResponse, Response
 from sqlalchemy import update
 from starlette.concurrency import run_in_threadpool
 
-from harness.web import bundles
-from harness.web.links import Refused, harden, load_invite, refusal, settings_of
 from harness.store.models import Invite, utcnow
 from harness.store.timeline import record
+from harness.web import bundles
+from harness.web.links import Refused, harden, load_invite, refusal, settings_of
 
 log = logging.getLogger(__name__)
 router = APIRouter()
@@ -60,6 +60,15 @@ def _run(folder: Path, body: bytes, *, advertise: bool) -> tuple[bytes, bool]:
         return out.getvalue(), handler.sent_pack
     finally:
         repo.close()
+
+
+def _answer(folder: Path, body: bytes) -> tuple[bytes, bool]:
+    """An upload-pack answer to `body`; a body git itself would never send is refused with a 400."""
+    try:
+        return _run(folder, body, advertise=False)
+    except Exception as exc:  # dulwich raises what the bytes provoke (protocol errors, KeyError on an unknown want...)
+        log.debug("malformed git-upload-pack request", exc_info=True)
+        raise Refused(400, f"malformed git request ({type(exc).__name__})") from None
 
 
 def _git_headers(response: Response) -> Response:
@@ -104,7 +113,7 @@ async def upload_pack(request: Request, token: str) -> Response:
     try:
         invite, bundle = await run_in_threadpool(_open, request, token)
         body = await _read_body(request)
-        data, sent = await run_in_threadpool(_run, bundle.folder, body, advertise=False)
+        data, sent = await run_in_threadpool(_answer, bundle.folder, body)
     except Refused as exc:
         return _plain_refusal(request, exc)
     if sent:

@@ -99,3 +99,15 @@ def add_graded_job(session: Session, settings: WebSettings, invite: Invite, uplo
     session.refresh(invite)
     session.refresh(job)
     return job
+
+
+def route_table(app: Any) -> list[tuple[str, frozenset[str]]]:
+    """(path, methods) of every HTTP route of the app, included routers flattened (prefixes applied)."""
+    table = []
+    for route in app.routes:
+        contexts = getattr(route, "effective_route_contexts", None)
+        if contexts is not None:  # FastAPI keeps an included router as one entry
+            table.extend((c.path, frozenset(c.methods or ())) for c in contexts())
+        elif getattr(route, "methods", None):
+            table.append((route.path, frozenset(route.methods)))
+    return table

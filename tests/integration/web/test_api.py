@@ -184,8 +184,9 @@ def test_unknown_and_out_of_range_ids(api: Any) -> None:
     assert api.post(f"/api/v1/invites/{2**31 - 1}/disable").status_code == 404
 
 
-def test_the_openapi_describes_the_api_and_only_the_api(client: Any) -> None:
-    spec = client.get("/openapi.json").json()
+def test_the_openapi_describes_the_api_and_only_the_api(client: Any, api: Any) -> None:
+    assert client.get("/openapi.json").status_code == 401  # for signed-in callers only
+    spec = api.get("/openapi.json").json()
     paths = spec["paths"]
     expected = {"/api/v1/exercises", "/api/v1/invites", "/api/v1/invites/bulk", "/api/v1/invites/{invite_id}",
                 "/api/v1/invites/{invite_id}/disable", "/api/v1/invites/{invite_id}/extend",

@@ -2,6 +2,7 @@
 the same repository as the bundle, read-only, and nothing of .git reachable by path."""
 from __future__ import annotations
 
+import gzip
 import os
 import secrets
 import subprocess
@@ -10,8 +11,9 @@ from typing import Iterator
 
 import httpx
 import pytest
-
 from _candidate_env import Server, Source, built_source
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 
 
 @pytest.fixture(scope="module")
@@ -104,3 +106,43 @@ def test_no_file_of_the_repository_is_served_by_path(source: Source, server: Ser
     assert r.headers["content-type"] == "application/x-git-upload-pack-advertisement"
     assert r.headers["cache-control"] == "no-store"
     assert r.content.startswith(b"001e# service=git-upload-pack\n0000")
+
+
+def _pkt(line: bytes) -> bytes:
+    return f"{len(line) + 4:04x}".encode() + line
+
+
+_PKT_LINES = st.one_of(
+    st.binary(max_size=40).map(_pkt),
+    st.sampled_from([b"0000", b"0001", b"zzzz", b"fff", b"0003", b"ffff"]),
+    st.builds(lambda h: _pkt(b"want " + h.encode() + b"\n"), st.text("0123456789abcdef", min_size=0, max_size=41)),
+    st.builds(lambda h: _pkt(b"have " + h.encode() + b"\n"), st.text("0123456789abcdef", min_size=40, max_size=40)),
+    st.sampled_from([_pkt(b"done\n"), _pkt(b"deepen 1\n"), _pkt(b"shallow 1234\n"), _pkt(b"command=fetch\n"),
+                     _pkt(b"want " + b"0" * 40 + b" multi_ack side-band-64k\n")]),
+)
+
+
+@settings(max_examples=80, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(lines=st.lists(_PKT_LINES, max_size=6), gzip_it=st.booleans(), garble=st.booleans())
+def test_no_malformed_upload_pack_body_answers_5xx(source: Source, server: Server, lines: list[bytes],
+                                                   gzip_it: bool, garble: bool) -> None:
+    body = b"".join(lines)
+    headers = {"content-type": "application/x-git-upload-pack-request"}
+    if gzip_it:
+        body = gzip.compress(body)
+        if garble:
+            body = body[: len(body) // 2] + b"\x00garbage"
+        headers["content-encoding"] = "gzip"
+    r = httpx.post(f"{server.url}/i/{source.token}.git/git-upload-pack", content=body, headers=headers, timeout=30)
+    assert r.status_code < 500, (body, r.status_code, r.text[:200])
+
+
+def test_the_issues_malformed_bodies_answer_400_with_a_one_line_reason(source: Source, server: Server) -> None:
+    url = f"{server.url}/i/{source.token}.git/git-upload-pack"
+    bodies = [b"garbage", b"zzzz", _pkt(b"want " + b"ab" * 20 + b"\n") + b"0000" + _pkt(b"done\n"),
+              _pkt(b"want nothex\n") + b"0000"]
+    for body in bodies:
+        r = httpx.post(url, content=body, timeout=30)
+        assert r.status_code == 400 and r.text.count("\n") == 1 and "malformed" in r.text, (body, r.text)
+    r = httpx.post(url, content=b"\x1f\x8b not gzip", headers={"content-encoding": "gzip"}, timeout=30)
+    assert r.status_code == 400 and "gzip" in r.text
