@@ -158,11 +158,25 @@ def serve(
     data: Path = typer.Option(Path("shiftwork-data"), help="Data folder: SQLite database, bundles, uploads, reports"),
     worker: bool = typer.Option(True, "--worker/--no-worker", help="Start the embedded grading worker "
                                 "(--no-worker when `shiftwork worker` runs elsewhere)"),
+    public_url: str = typer.Option("", envvar="SHIFTWORK_PUBLIC_URL", help="The address candidates and "
+                                   "recruiters use, e.g. https://hiring.example.com: every link starts with it "
+                                   "(default: http://HOST:PORT)"),
+    secure_cookies: Optional[bool] = typer.Option(None, "--secure-cookies/--no-secure-cookies",
+                                                  envvar="SHIFTWORK_COOKIE_SECURE", show_default=False,
+                                                  help="Send session cookies over HTTPS only (default: on when "
+                                                  "the public URL is https://)"),
+    forwarded_allow_ips: str = typer.Option("", envvar="SHIFTWORK_FORWARDED_ALLOW_IPS",
+                                            help="Addresses of the reverse proxy in front (comma-separated, e.g. "
+                                            "127.0.0.1): their X-Forwarded-For/-Proto give the real client's "
+                                            "address and scheme (default: none believed)"),
 ) -> None:
-    """Run the web app (recruiter pages, candidate links, JSON API) with an embedded grading worker."""
+    """Run the web app (recruiter pages, candidate links, JSON API) with an embedded grading worker.
+
+    Behind a TLS proxy: --public-url https://your.host --forwarded-allow-ips PROXY_ADDRESS (docs/web.md)."""
     from harness.web.serve import serve as run
 
-    run(data, host=host, port=port, console=err, worker=worker)
+    run(data, host=host, port=port, console=err, worker=worker, public_url=public_url,
+        secure_cookies=secure_cookies, forwarded_allow_ips=forwarded_allow_ips)
 
 
 admin_app = typer.Typer(no_args_is_help=True, help="Recruiter accounts and API tokens of the web app")

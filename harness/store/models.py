@@ -36,6 +36,13 @@ class Recruiter(Base):
     password_hash: Mapped[str] = mapped_column(String(200))
     is_admin: Mapped[bool] = mapped_column(Boolean, default=False)
     created_at: Mapped[dt.datetime] = mapped_column(DateTime, default=utcnow)
+    # wrong passwords since the last sign-in; at the limit the account is locked until locked_until
+    # (or until an administrator lifts the lock)
+    failed_logins: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
+    locked_until: Mapped[dt.datetime | None] = mapped_column(DateTime, nullable=True)
+
+    def locked(self, now: dt.datetime) -> bool:
+        return self.locked_until is not None and self.locked_until > now
 
 
 class ApiToken(Base):
@@ -140,6 +147,19 @@ class Event(Base):
     detail: Mapped[str] = mapped_column(Text, default="")
     at: Mapped[dt.datetime] = mapped_column(DateTime, default=utcnow)
     invite: Mapped[Invite] = relationship(back_populates="events")
+
+
+class AuditEvent(Base):
+    """Who did what, from where: sign-ins (and refusals), lockouts, invite changes, score visibility."""
+
+    __tablename__ = "audit_log"
+    id: Mapped[int] = mapped_column(primary_key=True)
+    at: Mapped[dt.datetime] = mapped_column(DateTime, default=utcnow, index=True)
+    actor: Mapped[str] = mapped_column(String(320), default="")  # the recruiter's e-mail ("" before sign-in)
+    action: Mapped[str] = mapped_column(String(40))
+    target: Mapped[str] = mapped_column(String(200), default="")  # e.g. "invite 12", an account's e-mail
+    detail: Mapped[str] = mapped_column(Text, default="")
+    client: Mapped[str] = mapped_column(String(64), default="")  # the client's address (behind a proxy: the real one)
 
 
 class Worker(Base):

@@ -5,6 +5,7 @@ import os
 import secrets
 from dataclasses import dataclass
 from pathlib import Path
+from urllib.parse import urlsplit
 
 from grader.errors import UsageError
 
@@ -22,8 +23,18 @@ class WebSettings:
     heartbeat_s: float = 10.0
     reaper_every_s: float = 5.0
     embedded_worker: bool = True  # `serve` starts a grading worker beside the app
-    public_url: str = ""  # what links are built from (default: the request's own base URL)
-    cookie_secure: bool = False  # set behind TLS
+    # What links are built from, e.g. https://hiring.example.com (`serve` always sets it; an app a
+    # test builds without one uses the request's base URL).
+    public_url: str = ""
+    cookie_secure: bool = False  # session cookies only over HTTPS (on when public_url is https://)
+    # Proxies whose X-Forwarded-For/-Proto are believed (uvicorn's forwarded_allow_ips); "" = none
+    forwarded_allow_ips: str = ""
+    # Sign-in limits: wrong passwords per account and sign-in attempts per client address, in a moving
+    # window (the `limits` library's notation); past the lockout count the account is locked for lockout_s.
+    login_limit_account: str = "10/15 minutes"
+    login_limit_client: str = "30/10 minutes"
+    lockout_after: int = 20
+    lockout_s: float = 3600.0
     # Where uploads and reports live (Upload.stored_path and Result.report_dir are relative to it):
     # the data folder by default; on a worker machine, the storage it shares with the app
     # (SHIFTWORK_STORAGE_DIR), while data_dir stays the worker's own working folder.
@@ -50,6 +61,12 @@ class WebSettings:
         return path
 
     @property
+    def limits_storage(self) -> str:
+        """Where login windows are counted: the broker's Redis when there is one (every app process
+        sees the same counts), else this process's memory."""
+        return self.broker_url if self.broker_url.startswith(("redis://", "rediss://")) else "memory://"
+
+    @property
     def uses_embedded_broker(self) -> bool:
         return self.broker_url.startswith("filesystem://")
 
@@ -65,10 +82,31 @@ def _secret_key(data_dir: Path) -> str:
     return key
 
 
+def public_url_of(value: str) -> str:
+    """A public URL as links start with it (http(s)://host[:port][/path], no trailing slash), or UsageError."""
+    url = urlsplit(value.strip())
+    if url.scheme not in ("http", "https") or not url.hostname or url.query or url.fragment or url.username:
+        raise UsageError(f"public URL {value!r}: use http(s)://host[:port][/path], e.g. https://hiring.example.com")
+    try:
+        url.port  # noqa: B018 -- raises on a port that is not a number
+    except ValueError:
+        raise UsageError(f"public URL {value!r}: the port is not a number") from None
+    return f"{url.scheme}://{url.netloc}{url.path.rstrip('/')}"
+
+
+def _flag(name: str, value: str) -> bool:
+    if value.lower() in ("1", "true", "yes", "on"):
+        return True
+    if value.lower() in ("0", "false", "no", "off"):
+        return False
+    raise UsageError(f"{name}={value!r}: use 1 or 0")
+
+
 def build_settings(data_dir: Path | str, *, database_url: str | None = None, broker_url: str | None = None,
                    env: dict[str, str] | None = None, **overrides: object) -> WebSettings:
     """Settings from a data folder and the environment (SHIFTWORK_DATABASE_URL, SHIFTWORK_BROKER_URL,
-    SHIFTWORK_STORAGE_DIR, SHIFTWORK_LEASE_S, SHIFTWORK_HEARTBEAT_S)."""
+    SHIFTWORK_STORAGE_DIR, SHIFTWORK_LEASE_S, SHIFTWORK_HEARTBEAT_S, SHIFTWORK_PUBLIC_URL,
+    SHIFTWORK_COOKIE_SECURE, SHIFTWORK_FORWARDED_ALLOW_IPS); keyword overrides win."""
     env = dict(os.environ) if env is None else env
     data = Path(data_dir).expanduser().resolve()
     try:
@@ -86,6 +124,18 @@ def build_settings(data_dir: Path | str, *, database_url: str | None = None, bro
         if not storage.is_dir():
             raise UsageError(f"SHIFTWORK_STORAGE_DIR={storage}: not a folder (mount the storage shared with the app)")
         overrides["storage_dir"] = storage
+    if "public_url" not in overrides and env.get("SHIFTWORK_PUBLIC_URL"):
+        overrides["public_url"] = env["SHIFTWORK_PUBLIC_URL"]
+    if overrides.get("public_url"):
+        overrides["public_url"] = public_url_of(str(overrides["public_url"]))
+    if overrides.get("cookie_secure") is None:
+        overrides.pop("cookie_secure", None)
+        if env.get("SHIFTWORK_COOKIE_SECURE"):
+            overrides["cookie_secure"] = _flag("SHIFTWORK_COOKIE_SECURE", env["SHIFTWORK_COOKIE_SECURE"])
+        else:
+            overrides["cookie_secure"] = str(overrides.get("public_url", "")).startswith("https://")
+    if "forwarded_allow_ips" not in overrides and env.get("SHIFTWORK_FORWARDED_ALLOW_IPS"):
+        overrides["forwarded_allow_ips"] = env["SHIFTWORK_FORWARDED_ALLOW_IPS"]
     return WebSettings(data_dir=data, database_url=db, broker_url=broker, secret_key=_secret_key(data),
                        **overrides)  # type: ignore[arg-type]
 

@@ -15,14 +15,26 @@ from sqlalchemy.orm import Session
 from grader.errors import UsageError
 from grader.exercise import list_exercises
 from grader.report.model import Report
+from harness.store.models import Invite, Recruiter
 from harness.web import invites as svc
-from harness.web.api_models import (CohortOut, CohortRowOut, DeadlineIn, InviteCreated, InviteDetail, InvitesIn,
-                                    InviteOut, JobOut, Problem, ShowScoreIn, utc)
-from harness.web.auth import api_recruiter, db
+from harness.web.api_models import (
+    CohortOut,
+    CohortRowOut,
+    DeadlineIn,
+    InviteCreated,
+    InviteDetail,
+    InviteOut,
+    InvitesIn,
+    JobOut,
+    Problem,
+    ShowScoreIn,
+    utc,
+)
+from harness.web.auth import api_recruiter, client_of, db
 from harness.web.cohort import cohort_rows
 from harness.web.invites import InviteIn
-from harness.store.models import Invite, Recruiter
 from harness.web.reports import inside, latest_result, report_file
+from harness.web.views import public_base
 
 log = logging.getLogger(__name__)
 _ERRORS: dict[int | str, dict[str, Any]] = {400: {"model": Problem, "description": "refused, with a one-line reason "
@@ -47,13 +59,10 @@ def _invite(session: Session, invite_id: int) -> Invite:
         raise HTTPException(status_code=404, detail=str(exc)) from None
 
 
-def _base_url(request: Request) -> str:
-    return request.app.state.settings.public_url or str(request.base_url)
-
-
 def _create(request: Request, session: Session, specs: list[InviteIn], me: Recruiter) -> list[InviteCreated]:
     try:
-        created = svc.create_invites(session, specs, by=me, base_url=_base_url(request))
+        created = svc.create_invites(session, specs, by=me, client=client_of(request),
+                                     base_url=public_base(request))
     except UsageError as exc:
         session.rollback()
         raise HTTPException(status_code=400, detail=str(exc)) from None
@@ -94,19 +103,20 @@ def get_invite(invite_id: int = _id(), session: Session = Depends(db)) -> Invite
 
 
 @router.post("/invites/{invite_id}/disable", response_model=InviteOut, summary="Disable the invite's link")
-def disable(invite_id: int = _id(), session: Session = Depends(db), me: Recruiter = Depends(api_recruiter)) -> InviteOut:
+def disable(request: Request, invite_id: int = _id(), session: Session = Depends(db),
+            me: Recruiter = Depends(api_recruiter)) -> InviteOut:
     invite = _invite(session, invite_id)
-    svc.disable(session, invite, by=me)
+    svc.disable(session, invite, by=me, client=client_of(request))
     session.commit()
     return InviteOut.of(invite)
 
 
 @router.post("/invites/{invite_id}/extend", response_model=InviteOut, summary="Set a new deadline")
-def extend(body: DeadlineIn, invite_id: int = _id(), session: Session = Depends(db),
+def extend(body: DeadlineIn, request: Request, invite_id: int = _id(), session: Session = Depends(db),
            me: Recruiter = Depends(api_recruiter)) -> InviteOut:
     invite = _invite(session, invite_id)
     try:
-        svc.extend(session, invite, body.deadline, by=me)
+        svc.extend(session, invite, body.deadline, by=me, client=client_of(request))
     except UsageError as exc:
         session.rollback()
         raise HTTPException(status_code=400, detail=str(exc)) from None
@@ -116,10 +126,10 @@ def extend(body: DeadlineIn, invite_id: int = _id(), session: Session = Depends(
 
 @router.post("/invites/{invite_id}/show-score", response_model=InviteOut,
              summary="Show the score to the candidate, or hide it")
-def show_score(body: ShowScoreIn, invite_id: int = _id(), session: Session = Depends(db),
+def show_score(body: ShowScoreIn, request: Request, invite_id: int = _id(), session: Session = Depends(db),
                me: Recruiter = Depends(api_recruiter)) -> InviteOut:
     invite = _invite(session, invite_id)
-    svc.set_show_score(session, invite, body.show_score, by=me)
+    svc.set_show_score(session, invite, body.show_score, by=me, client=client_of(request))
     session.commit()
     return InviteOut.of(invite)
 
@@ -130,7 +140,7 @@ def rerun(request: Request, invite_id: int = _id(), session: Session = Depends(d
           me: Recruiter = Depends(api_recruiter)) -> JobOut:
     invite = _invite(session, invite_id)
     try:
-        job = svc.rerun(session, invite, by=me)
+        job = svc.rerun(session, invite, by=me, client=client_of(request))
     except UsageError as exc:
         session.rollback()
         raise HTTPException(status_code=400, detail=str(exc)) from None

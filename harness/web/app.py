@@ -18,6 +18,7 @@ from harness.store.settings import WebSettings
 from harness.web import api, candidate, recruiter
 from harness.web.auth import signed_in
 from harness.web.headers import SecurityHeaders
+from harness.web.login_limits import LoginLimits
 from harness.web.views import PageNotFound, render
 
 log = logging.getLogger(__name__)
@@ -39,6 +40,7 @@ def create_app(settings: WebSettings, *, run_migrations: bool = True) -> FastAPI
     app.state.settings = settings
     app.state.engine = engine
     app.state.sessions = session_factory(engine)
+    app.state.login_limits = LoginLimits(settings)
     app.add_middleware(SessionMiddleware, secret_key=settings.secret_key, session_cookie="shiftwork_session",
                        same_site="lax", https_only=settings.cookie_secure, max_age=12 * 3600)
 

@@ -117,10 +117,19 @@ def signed_in(request: Request, creds: HTTPAuthorizationCredentials | None = Dep
     return recruiter
 
 
-def authenticate(session: Session, email: str, password: str) -> Recruiter | None:
+def client_of(request: Request) -> str:
+    """The client's address: behind a trusted proxy, the real client's (uvicorn's proxy_headers)."""
+    return request.client.host if request.client is not None else ""
+
+
+def find_recruiter(session: Session, email: str) -> Recruiter | None:
     address = email.strip().lower()
     # PostgreSQL refuses a NUL in a text parameter (an error, not "no row"): such an e-mail is no one's.
-    recruiter = session.scalar(select(Recruiter).where(Recruiter.email == address)) if "\x00" not in address else None
+    return session.scalar(select(Recruiter).where(Recruiter.email == address)) if "\x00" not in address else None
+
+
+def authenticate(session: Session, email: str, password: str) -> Recruiter | None:
+    recruiter = find_recruiter(session, email)
     if recruiter is None:
         if not _DUMMY_HASH:
             _DUMMY_HASH.append(hash_password(secrets.token_urlsafe(12)))

@@ -33,6 +33,7 @@ from harness.web.links import (
     wants_json,
 )
 from harness.web.uploads import Received, cap_text, receive
+from harness.web.views import public_base
 
 log = logging.getLogger(__name__)
 router = APIRouter()
@@ -57,10 +58,6 @@ def _brief(exercise: str) -> tuple[str, Markup]:
         return exercise, Markup("")
     path = ex.root / "brief.md"
     return ex.title, render_brief(path.read_text(encoding="utf-8", errors="replace") if path.is_file() else "")
-
-
-def _base_url(request: Request, settings: WebSettings) -> str:
-    return (settings.public_url or str(request.base_url)).rstrip("/")
 
 
 def _uploads(invite: Invite) -> list[dict[str, Any]]:
@@ -95,7 +92,7 @@ def candidate_page(request: Request, token: str, uploaded: str = "") -> Response
     if not bundle.ready:
         bundles.start_in_background(settings, request.app.state.sessions, invite)
     title, brief = _brief(invite.exercise)
-    link = f"{_base_url(request, settings)}/i/{token}"
+    link = f"{public_base(request)}/i/{token}"
     fresh = next((u for u in invite.uploads if str(u.id) == uploaded), None)
     return page("candidate/page.html", invite=invite, title=title, brief=brief, link=link, token=token,
                 clone_url=f"{link}.git", bundle_ready=bundle.ready,

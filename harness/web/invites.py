@@ -24,6 +24,7 @@ from grader.errors import (
 from grader.exercise import list_exercises
 from harness.bundle import validate_candidate
 from harness.queue.jobs import create_job, enqueue
+from harness.store.audit import audit
 from harness.store.models import Invite, Job, JobState, Recruiter, utcnow
 from harness.store.timeline import record
 from harness.web.accounts import normalize_email
@@ -162,7 +163,8 @@ def link_for(base_url: str, token: str) -> str:
     return f"{base_url.rstrip('/')}/i/{token}"
 
 
-def create_invites(session: Session, specs: list[InviteIn], *, by: Recruiter | None, base_url: str) -> list[Created]:
+def create_invites(session: Session, specs: list[InviteIn], *, by: Recruiter | None, base_url: str,
+                   client: str = "") -> list[Created]:
     out = []
     for spec in specs:
         token, digest = new_token()
@@ -173,6 +175,8 @@ def create_invites(session: Session, specs: list[InviteIn], *, by: Recruiter | N
         session.add(invite)
         session.flush()
         record(session, invite, "created", f"by {by.email}" if by is not None else "")
+        audit(session, "invite_created", actor=by.email if by is not None else "", target=f"invite {invite.id}",
+              detail=f"{invite.exercise}, deadline {invite.deadline:%Y-%m-%d %H:%M} UTC", client=client)
         out.append(Created(invite=invite, link=link_for(base_url, token)))
     log.info("%d invite(s) created", len(out))
     return out
@@ -200,13 +204,14 @@ def get_job(invite: Invite, job_id: int) -> Job:
     return job
 
 
-def disable(session: Session, invite: Invite, *, by: Recruiter) -> None:
+def disable(session: Session, invite: Invite, *, by: Recruiter, client: str = "") -> None:
     if invite.disabled_at is None:
         invite.disabled_at = utcnow()
         record(session, invite, "disabled", f"by {by.email}")
+        audit(session, "invite_disabled", actor=by.email, target=f"invite {invite.id}", client=client)
 
 
-def extend(session: Session, invite: Invite, deadline: str | dt.datetime, *, by: Recruiter) -> None:
+def extend(session: Session, invite: Invite, deadline: str | dt.datetime, *, by: Recruiter, client: str = "") -> None:
     try:
         new = parse_deadline(deadline)
     except ValueError as exc:
@@ -216,15 +221,19 @@ def extend(session: Session, invite: Invite, deadline: str | dt.datetime, *, by:
     old = invite.deadline
     invite.deadline = new
     record(session, invite, "extended", f"{old:%Y-%m-%d %H:%M} → {new:%Y-%m-%d %H:%M} UTC by {by.email}")
+    audit(session, "invite_extended", actor=by.email, target=f"invite {invite.id}",
+          detail=f"{old:%Y-%m-%d %H:%M} → {new:%Y-%m-%d %H:%M} UTC", client=client)
 
 
-def set_show_score(session: Session, invite: Invite, show: bool, *, by: Recruiter) -> None:
+def set_show_score(session: Session, invite: Invite, show: bool, *, by: Recruiter, client: str = "") -> None:
     if invite.show_score != show:
         invite.show_score = show
         record(session, invite, "show_score", f"{'shown' if show else 'hidden'} by {by.email}")
+        audit(session, "score_shown" if show else "score_hidden", actor=by.email, target=f"invite {invite.id}",
+              client=client)
 
 
-def rerun(session: Session, invite: Invite, *, by: Recruiter) -> Job:
+def rerun(session: Session, invite: Invite, *, by: Recruiter, client: str = "") -> Job:
     """A new job for the latest upload; the earlier jobs and their results stay. Caller commits, then enqueues."""
     if not invite.uploads:
         raise UsageError("nothing to rerun: the candidate has not uploaded a submission")
@@ -233,6 +242,8 @@ def rerun(session: Session, invite: Invite, *, by: Recruiter) -> Job:
     upload = invite.uploads[-1]
     previous = next((j for j in reversed(invite.jobs) if j.upload_id == upload.id), None)
     record(session, invite, "rerun", f"upload {upload.id} by {by.email}")
+    audit(session, "invite_rerun", actor=by.email, target=f"invite {invite.id}", detail=f"upload {upload.id}",
+          client=client)
     return create_job(session, invite, upload, rerun_of=previous)
 
 

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import datetime as dt
 import logging
+import math
 
 from fastapi import APIRouter, Depends, File, Form, Path, Request, UploadFile
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
@@ -15,20 +16,32 @@ from sqlalchemy.orm import Session
 
 from grader.errors import UsageError
 from grader.exercise import list_exercises
-from harness.web import invites as svc
-from harness.web.auth import (authenticate, db, end_session, page_recruiter, require_csrf, safe_next,
-                              start_session)
-from harness.web.invites_csv import parse_csv
+from harness.store.audit import audit
 from harness.store.models import Invite, Recruiter, utcnow
+from harness.store.timeline import invite_state
+from harness.web import invites as svc
+from harness.web.admin import router as admin_router
+from harness.web.auth import (
+    authenticate,
+    client_of,
+    db,
+    end_session,
+    find_recruiter,
+    page_recruiter,
+    require_csrf,
+    safe_next,
+    start_session,
+)
+from harness.web.invites_csv import parse_csv
 from harness.web.recruiter_results import router as results_router
 from harness.web.reports import latest_result
 from harness.web.status import queue_status
-from harness.store.timeline import invite_state
-from harness.web.views import PageNotFound, render
+from harness.web.views import PageNotFound, public_base, render
 
 log = logging.getLogger(__name__)
 router = APIRouter(include_in_schema=False)
 router.include_router(results_router)
+router.include_router(admin_router)
 CSV_LIMIT = 2 * 2**20
 MAX_ID = 2**31 - 1  # PostgreSQL's integer: a larger id in a URL is a 404, not a database error
 
@@ -39,10 +52,6 @@ def _id() -> int:
 
 
 _CSRF = [Depends(require_csrf)]
-
-
-def base_url(request: Request) -> str:
-    return request.app.state.settings.public_url or str(request.base_url)
 
 
 def _flash(request: Request, message: str) -> None:
@@ -61,14 +70,36 @@ def login_page(request: Request, next: str = "/") -> HTMLResponse:
 @router.post("/login", dependencies=_CSRF)
 def login(request: Request, email: str = Form(""), password: str = Form(""), next: str = Form("/"),
           session: Session = Depends(db)) -> Response:
+    limits = request.app.state.login_limits
+    client, now = client_of(request), utcnow()
+    account = find_recruiter(session, email)
+    refused = limits.refusal(client, email, account, now)
+    if refused is not None:
+        audit(session, "sign_in_refused", actor=email.strip().lower(), detail=refused.reason, client=client)
+        session.commit()
+        return render(request, "recruiter/login.html", status_code=429, next=safe_next(next),
+                      error=f"{refused.reason}; try again in {_wait_words(refused.retry_after_s)}",
+                      headers={"Retry-After": str(refused.retry_after_s)})
+    limits.attempted(client)
     recruiter = authenticate(session, email, password) if email and password else None
     if recruiter is None:
+        locked = limits.failed(email, account, now)
+        audit(session, "sign_in_failed", actor=email.strip().lower(), client=client,
+              detail="wrong e-mail or password" + ("; the account is now locked" if locked else ""))
+        session.commit()
         # One message for an unknown e-mail and a wrong password: the form does not tell who has an account.
         return render(request, "recruiter/login.html", status_code=401, next=safe_next(next),
                       error="wrong e-mail or password")
+    limits.succeeded(email, recruiter)
+    audit(session, "sign_in", actor=recruiter.email, client=client)
+    session.commit()
     start_session(request, recruiter)
     log.info("recruiter %s logged in", recruiter.email)
     return RedirectResponse(safe_next(next), status_code=303)
+
+
+def _wait_words(seconds: int) -> str:
+    return f"{seconds} s" if seconds < 120 else f"{math.ceil(seconds / 60)} minutes"
 
 
 @router.get("/logout", response_class=HTMLResponse)
@@ -108,7 +139,8 @@ def create_invite(request: Request, candidate_name: str = Form(""), email: str =
     try:
         spec = svc.spec_from_form(candidate_name=candidate_name, email=email or None, exercise=exercise,
                                   deadline=deadline, show_score=show_score)
-        created = svc.create_invites(session, [spec], by=me, base_url=base_url(request))
+        created = svc.create_invites(session, [spec], by=me, client=client_of(request),
+                                     base_url=public_base(request))
     except UsageError as exc:
         session.rollback()
         return _index(request, session, status_code=400, error=str(exc))
@@ -124,7 +156,8 @@ async def import_invites(request: Request, file: UploadFile = File(...), show_sc
         if len(data) > CSV_LIMIT:
             raise UsageError(f"the CSV file is larger than {CSV_LIMIT // 2**20} MB")
         specs = parse_csv(data, show_score=show_score)
-        created = svc.create_invites(session, specs, by=me, base_url=base_url(request))
+        created = svc.create_invites(session, specs, by=me, client=client_of(request),
+                                     base_url=public_base(request))
     except UsageError as exc:
         session.rollback()  # a bad row anywhere: nothing of the file is kept
         return _index(request, session, status_code=400, error=f"CSV not imported: {exc}")
@@ -157,7 +190,7 @@ def invite_page(request: Request, invite_id: int = _id(), me: Recruiter = Depend
 def disable_invite(request: Request, invite_id: int = _id(), me: Recruiter = Depends(page_recruiter),
                    session: Session = Depends(db)) -> Response:
     invite = _invite_or_404(session, invite_id)
-    svc.disable(session, invite, by=me)
+    svc.disable(session, invite, by=me, client=client_of(request))
     session.commit()
     _flash(request, "the link is disabled: the candidate can no longer open it")
     return _back(invite.id)
@@ -168,7 +201,7 @@ def extend_invite(request: Request, invite_id: int = _id(), deadline: str = Form
                   me: Recruiter = Depends(page_recruiter), session: Session = Depends(db)) -> Response:
     invite = _invite_or_404(session, invite_id)
     try:
-        svc.extend(session, invite, deadline, by=me)
+        svc.extend(session, invite, deadline, by=me, client=client_of(request))
     except UsageError as exc:
         session.rollback()
         return _invite_page(request, session, invite, status_code=400, error=str(exc))
@@ -181,7 +214,7 @@ def extend_invite(request: Request, invite_id: int = _id(), deadline: str = Form
 def show_score_invite(request: Request, invite_id: int = _id(), show_score: bool = Form(False),
                       me: Recruiter = Depends(page_recruiter), session: Session = Depends(db)) -> Response:
     invite = _invite_or_404(session, invite_id)
-    svc.set_show_score(session, invite, show_score, by=me)
+    svc.set_show_score(session, invite, show_score, by=me, client=client_of(request))
     session.commit()
     _flash(request, "the candidate now sees their score" if show_score else "the score is hidden from the candidate")
     return _back(invite.id)
@@ -192,7 +225,7 @@ def rerun_invite(request: Request, invite_id: int = _id(), me: Recruiter = Depen
                  session: Session = Depends(db)) -> Response:
     invite = _invite_or_404(session, invite_id)
     try:
-        job = svc.rerun(session, invite, by=me)
+        job = svc.rerun(session, invite, by=me, client=client_of(request))
     except UsageError as exc:
         session.rollback()
         return _invite_page(request, session, invite, status_code=400, error=str(exc))

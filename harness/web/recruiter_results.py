@@ -1,5 +1,5 @@
 """Recruiter pages about results: submission downloads, the report page and its files, the cohort
-view of an exercise (table, plot, CSV, zip of everything) and the admin page (workers, queue)."""
+view of an exercise (table, plot, CSV, zip of everything). The admin page is harness.web.admin."""
 from __future__ import annotations
 
 import logging
@@ -11,12 +11,11 @@ from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from grader.exercise import DIMENSIONS, list_exercises
-from harness.web import invites as svc
-from harness.web.auth import admin_recruiter, db, page_recruiter
-from harness.web.cohort import cohort_csv, cohort_plot, cohort_rows, stream_zip, zip_entries
 from harness.store.models import Invite, Recruiter
+from harness.web import invites as svc
+from harness.web.auth import db, page_recruiter
+from harness.web.cohort import cohort_csv, cohort_plot, cohort_rows, stream_zip, zip_entries
 from harness.web.reports import MEDIA_TYPES, inside, latest_result, load_report, report_file, summarize
-from harness.web.status import queue_status
 from harness.web.views import render
 
 log = logging.getLogger(__name__)
@@ -141,17 +140,3 @@ def cohort_page(request: Request, exercise: str, me: Recruiter = Depends(page_re
         return _not_found(request, f"no exercise {exercise[:60]!r}")
     return render(request, "recruiter/cohort.html", exercise=exercise, rows=cohort_rows(session, exercise),
                   dimensions=DIMENSIONS)
-
-
-@router.get("/admin", response_class=HTMLResponse)
-def admin_page(request: Request, me: Recruiter = Depends(admin_recruiter),
-               session: Session = Depends(db)) -> HTMLResponse:
-    settings = request.app.state.settings
-    return render(request, "recruiter/admin.html", status=queue_status(session, settings),
-                  heartbeat_s=settings.heartbeat_s, broker=_broker_label(settings.broker_url),
-                  embedded=settings.embedded_worker)
-
-
-def _broker_label(url: str) -> str:
-    # Never show a broker password on a page.
-    return re.sub(r"//[^@/]*@", "//***@", url)

@@ -44,14 +44,22 @@ def _recruiters(settings: WebSettings, app: Any) -> int:
         return int(session.scalar(select(func.count()).select_from(Recruiter)) or 0)
 
 
-def serve(data: Path, *, host: str, port: int, console: Console, worker: bool = True) -> None:
+def serve(data: Path, *, host: str, port: int, console: Console, worker: bool = True, public_url: str = "",
+          secure_cookies: bool | None = None, forwarded_allow_ips: str = "") -> None:
     import uvicorn
 
     from harness.web.app import create_app
 
     if not 0 < port < 65536:
         raise UsageError(f"--port {port}: use 1-65535")
-    settings = build_settings(data, embedded_worker=worker)
+    # Links are built from the public URL, never from a request's Host header.
+    shown = "localhost" if host in ("0.0.0.0", "::") else host
+    url = public_url or f"http://{'[' + shown + ']' if ':' in shown else shown}:{port}"
+    settings = build_settings(data, embedded_worker=worker, public_url=url, cookie_secure=secure_cookies,
+                              forwarded_allow_ips=forwarded_allow_ips.strip())
+    if host in ("0.0.0.0", "::") and not public_url:
+        console.print(f"warning: links will start with {url}: set --public-url to the address candidates use",
+                      highlight=False, markup=False)
     app = create_app(settings)
     if not _loopback(host):
         # A candidate's container reaches host listeners through its network's gateway.
@@ -62,12 +70,16 @@ def serve(data: Path, *, host: str, port: int, console: Console, worker: bool = 
         console.print(f"no recruiter account yet: create one with `shiftwork admin create-user EMAIL --data {data}`",
                       highlight=False, markup=False)
     embedded = start_worker(settings, console)
-    console.print(f"shiftwork serving http://{host}:{port}/ (data in {settings.data_dir}, database "
+    console.print(f"shiftwork serving http://{host}:{port}/ as {settings.public_url} (data in {settings.data_dir}, "
+                  f"database "
                   f"{'sqlite' if settings.database_url.startswith('sqlite') else 'postgresql'}, "
                   f"{'embedded grading worker' if embedded is not None else 'no embedded worker'})",
                   highlight=False, markup=False)
     try:
-        uvicorn.run(app, host=host, port=port, log_level="info", server_header=False, proxy_headers=False)
+        # X-Forwarded-* only from the proxies named: from anyone else they would let a client choose its address.
+        trusted = settings.forwarded_allow_ips
+        uvicorn.run(app, host=host, port=port, log_level="info", server_header=False, proxy_headers=bool(trusted),
+                    forwarded_allow_ips=trusted or None)
     finally:
         if embedded is not None:
             embedded.stop()

@@ -47,7 +47,14 @@ def templates() -> Jinja2Templates:
 
 
 
-def render(request: Request, name: str, status_code: int = 200, **context: Any) -> HTMLResponse:
+def public_base(request: Request) -> str:
+    """Where links start: the configured public URL (`serve` always sets one); only an app built
+    without one (a test's) falls back to the request's own base URL."""
+    return (request.app.state.settings.public_url or str(request.base_url)).rstrip("/")
+
+
+def render(request: Request, name: str, status_code: int = 200, headers: dict[str, str] | None = None,
+           **context: Any) -> HTMLResponse:
     """A page with the recruiter's context: who is logged in and the form token of this session."""
     context.setdefault("recruiter", getattr(request.state, "recruiter", None))
     context.setdefault("error", None)
@@ -59,4 +66,5 @@ def render(request: Request, name: str, status_code: int = 200, **context: Any) 
     response.headers["X-Frame-Options"] = "SAMEORIGIN"
     response.headers["X-Content-Type-Options"] = "nosniff"
     response.headers["Referrer-Policy"] = "no-referrer"
+    response.headers.update(headers or {})
     return response
