@@ -188,12 +188,26 @@ def admin_create_user(
     email: str = typer.Argument(..., help="The recruiter's e-mail (their login)"),
     name: str = typer.Option("", help="Display name"),
     admin: Optional[bool] = typer.Option(None, "--admin/--no-admin", help="Administrator (default: only the first account)"),
+    team: list[str] = typer.Option([], "--team", help="A team the recruiter belongs to (repeat for several; "
+                                   "created if new); they see only their teams' invites. Default: the default team"),
     data: Path = typer.Option(Path("shiftwork-data"), help="Data folder of `shiftwork serve`"),
 ) -> None:
     """Create a recruiter account; the password is prompted for (or read from SHIFTWORK_ADMIN_PASSWORD)."""
     from harness.web.admin_cli import create_user_command
 
-    create_user_command(data, email, name=name, admin=admin, console=err)
+    create_user_command(data, email, name=name, admin=admin, teams=team or None, console=err)
+
+
+@admin_app.command("team-add")
+def admin_team_add(
+    email: str = typer.Argument(..., help="The recruiter's e-mail"),
+    team: str = typer.Argument(..., help="The team (created if new)"),
+    data: Path = typer.Option(Path("shiftwork-data"), help="Data folder of `shiftwork serve`"),
+) -> None:
+    """Add a recruiter to a team: they then see that team's invites, uploads, reports and cohorts."""
+    from harness.web.admin_cli import team_add_command
+
+    team_add_command(data, email, team, console=err)
 
 
 @admin_app.command("token")

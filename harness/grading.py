@@ -27,7 +27,7 @@ from harness.plan_cache import plan_cache_dir
 from harness.planning import PlanJob, cached_plan, plan_for, plan_grading  # noqa: F401  (re-exported for callers)
 from harness.runtime.select import choose_runtime
 from harness.secret import derive_seed, load_secret, scrub_environment
-from harness.submission import Submission, redact, resolve_submission, submission_name
+from harness.submission import NOT_VERIFIED, Submission, redact, resolve_submission, submission_name
 
 log = logging.getLogger(__name__)
 
@@ -48,14 +48,17 @@ def grade_one(submission: str | Path, *, exercise: str | None = None, out: Path 
               console: Console | None = None, plan: GradePlan | PlanJob | None = None, budgets: Budgets | None = None,
               runtime_obj: Runtime | None = None,
               plan_cache: dict[tuple[str, int], GradePlan] | None = None, plan_dir: Path | None = None,
-              allow_local_git: bool = False, local_fallback: bool = False) -> tuple[Report, Path]:
+              allow_local_git: bool = False, local_fallback: bool = False,
+              candidate: str | None = None) -> tuple[Report, Path]:
     """Grade one submission and write its reports. Returns (Report, report folder).
 
     Without a `plan`, the plan is made (or read from `plan_dir`, default plan_cache_dir()) on a
     thread of its own while the submission builds. `plan`, `budgets` and `runtime_obj` let tests
     and benchmarks use small scenarios and budgets. `local_fallback` lets `auto` run the
     submission unsandboxed when no engine answers: only for code the grader trusts (`make demo`
-    grades the project's own solutions).
+    grades the project's own solutions). `candidate`: who the submission is, as the caller knows it
+    (the queue: the invite's candidate, whose seed `plan` was made with); the upload's .exercise.json
+    then identifies nothing, and its absence is no reason to report.
     """
     console = console or Console(stderr=True)
     _refuse_a_shipped_solution_without_data(submission)
@@ -71,7 +74,7 @@ def grade_one(submission: str | Path, *, exercise: str | None = None, out: Path 
             cache_dir = (plan_dir or plan_cache_dir()) if repeats else None
             plan = PlanJob.start(ex, seed_, lambda: plan_for(ex, seed_, console, cache_dir=cache_dir, memo=plan_cache))
         ex = plan.exercise
-        reasons = list(sub.flags)
+        reasons = [f for f in sub.flags if candidate is None or not f.startswith(NOT_VERIFIED)]
         if sub.meta is not None and sub.meta.exercise != ex.id:
             reasons.append(f"graded as {ex.id} although .exercise.json names {sub.meta.exercise}")
         label = f"sw-{sub.name[:20]}-{uuid.uuid4().hex[:8]}"
@@ -80,8 +83,8 @@ def grade_one(submission: str | Path, *, exercise: str | None = None, out: Path 
         console.print(f"grading [bold]{escape(sub.name)}[/] ({escape(ex.id)}, seed {plan.seed}, "
                       f"runtime {escape(runtime_obj.name)})", highlight=False)
         return grade_prepared(sub.folder, plan, runtime_obj, out or Path("reports") / sub.name, budgets=budgets,
-                              console=console, name=sub.name, candidate=sub.meta.candidate if sub.meta else None,
-                              reasons=reasons)
+                              console=console, name=sub.name,
+                              candidate=candidate or (sub.meta.candidate if sub.meta else None), reasons=reasons)
 
 
 def grade_prepared(folder: Path, plan: GradePlan | PlanJob, runtime: Runtime, out: Path, *,
@@ -95,12 +98,13 @@ def grade_prepared(folder: Path, plan: GradePlan | PlanJob, runtime: Runtime, ou
     waited for once the service has built. The runtime is torn down whatever happens.
     `note_unisolated`: say in the report when the runtime did not isolate the service (the
     self-check, on the candidate's own machine, does not). `transcript`: an empty one to fill
-    (the caller reads it afterwards), else one is made from `name`, `candidate` and `reasons`.
+    (the caller reads it afterwards), else one is made from `name` and `candidate`. `reasons` (notes about
+    the submission itself) come after what the run found: a build that failed says why first.
     """
     job = plan if isinstance(plan, PlanJob) else PlanJob.ready(plan)
     if transcript is None:
         transcript = Transcript(exercise=job.exercise.id, submission=name or folder.name, runtime=runtime.name,
-                                seed=job.seed, candidate=candidate, reasons=list(reasons))
+                                seed=job.seed, candidate=candidate)
     if not runtime.isolates and note_unisolated:
         transcript.notes.extend(getattr(runtime, "notes", None)
                                 or [f"graded with the {runtime.name} runtime: the submission was NOT isolated"])
@@ -114,6 +118,7 @@ def grade_prepared(folder: Path, plan: GradePlan | PlanJob, runtime: Runtime, ou
             replay_service(runtime, ready, transcript, budgets or job.exercise.budgets)
     finally:
         runtime.teardown()
+        transcript.reasons.extend(r for r in reasons if r not in transcript.reasons)
     ready = job.result()  # a submission that did not build still gets a report naming every check
     transcript.timings_s["plan"] = round(job.seconds, 3)
     cap_depth(transcript)

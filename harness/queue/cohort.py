@@ -39,6 +39,7 @@ from harness.secret import load_secret, verify_token
 from harness.store.db import make_engine, migrate, transaction
 from harness.store.models import Invite, Job, JobState, Result, Upload, Worker, utcnow
 from harness.store.settings import WebSettings, build_settings
+from harness.store.teams import default_team
 from harness.submission import peek_meta, submission_name
 
 log = logging.getLogger(__name__)
@@ -92,7 +93,7 @@ def _send(settings: WebSettings, entry: Entry) -> None:
     with transaction(sessions(settings)) as s:
         invite = Invite(token_hash=hashlib.sha256(secrets.token_bytes(32)).hexdigest(), candidate_name=entry.name,
                         candidate_id=entry.candidate, exercise=entry.exercise, deadline=utcnow(),
-                        created_at=utcnow())
+                        team_id=default_team(s).id, created_at=utcnow())
         s.add(invite)
         s.flush()
         upload = Upload(invite_id=invite.id, filename=entry.path.name + (".zip" if entry.path.is_dir() else ""),

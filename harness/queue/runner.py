@@ -168,7 +168,7 @@ def _grade(path: Path, exercise_id: str, candidate: str, out: Path, label: str, 
                                                        cache_dir=plan_cache_dir(plan_dir)))
     runtime = DockerRuntime(ex, console, label)
     return grade_one(path, exercise=ex.id, out=out, runtime="docker", plan=plan, runtime_obj=runtime,
-                     console=console)
+                     console=console, candidate=candidate)
 
 
 def _sweep_earlier_attempts(c: Claim) -> None:

@@ -9,7 +9,20 @@ import datetime as dt
 import enum
 from typing import Any
 
-from sqlalchemy import JSON, Boolean, DateTime, Enum, Float, ForeignKey, Integer, String, Text, UniqueConstraint
+from sqlalchemy import (
+    JSON,
+    Boolean,
+    Column,
+    DateTime,
+    Enum,
+    Float,
+    ForeignKey,
+    Integer,
+    String,
+    Table,
+    Text,
+    UniqueConstraint,
+)
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship
 
 
@@ -28,6 +41,25 @@ class JobState(str, enum.Enum):
     failed = "failed"
 
 
+DEFAULT_TEAM = "Default"  # every invite made before teams existed, and new accounts unless told otherwise
+
+team_members = Table(
+    "team_members", Base.metadata,
+    Column("team_id", ForeignKey("teams.id", ondelete="CASCADE"), primary_key=True),
+    Column("recruiter_id", ForeignKey("recruiters.id", ondelete="CASCADE"), primary_key=True),
+)
+
+
+class Team(Base):
+    """Who sees what: a recruiter sees the invites (and their uploads, reports, cohorts) of their teams."""
+
+    __tablename__ = "teams"
+    id: Mapped[int] = mapped_column(primary_key=True)
+    name: Mapped[str] = mapped_column(String(100), unique=True)
+    created_at: Mapped[dt.datetime] = mapped_column(DateTime, default=utcnow)
+    members: Mapped[list["Recruiter"]] = relationship(secondary=team_members, back_populates="teams")
+
+
 class Recruiter(Base):
     __tablename__ = "recruiters"
     id: Mapped[int] = mapped_column(primary_key=True)
@@ -40,6 +72,12 @@ class Recruiter(Base):
     # (or until an administrator lifts the lock)
     failed_logins: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
     locked_until: Mapped[dt.datetime | None] = mapped_column(DateTime, nullable=True)
+    teams: Mapped[list[Team]] = relationship(secondary=team_members, back_populates="members", lazy="selectin",
+                                             order_by="Team.name")
+
+    def team_ids(self) -> set[int] | None:
+        """The teams whose invites this recruiter sees; None for an administrator (every team)."""
+        return None if self.is_admin else {t.id for t in self.teams}
 
     def locked(self, now: dt.datetime) -> bool:
         return self.locked_until is not None and self.locked_until > now
@@ -69,6 +107,10 @@ class Invite(Base):
     show_score: Mapped[bool] = mapped_column(Boolean, default=False)
     disabled_at: Mapped[dt.datetime | None] = mapped_column(DateTime, nullable=True)
     created_by: Mapped[int | None] = mapped_column(ForeignKey("recruiters.id", ondelete="SET NULL"), nullable=True)
+    team_id: Mapped[int] = mapped_column(ForeignKey("teams.id"), index=True)
+    # the grading a recruiter picked as the one that counts (timeline.counted_job); None: the default rule.
+    # No foreign key: jobs point at invites already, and a job only goes when its invite does.
+    counted_job_id: Mapped[int | None] = mapped_column(Integer, nullable=True)
     created_at: Mapped[dt.datetime] = mapped_column(DateTime, default=utcnow)
     opened_at: Mapped[dt.datetime | None] = mapped_column(DateTime, nullable=True)
     downloaded_at: Mapped[dt.datetime | None] = mapped_column(DateTime, nullable=True)
@@ -76,6 +118,7 @@ class Invite(Base):
     uploads: Mapped[list["Upload"]] = relationship(back_populates="invite", order_by="Upload.id")
     jobs: Mapped[list["Job"]] = relationship(back_populates="invite", order_by="Job.id")
     events: Mapped[list["Event"]] = relationship(back_populates="invite", order_by="Event.id")
+    team: Mapped[Team] = relationship()
 
     def expired(self, now: dt.datetime | None = None) -> bool:
         return (now or utcnow()) > self.deadline

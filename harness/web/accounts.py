@@ -8,7 +8,8 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from grader.errors import UsageError
-from harness.store.models import ApiToken, Recruiter
+from harness.store.models import DEFAULT_TEAM, ApiToken, Recruiter
+from harness.store.teams import team_named
 from harness.web.security import API_TOKEN_PREFIX, hash_password, new_token
 
 log = logging.getLogger(__name__)
@@ -23,8 +24,10 @@ def normalize_email(email: str) -> str:
     return value
 
 
-def create_recruiter(session: Session, email: str, password: str, *, name: str = "", admin: bool = False) -> Recruiter:
-    """A new recruiter (flushed); an existing e-mail is refused, not overwritten."""
+def create_recruiter(session: Session, email: str, password: str, *, name: str = "", admin: bool = False,
+                     teams: list[str] | None = None) -> Recruiter:
+    """A new recruiter (flushed) in `teams` (default: the default team; a team named for the first time is
+    created); an existing e-mail is refused, not overwritten."""
     address = normalize_email(email)
     if len(password) < MIN_PASSWORD:
         raise UsageError(f"the password is too short: use at least {MIN_PASSWORD} characters")
@@ -32,9 +35,22 @@ def create_recruiter(session: Session, email: str, password: str, *, name: str =
         raise UsageError(f"a recruiter with the e-mail {address} exists already")
     recruiter = Recruiter(email=address, name=name.strip()[:200], password_hash=hash_password(password),
                           is_admin=admin)
+    recruiter.teams = [team_named(session, t) for t in (teams or [DEFAULT_TEAM])]
     session.add(recruiter)
     session.flush()
     log.info("recruiter %s created (admin=%s)", address, admin)
+    return recruiter
+
+
+def add_to_team(session: Session, email: str, team: str) -> Recruiter:
+    address = normalize_email(email)
+    recruiter = session.scalar(select(Recruiter).where(Recruiter.email == address))
+    if recruiter is None:
+        raise UsageError(f"no recruiter with the e-mail {address} (create one with `shiftwork admin create-user`)")
+    joined = team_named(session, team)
+    if joined not in recruiter.teams:
+        recruiter.teams.append(joined)
+    session.flush()
     return recruiter
 
 

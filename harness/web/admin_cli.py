@@ -11,10 +11,10 @@ from rich.console import Console
 from sqlalchemy import func, select
 
 from grader.errors import UsageError
-from harness.web.accounts import MIN_PASSWORD, create_api_token, create_recruiter, normalize_email
 from harness.store.db import make_engine, migrate, session_factory, transaction
 from harness.store.models import Recruiter
 from harness.store.settings import build_settings
+from harness.web.accounts import MIN_PASSWORD, add_to_team, create_api_token, create_recruiter, normalize_email
 
 log = logging.getLogger(__name__)
 PASSWORD_ENV = "SHIFTWORK_ADMIN_PASSWORD"
@@ -38,7 +38,8 @@ def _password() -> str:
         raise UsageError(f"no password given (type it at the prompt or set {PASSWORD_ENV})") from None
 
 
-def create_user_command(data: Path, email: str, *, name: str, admin: bool | None, console: Console) -> None:
+def create_user_command(data: Path, email: str, *, name: str, admin: bool | None, console: Console,
+                        teams: list[str] | None = None) -> None:
     engine, factory = _factory(data)
     try:
         with factory() as session:  # refuse a taken e-mail before asking for a password
@@ -49,12 +50,23 @@ def create_user_command(data: Path, email: str, *, name: str, admin: bool | None
         with transaction(factory) as session:
             first = not session.scalar(select(func.count()).select_from(Recruiter))
             is_admin = first if admin is None else admin  # the first account administers unless told otherwise
-            recruiter = create_recruiter(session, email, password, name=name, admin=is_admin)
-            address = recruiter.email
+            recruiter = create_recruiter(session, email, password, name=name, admin=is_admin, teams=teams)
+            address, team_names = recruiter.email, [t.name for t in recruiter.teams]
     finally:
         engine.dispose()
-    console.print(f"recruiter {address} created{' (administrator)' if is_admin else ''}", highlight=False,
-                  markup=False)
+    console.print(f"recruiter {address} created{' (administrator)' if is_admin else ''}, team(s): "
+                  f"{', '.join(team_names)}", highlight=False, markup=False)
+
+
+def team_add_command(data: Path, email: str, team: str, *, console: Console) -> None:
+    engine, factory = _factory(data)
+    try:
+        with transaction(factory) as session:
+            recruiter = add_to_team(session, email, team)
+            address, team_names = recruiter.email, [t.name for t in recruiter.teams]
+    finally:
+        engine.dispose()
+    console.print(f"{address} is in team(s): {', '.join(team_names)}", highlight=False, markup=False)
 
 
 def token_command(data: Path, email: str, *, name: str, console: Console) -> None:

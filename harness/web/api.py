@@ -20,6 +20,7 @@ from harness.web import invites as svc
 from harness.web.api_models import (
     CohortOut,
     CohortRowOut,
+    CountIn,
     DeadlineIn,
     InviteCreated,
     InviteDetail,
@@ -50,11 +51,9 @@ def _id() -> int:
     return Path(ge=1, le=MAX_ID)  # type: ignore[no-any-return]
 
 
-
-
-def _invite(session: Session, invite_id: int) -> Invite:
+def _invite(session: Session, invite_id: int, me: Recruiter) -> Invite:
     try:
-        return svc.get_invite(session, invite_id)
+        return svc.get_invite(session, invite_id, viewer=me)
     except svc.NotFound as exc:
         raise HTTPException(status_code=404, detail=str(exc)) from None
 
@@ -76,10 +75,11 @@ def exercises() -> list[str]:
 
 
 @router.get("/invites", response_model=list[InviteOut], summary="Every invite, newest first")
-def list_invites(exercise: str | None = None, session: Session = Depends(db)) -> list[InviteOut]:
+def list_invites(exercise: str | None = None, session: Session = Depends(db),
+                 me: Recruiter = Depends(api_recruiter)) -> list[InviteOut]:
     if exercise is not None and exercise not in list_exercises():
         return []  # and no query: an arbitrary string (a NUL, say) never reaches the database
-    return [InviteOut.of(i) for i in svc.list_invites(session, exercise)]
+    return [InviteOut.of(i) for i in svc.list_invites(session, exercise, viewer=me)]
 
 
 @router.post("/invites", response_model=InviteCreated, status_code=201,
@@ -98,14 +98,15 @@ def create_invites(body: InvitesIn, request: Request, session: Session = Depends
 
 @router.get("/invites/{invite_id}", response_model=InviteDetail,
             summary="An invite with its state, timeline, uploads, jobs and results")
-def get_invite(invite_id: int = _id(), session: Session = Depends(db)) -> InviteDetail:
-    return InviteDetail.of(_invite(session, invite_id))
+def get_invite(invite_id: int = _id(), session: Session = Depends(db),
+               me: Recruiter = Depends(api_recruiter)) -> InviteDetail:
+    return InviteDetail.of(_invite(session, invite_id, me))
 
 
 @router.post("/invites/{invite_id}/disable", response_model=InviteOut, summary="Disable the invite's link")
 def disable(request: Request, invite_id: int = _id(), session: Session = Depends(db),
             me: Recruiter = Depends(api_recruiter)) -> InviteOut:
-    invite = _invite(session, invite_id)
+    invite = _invite(session, invite_id, me)
     svc.disable(session, invite, by=me, client=client_of(request))
     session.commit()
     return InviteOut.of(invite)
@@ -114,7 +115,7 @@ def disable(request: Request, invite_id: int = _id(), session: Session = Depends
 @router.post("/invites/{invite_id}/extend", response_model=InviteOut, summary="Set a new deadline")
 def extend(body: DeadlineIn, request: Request, invite_id: int = _id(), session: Session = Depends(db),
            me: Recruiter = Depends(api_recruiter)) -> InviteOut:
-    invite = _invite(session, invite_id)
+    invite = _invite(session, invite_id, me)
     try:
         svc.extend(session, invite, body.deadline, by=me, client=client_of(request))
     except UsageError as exc:
@@ -128,8 +129,22 @@ def extend(body: DeadlineIn, request: Request, invite_id: int = _id(), session: 
              summary="Show the score to the candidate, or hide it")
 def show_score(body: ShowScoreIn, request: Request, invite_id: int = _id(), session: Session = Depends(db),
                me: Recruiter = Depends(api_recruiter)) -> InviteOut:
-    invite = _invite(session, invite_id)
+    invite = _invite(session, invite_id, me)
     svc.set_show_score(session, invite, body.show_score, by=me, client=client_of(request))
+    session.commit()
+    return InviteOut.of(invite)
+
+
+@router.post("/invites/{invite_id}/count", response_model=InviteOut,
+             summary="Pick the grading that counts for the invite (its score, status and cohort row)")
+def count(body: CountIn, request: Request, invite_id: int = _id(), session: Session = Depends(db),
+          me: Recruiter = Depends(api_recruiter)) -> InviteOut:
+    invite = _invite(session, invite_id, me)
+    try:
+        svc.set_counted(session, invite, body.job_id, by=me, client=client_of(request))
+    except UsageError as exc:
+        session.rollback()
+        raise HTTPException(status_code=400, detail=str(exc)) from None
     session.commit()
     return InviteOut.of(invite)
 
@@ -138,7 +153,7 @@ def show_score(body: ShowScoreIn, request: Request, invite_id: int = _id(), sess
              summary="Grade the latest upload again (a new job; earlier results stay)")
 def rerun(request: Request, invite_id: int = _id(), session: Session = Depends(db),
           me: Recruiter = Depends(api_recruiter)) -> JobOut:
-    invite = _invite(session, invite_id)
+    invite = _invite(session, invite_id, me)
     try:
         job = svc.rerun(session, invite, by=me, client=client_of(request))
     except UsageError as exc:
@@ -153,8 +168,8 @@ def rerun(request: Request, invite_id: int = _id(), session: Session = Depends(d
             responses={200: {"content": {"application/octet-stream": {}}, "description": "the archive as uploaded"}},
             summary="Download an upload")
 def download_upload(request: Request, invite_id: int = _id(), upload_id: int = _id(),
-                    session: Session = Depends(db)) -> FileResponse:
-    invite = _invite(session, invite_id)
+                    session: Session = Depends(db), me: Recruiter = Depends(api_recruiter)) -> FileResponse:
+    invite = _invite(session, invite_id, me)
     upload = next((u for u in invite.uploads if u.id == upload_id), None)
     path = inside(request.app.state.settings.storage_root, upload.stored_path) if upload else None
     if upload is None or path is None or not path.is_file():
@@ -165,8 +180,8 @@ def download_upload(request: Request, invite_id: int = _id(), upload_id: int = _
 @router.get("/invites/{invite_id}/jobs/{job_id}/report", response_model=Report,
             summary="A grading's report.json (the newest attempt unless `attempt` is given)")
 def report(request: Request, invite_id: int = _id(), job_id: int = _id(), attempt: int | None = None,
-           session: Session = Depends(db)) -> JSONResponse:
-    invite = _invite(session, invite_id)
+           session: Session = Depends(db), me: Recruiter = Depends(api_recruiter)) -> JSONResponse:
+    invite = _invite(session, invite_id, me)
     try:
         job = svc.get_job(invite, job_id)
     except svc.NotFound as exc:
@@ -187,10 +202,10 @@ def report(request: Request, invite_id: int = _id(), job_id: int = _id(), attemp
 
 @router.get("/cohort/{exercise}", response_model=CohortOut,
             summary="An exercise's cohort: each invite's newest finished grading, dimension by dimension")
-def cohort(exercise: str, session: Session = Depends(db)) -> CohortOut:
+def cohort(exercise: str, session: Session = Depends(db), me: Recruiter = Depends(api_recruiter)) -> CohortOut:
     if exercise not in list_exercises():
         raise HTTPException(status_code=404, detail=f"no exercise {exercise[:60]!r}")
     rows = [CohortRowOut(invite_id=r.invite_id, candidate_name=r.candidate_name, candidate_id=r.candidate_id,
                          email=r.email, job_id=r.job_id, status=r.status, score=r.score, dimensions=r.dimensions,
-                         reason=r.reason, graded_at=utc(r.graded_at)) for r in cohort_rows(session, exercise)]
+                         reason=r.reason, graded_at=utc(r.graded_at)) for r in cohort_rows(session, exercise, viewer=me)]
     return CohortOut(exercise=exercise, rows=rows)

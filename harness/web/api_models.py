@@ -9,9 +9,9 @@ from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
-from harness.web.invites import InviteIn, parse_deadline
 from harness.store.models import Event, Invite, Job, Result, Upload
-from harness.store.timeline import invite_state
+from harness.store.timeline import counted_job, invite_state
+from harness.web.invites import InviteIn, parse_deadline
 
 
 def utc(value: dt.datetime | None) -> dt.datetime | None:
@@ -44,6 +44,12 @@ class ShowScoreIn(BaseModel):
     show_score: bool
 
 
+class CountIn(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    job_id: int | None = Field(ge=1, le=2**31 - 1, description="A finished grading of the invite, or null for "
+                                                                "the default (the newest that graded)")
+
+
 class InviteOut(BaseModel):
     id: int
     candidate_name: str
@@ -56,14 +62,18 @@ class InviteOut(BaseModel):
     created_at: dt.datetime
     opened_at: dt.datetime | None
     downloaded_at: dt.datetime | None
+    team: str = Field(description="The team the invite belongs to (only its members and administrators see it)")
     state: str = Field(description="created, opened, downloaded, submitted, queued, grading, graded or failed")
-    status: str | None = Field(description="The newest finished grading's named status (graded, build_failed, ...)")
-    score: float | None = Field(description="The newest finished grading's score (0-100)")
+    counted_job: int | None = Field(default=None, description="The grading that counts: the one picked (POST "
+                                    "…/count), else the newest that graded, else the newest finished")
+    status: str | None = Field(description="The counted grading's named status (graded, build_failed, ...)")
+    score: float | None = Field(description="The counted grading's score (0-100)")
 
     @classmethod
     def of(cls, invite: Invite) -> "InviteOut":
-        final = next((j.final for j in reversed(invite.jobs) if j.final is not None), None)
-        return cls(**_invite_fields(invite), state=invite_state(invite),
+        job = counted_job(invite)
+        final = job.final if job is not None else None
+        return cls(**_invite_fields(invite), state=invite_state(invite), counted_job=job.id if job else None,
                    status=final.status if final else None, score=final.score if final else None)
 
 
@@ -71,7 +81,7 @@ def _invite_fields(i: Invite) -> dict[str, Any]:
     return {"id": i.id, "candidate_name": i.candidate_name, "candidate_id": i.candidate_id, "email": i.email,
             "exercise": i.exercise, "deadline": utc(i.deadline), "show_score": i.show_score,
             "disabled_at": utc(i.disabled_at), "created_at": utc(i.created_at), "opened_at": utc(i.opened_at),
-            "downloaded_at": utc(i.downloaded_at)}
+            "downloaded_at": utc(i.downloaded_at), "team": i.team.name}
 
 
 class InviteCreated(InviteOut):

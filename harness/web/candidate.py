@@ -30,6 +30,7 @@ from harness.web.links import (
     refusal,
     settings_of,
     shown_result,
+    upload_problem,
     wants_json,
 )
 from harness.web.uploads import Received, cap_text, receive
@@ -98,7 +99,7 @@ def candidate_page(request: Request, token: str, uploaded: str = "") -> Response
                 clone_url=f"{link}.git", bundle_ready=bundle.ready,
                 bundle_size=bundle.zip_path.stat().st_size if bundle.ready else None,
                 expired=invite.expired(), state=invite_state(invite), uploads=_uploads(invite),
-                result=shown_result(invite), csrf_token=form_token(settings, invite),
+                result=shown_result(invite), problem=upload_problem(invite), csrf_token=form_token(settings, invite),
                 cap=cap_text(settings.upload_cap_bytes), fresh=fresh, now=utcnow())
 
 
@@ -131,6 +132,9 @@ def status_json(request: Request, token: str) -> Response:
             result = shown_result(invite)
             if result is not None:
                 body["score"] = result.score
+            problem = upload_problem(invite)
+            if problem is not None:
+                body["latest_upload_problem"] = problem
     except Refused as exc:
         return refusal(request, exc)
     return harden(JSONResponse(body))

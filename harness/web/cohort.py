@@ -15,10 +15,11 @@ from typing import Iterator
 from sqlalchemy.orm import Session
 
 from grader.exercise import DIMENSIONS
-from harness.web.invites import list_invites
-from harness.store.models import Invite, Result
-from harness.web.reports import REPORT_FILES, inside, report_file
+from harness.store.models import Invite, Recruiter, Result
 from harness.store.settings import WebSettings
+from harness.store.timeline import counted_job
+from harness.web.invites import list_invites
+from harness.web.reports import REPORT_FILES, inside, report_file
 
 log = logging.getLogger(__name__)
 CSV_COLUMNS = ["invite_id", "candidate_name", "candidate_id", "email", "job_id", "status", "score",
@@ -43,8 +44,8 @@ class CohortRow:
 
 
 def _row(invite: Invite) -> CohortRow | None:
-    """The invite's newest finished grading (a rerun still queued leaves the earlier one showing)."""
-    for job in reversed(invite.jobs):
+    """The invite's grading that counts (timeline.counted_job: picked, else the newest that graded)."""
+    for job in [j for j in [counted_job(invite)] if j is not None]:
         result = job.final
         if result is not None:
             dims = {d: float(v) for d, v in (result.dimensions or {}).items() if isinstance(v, (int, float))}
@@ -56,9 +57,9 @@ def _row(invite: Invite) -> CohortRow | None:
     return None
 
 
-def cohort_rows(session: Session, exercise: str) -> list[CohortRow]:
-    """Best score first; results without a score (a build that failed, ...) last."""
-    rows = [r for r in (_row(i) for i in list_invites(session, exercise)) if r is not None]
+def cohort_rows(session: Session, exercise: str, *, viewer: Recruiter) -> list[CohortRow]:
+    """The invites `viewer` may see, best score first; results without a score (a build that failed, ...) last."""
+    rows = [r for r in (_row(i) for i in list_invites(session, exercise, viewer=viewer)) if r is not None]
     return sorted(rows, key=lambda r: (r.score is None, -(r.score or 0.0), r.invite_id))
 
 

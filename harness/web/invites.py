@@ -25,7 +25,8 @@ from grader.exercise import list_exercises
 from harness.bundle import validate_candidate
 from harness.queue.jobs import create_job, enqueue
 from harness.store.audit import audit
-from harness.store.models import Invite, Job, JobState, Recruiter, utcnow
+from harness.store.models import Invite, Job, JobState, Recruiter, Team, utcnow
+from harness.store.teams import default_team
 from harness.store.timeline import record
 from harness.web.accounts import normalize_email
 from harness.web.security import new_token
@@ -87,6 +88,9 @@ class InviteIn(BaseModel):
     exercise: str = Field(min_length=1, max_length=100, json_schema_extra=lambda schema: _exercise_enum(schema))
     deadline: dt.datetime = Field(description="In the future: an ISO date (the end of that day, UTC) or date-time")
     show_score: bool = False
+    team: str | None = Field(default=None, max_length=100,
+                             description="The team the invite belongs to (only its members see it); needed only "
+                                         "by a recruiter of several teams")
 
     @field_validator("candidate_name")
     @classmethod
@@ -163,15 +167,34 @@ def link_for(base_url: str, token: str) -> str:
     return f"{base_url.rstrip('/')}/i/{token}"
 
 
+def team_for(session: Session, by: Recruiter | None, name: str | None) -> Team:
+    """The team a new invite of `by` goes to: the one named (theirs, or any for an administrator), else
+    their only team; a recruiter of several teams must name one."""
+    if name is not None and name.strip():
+        team = session.scalar(select(Team).where(Team.name == name.strip()))
+        if team is None or (by is not None and not by.is_admin and team not in by.teams):
+            raise UsageError(f"team {name.strip()[:100]!r}: not a team of yours")
+        return team
+    mine = list(by.teams) if by is not None else []
+    if len(mine) == 1:
+        return mine[0]
+    if len(mine) > 1:
+        raise UsageError(f"you are in several teams ({', '.join(t.name for t in mine)}): name the invite's team")
+    if by is None or by.is_admin:
+        return default_team(session)
+    raise UsageError("you are in no team: an administrator adds you to one (`shiftwork admin team-add`)")
+
+
 def create_invites(session: Session, specs: list[InviteIn], *, by: Recruiter | None, base_url: str,
                    client: str = "") -> list[Created]:
     out = []
     for spec in specs:
+        team = team_for(session, by, spec.team)
         token, digest = new_token()
         invite = Invite(token_hash=digest, candidate_name=spec.candidate_name,
                         candidate_id=candidate_id_for(session, spec.candidate_name), email=spec.email,
                         exercise=spec.exercise, deadline=spec.deadline, show_score=spec.show_score,
-                        created_by=by.id if by is not None else None, created_at=utcnow())
+                        created_by=by.id if by is not None else None, team_id=team.id, created_at=utcnow())
         session.add(invite)
         session.flush()
         record(session, invite, "created", f"by {by.email}" if by is not None else "")
@@ -182,17 +205,23 @@ def create_invites(session: Session, specs: list[InviteIn], *, by: Recruiter | N
     return out
 
 
-def list_invites(session: Session, exercise: str | None = None) -> list[Invite]:
+def list_invites(session: Session, exercise: str | None = None, *, viewer: Recruiter) -> list[Invite]:
+    """The invites `viewer` may see (their teams'; every team's for an administrator), newest first."""
     query = select(Invite).options(selectinload(Invite.jobs).selectinload(Job.results),
                                    selectinload(Invite.uploads)).order_by(Invite.id.desc())
     if exercise is not None:
         query = query.where(Invite.exercise == exercise)
+    teams = viewer.team_ids()
+    if teams is not None:
+        query = query.where(Invite.team_id.in_(teams))
     return list(session.scalars(query))
 
 
-def get_invite(session: Session, invite_id: int) -> Invite:
+def get_invite(session: Session, invite_id: int, *, viewer: Recruiter) -> Invite:
+    """The invite, if `viewer` may see it; another team's invite is as unknown as a missing one."""
     invite = session.get(Invite, invite_id)
-    if invite is None:
+    teams = viewer.team_ids()
+    if invite is None or (teams is not None and invite.team_id not in teams):
         raise NotFound(f"no invite {invite_id}")
     return invite
 
@@ -233,6 +262,18 @@ def set_show_score(session: Session, invite: Invite, show: bool, *, by: Recruite
               client=client)
 
 
+def set_counted(session: Session, invite: Invite, job_id: int | None, *, by: Recruiter, client: str = "") -> None:
+    """Pick the grading that counts for the invite (None: back to the default, the newest that graded)."""
+    if job_id is not None:
+        job = next((j for j in invite.jobs if j.id == job_id), None)
+        if job is None or job.final is None:
+            raise UsageError(f"job {job_id} is not a finished grading of this invite")
+    invite.counted_job_id = job_id
+    record(session, invite, "counted", f"job {job_id} by {by.email}" if job_id else f"the default rule by {by.email}")
+    audit(session, "result_counted", actor=by.email, target=f"invite {invite.id}",
+          detail=f"job {job_id}" if job_id else "the newest graded", client=client)
+
+
 def rerun(session: Session, invite: Invite, *, by: Recruiter, client: str = "") -> Job:
     """A new job for the latest upload; the earlier jobs and their results stay. Caller commits, then enqueues."""
     if not invite.uploads:
@@ -254,3 +295,4 @@ def send(settings: object, job_id: int) -> None:
         enqueue(settings, job_id)  # type: ignore[arg-type]
     except Exception as exc:  # noqa: BLE001 - see the docstring
         log.warning("job %d committed but not sent to the broker (%s: %s)", job_id, type(exc).__name__, exc)
+

@@ -20,8 +20,9 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session, selectinload
 
 from grader.errors import Refused  # noqa: F401  (re-exported)
-from harness.store.models import Invite, Job, JobState, Result, utcnow
+from harness.store.models import Invite, Job, Result, utcnow
 from harness.store.settings import WebSettings
+from harness.store.timeline import COUNTS_BY_DEFAULT, counted_job, latest_finished
 from harness.web.security import csrf_ok, csrf_token, hash_token
 
 log = logging.getLogger(__name__)
@@ -73,14 +74,26 @@ def form_token_ok(settings: WebSettings, invite: Invite, given: str | None) -> b
 
 
 def shown_result(invite: Invite) -> Result | None:
-    """The newest graded result with a score, only when the recruiter chose to show scores."""
-    if not invite.show_score:
+    """The score that counts (timeline.counted_job), only when the recruiter chose to show scores and it graded."""
+    job = counted_job(invite)
+    final = job.final if job is not None else None
+    if not invite.show_score or final is None or final.status != COUNTS_BY_DEFAULT or final.score is None:
         return None
-    for job in reversed(invite.jobs):
-        final = job.final
-        if job.state == JobState.graded and final is not None and final.score is not None:
-            return final
-    return None
+    return final
+
+
+# What a candidate may read of a failed upload: why it did not build or start, about their own archive.
+TOLD_TO_CANDIDATE = ("build_failed", "start_failed", "not_graded")
+
+
+def upload_problem(invite: Invite) -> str | None:
+    """One line on why the latest upload was not graded, or None (the line is the first reason only)."""
+    job = latest_finished(invite)
+    final = job.final if job is not None else None
+    if final is None or final.status not in TOLD_TO_CANDIDATE:
+        return None
+    first = (final.reason or "").split("; ")[0].strip() or final.status.replace("_", " ")
+    return first[:300]
 
 
 def relative(when: dt.datetime, now: dt.datetime | None = None) -> str:

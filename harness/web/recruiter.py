@@ -18,7 +18,8 @@ from grader.errors import UsageError
 from grader.exercise import list_exercises
 from harness.store.audit import audit
 from harness.store.models import Invite, Recruiter, utcnow
-from harness.store.timeline import invite_state
+from harness.store.teams import all_teams
+from harness.store.timeline import counted_job, invite_state, latest_finished
 from harness.web import invites as svc
 from harness.web.admin import router as admin_router
 from harness.web.auth import (
@@ -113,37 +114,41 @@ def logout(request: Request) -> RedirectResponse:
     return RedirectResponse("/login", status_code=303)
 
 
-def _index(request: Request, session: Session, status_code: int = 200, **context: object) -> HTMLResponse:
+def _index(request: Request, session: Session, me: Recruiter, status_code: int = 200,
+           **context: object) -> HTMLResponse:
     rows = []
-    for invite in svc.list_invites(session):
-        final = next((j.final for j in reversed(invite.jobs) if j.final is not None), None)
-        rows.append({"invite": invite, "state": invite_state(invite), "result": final,
+    for invite in svc.list_invites(session, viewer=me):
+        counted, latest = counted_job(invite), latest_finished(invite)
+        rows.append({"invite": invite, "state": invite_state(invite), "result": counted.final if counted else None,
+                     "latest": latest.final if latest is not None and latest is not counted else None,
                      "expired": invite.expired()})
     status = queue_status(session, request.app.state.settings)
     default_deadline = (utcnow() + dt.timedelta(days=14)).date().isoformat()
+    teams = [t.name for t in (all_teams(session) if me.is_admin else me.teams)]
     return render(request, "recruiter/index.html", status_code=status_code, rows=rows,
-                  exercises=list_exercises(), default_deadline=default_deadline,
+                  exercises=list_exercises(), default_deadline=default_deadline, teams=teams,
                   banner=status.banner if status.queued else None, message=request.session.pop("flash", None),
                   **context)
 
 
 @router.get("/", response_class=HTMLResponse)
 def index(request: Request, me: Recruiter = Depends(page_recruiter), session: Session = Depends(db)) -> HTMLResponse:
-    return _index(request, session)
+    return _index(request, session, me)
 
 
 @router.post("/invites", dependencies=_CSRF)
 def create_invite(request: Request, candidate_name: str = Form(""), email: str = Form(""),
                   exercise: str = Form(""), deadline: str = Form(""), show_score: bool = Form(False),
+                  team: str = Form(""),
                   me: Recruiter = Depends(page_recruiter), session: Session = Depends(db)) -> Response:
     try:
         spec = svc.spec_from_form(candidate_name=candidate_name, email=email or None, exercise=exercise,
-                                  deadline=deadline, show_score=show_score)
+                                  deadline=deadline, show_score=show_score, team=team or None)
         created = svc.create_invites(session, [spec], by=me, client=client_of(request),
                                      base_url=public_base(request))
     except UsageError as exc:
         session.rollback()
-        return _index(request, session, status_code=400, error=str(exc))
+        return _index(request, session, me, status_code=400, error=str(exc))
     session.commit()
     return render(request, "recruiter/created.html", created=created)
 
@@ -160,22 +165,24 @@ async def import_invites(request: Request, file: UploadFile = File(...), show_sc
                                      base_url=public_base(request))
     except UsageError as exc:
         session.rollback()  # a bad row anywhere: nothing of the file is kept
-        return _index(request, session, status_code=400, error=f"CSV not imported: {exc}")
+        return _index(request, session, me, status_code=400, error=f"CSV not imported: {exc}")
     session.commit()
     return render(request, "recruiter/created.html", created=created)
 
 
 def _invite_page(request: Request, session: Session, invite: Invite, status_code: int = 200,
                  **context: object) -> HTMLResponse:
-    jobs = [{"job": j, "result": latest_result(j)} for j in reversed(invite.jobs)]
-    return render(request, "recruiter/invite.html", status_code=status_code, invite=invite,
+    counted = counted_job(invite)
+    jobs = [{"job": j, "result": latest_result(j), "counts": j is counted,
+             "upload": next((u for u in invite.uploads if u.id == j.upload_id), None)} for j in reversed(invite.jobs)]
+    return render(request, "recruiter/invite.html", status_code=status_code, invite=invite, picked=invite.counted_job_id,
                   state=invite_state(invite), jobs=jobs, expired=invite.expired(),
                   message=request.session.pop("flash", None), **context)
 
 
-def _invite_or_404(session: Session, invite_id: int) -> Invite:
+def _invite_or_404(session: Session, invite_id: int, me: Recruiter) -> Invite:
     try:
-        return svc.get_invite(session, invite_id)
+        return svc.get_invite(session, invite_id, viewer=me)
     except svc.NotFound as exc:
         raise PageNotFound(str(exc)) from exc
 
@@ -183,13 +190,13 @@ def _invite_or_404(session: Session, invite_id: int) -> Invite:
 @router.get("/invites/{invite_id}", response_class=HTMLResponse)
 def invite_page(request: Request, invite_id: int = _id(), me: Recruiter = Depends(page_recruiter),
                 session: Session = Depends(db)) -> HTMLResponse:
-    return _invite_page(request, session, _invite_or_404(session, invite_id))
+    return _invite_page(request, session, _invite_or_404(session, invite_id, me))
 
 
 @router.post("/invites/{invite_id}/disable", dependencies=_CSRF)
 def disable_invite(request: Request, invite_id: int = _id(), me: Recruiter = Depends(page_recruiter),
                    session: Session = Depends(db)) -> Response:
-    invite = _invite_or_404(session, invite_id)
+    invite = _invite_or_404(session, invite_id, me)
     svc.disable(session, invite, by=me, client=client_of(request))
     session.commit()
     _flash(request, "the link is disabled: the candidate can no longer open it")
@@ -199,7 +206,7 @@ def disable_invite(request: Request, invite_id: int = _id(), me: Recruiter = Dep
 @router.post("/invites/{invite_id}/extend", dependencies=_CSRF)
 def extend_invite(request: Request, invite_id: int = _id(), deadline: str = Form(""),
                   me: Recruiter = Depends(page_recruiter), session: Session = Depends(db)) -> Response:
-    invite = _invite_or_404(session, invite_id)
+    invite = _invite_or_404(session, invite_id, me)
     try:
         svc.extend(session, invite, deadline, by=me, client=client_of(request))
     except UsageError as exc:
@@ -213,17 +220,32 @@ def extend_invite(request: Request, invite_id: int = _id(), deadline: str = Form
 @router.post("/invites/{invite_id}/show-score", dependencies=_CSRF)
 def show_score_invite(request: Request, invite_id: int = _id(), show_score: bool = Form(False),
                       me: Recruiter = Depends(page_recruiter), session: Session = Depends(db)) -> Response:
-    invite = _invite_or_404(session, invite_id)
+    invite = _invite_or_404(session, invite_id, me)
     svc.set_show_score(session, invite, show_score, by=me, client=client_of(request))
     session.commit()
     _flash(request, "the candidate now sees their score" if show_score else "the score is hidden from the candidate")
     return _back(invite.id)
 
 
+@router.post("/invites/{invite_id}/count", dependencies=_CSRF)
+def count_job(request: Request, invite_id: int = _id(), job_id: int = Form(0), me: Recruiter = Depends(page_recruiter),
+              session: Session = Depends(db)) -> Response:
+    invite = _invite_or_404(session, invite_id, me)
+    try:
+        svc.set_counted(session, invite, job_id or None, by=me, client=client_of(request))
+    except UsageError as exc:
+        session.rollback()
+        return _invite_page(request, session, invite, status_code=400, error=str(exc))
+    session.commit()
+    _flash(request, f"job {job_id}'s result now counts for this invite" if job_id
+           else "the newest graded result counts for this invite")
+    return _back(invite.id)
+
+
 @router.post("/invites/{invite_id}/rerun", dependencies=_CSRF)
 def rerun_invite(request: Request, invite_id: int = _id(), me: Recruiter = Depends(page_recruiter),
                  session: Session = Depends(db)) -> Response:
-    invite = _invite_or_404(session, invite_id)
+    invite = _invite_or_404(session, invite_id, me)
     try:
         job = svc.rerun(session, invite, by=me, client=client_of(request))
     except UsageError as exc:

@@ -44,7 +44,10 @@ def download_name(name: str) -> str:
 @router.get("/invites/{invite_id}/uploads/{upload_id}")
 def download_upload(request: Request, invite_id: int = _id(), upload_id: int = _id(),
                     me: Recruiter = Depends(page_recruiter), session: Session = Depends(db)) -> Response:
-    invite = session.get(Invite, invite_id)
+    try:
+        invite = svc.get_invite(session, invite_id, viewer=me)
+    except svc.NotFound:
+        invite = None
     upload = next((u for u in invite.uploads if u.id == upload_id), None) if invite else None
     path = inside(request.app.state.settings.storage_root, upload.stored_path) if upload else None
     if upload is None or path is None or not path.is_file():
@@ -53,8 +56,9 @@ def download_upload(request: Request, invite_id: int = _id(), upload_id: int = _
                         filename=f"{invite.candidate_id}-{upload.id}-{download_name(upload.filename)}")
 
 
-def _job_result(session: Session, invite_id: int, job_id: int, attempt: int | None):  # type: ignore[no-untyped-def]
-    invite = svc.get_invite(session, invite_id)
+def _job_result(session: Session, invite_id: int, job_id: int, attempt: int | None,  # type: ignore[no-untyped-def]
+                me: Recruiter):
+    invite = svc.get_invite(session, invite_id, viewer=me)
     job = svc.get_job(invite, job_id)
     result = (next((r for r in job.results if r.attempt == attempt), None) if attempt is not None
               else latest_result(job))
@@ -67,7 +71,7 @@ def _job_result(session: Session, invite_id: int, job_id: int, attempt: int | No
 def report_page(request: Request, invite_id: int = _id(), job_id: int = _id(), attempt: int | None = None,
                 me: Recruiter = Depends(page_recruiter), session: Session = Depends(db)) -> HTMLResponse:
     try:
-        invite, job, result = _job_result(session, invite_id, job_id, attempt)
+        invite, job, result = _job_result(session, invite_id, job_id, attempt, me)
     except svc.NotFound as exc:
         return _not_found(request, str(exc))
     settings = request.app.state.settings
@@ -82,7 +86,7 @@ def report_download(request: Request, kind: str, invite_id: int = _id(), job_id:
                     attempt: int | None = None, download: bool = False,
                     me: Recruiter = Depends(page_recruiter), session: Session = Depends(db)) -> Response:
     try:
-        invite, job, result = _job_result(session, invite_id, job_id, attempt)
+        invite, job, result = _job_result(session, invite_id, job_id, attempt, me)
     except svc.NotFound as exc:
         return _not_found(request, str(exc))
     path = report_file(request.app.state.settings, result, kind)
@@ -97,7 +101,11 @@ def report_download(request: Request, kind: str, invite_id: int = _id(), job_id:
 
 @router.get("/cohort", response_class=HTMLResponse)
 def cohorts(request: Request, me: Recruiter = Depends(page_recruiter), session: Session = Depends(db)) -> HTMLResponse:
-    counts = dict(session.execute(select(Invite.exercise, func.count()).group_by(Invite.exercise)).all())
+    query = select(Invite.exercise, func.count()).group_by(Invite.exercise)
+    teams = me.team_ids()
+    if teams is not None:
+        query = query.where(Invite.team_id.in_(teams))
+    counts = dict(session.execute(query).all())
     return render(request, "recruiter/cohorts.html", exercises=[(e, counts.get(e, 0)) for e in list_exercises()])
 
 
@@ -110,7 +118,7 @@ def cohort_export(request: Request, exercise: str, me: Recruiter = Depends(page_
                   session: Session = Depends(db)) -> Response:
     if not _exercise_ok(exercise):
         return _not_found(request, f"no exercise {exercise[:60]!r}")
-    return Response(cohort_csv(cohort_rows(session, exercise)), media_type="text/csv; charset=utf-8",
+    return Response(cohort_csv(cohort_rows(session, exercise, viewer=me)), media_type="text/csv; charset=utf-8",
                     headers={"Content-Disposition": f'attachment; filename="{exercise}-cohort.csv"'})
 
 
@@ -119,7 +127,7 @@ def cohort_png(request: Request, exercise: str, me: Recruiter = Depends(page_rec
                session: Session = Depends(db)) -> Response:
     if not _exercise_ok(exercise):
         return _not_found(request, f"no exercise {exercise[:60]!r}")
-    return Response(cohort_plot(cohort_rows(session, exercise), exercise), media_type="image/png",
+    return Response(cohort_plot(cohort_rows(session, exercise, viewer=me), exercise), media_type="image/png",
                     headers={"Cache-Control": "no-store"})
 
 
@@ -128,7 +136,7 @@ def cohort_zip(request: Request, exercise: str, me: Recruiter = Depends(page_rec
                session: Session = Depends(db)) -> Response:
     if not _exercise_ok(exercise):
         return _not_found(request, f"no exercise {exercise[:60]!r}")
-    entries = zip_entries(request.app.state.settings, cohort_rows(session, exercise))
+    entries = zip_entries(request.app.state.settings, cohort_rows(session, exercise, viewer=me))
     return StreamingResponse(stream_zip(entries), media_type="application/zip",
                              headers={"Content-Disposition": f'attachment; filename="{exercise}-cohort.zip"'})
 
@@ -138,5 +146,5 @@ def cohort_page(request: Request, exercise: str, me: Recruiter = Depends(page_re
                 session: Session = Depends(db)) -> HTMLResponse:
     if not _exercise_ok(exercise):
         return _not_found(request, f"no exercise {exercise[:60]!r}")
-    return render(request, "recruiter/cohort.html", exercise=exercise, rows=cohort_rows(session, exercise),
+    return render(request, "recruiter/cohort.html", exercise=exercise, rows=cohort_rows(session, exercise, viewer=me),
                   dimensions=DIMENSIONS)

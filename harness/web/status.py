@@ -45,7 +45,17 @@ class QueueStatus:
 
     @property
     def banner(self) -> str | None:
-        return None if self.can_grade else NO_WORKER
+        """Why jobs stay queued, in the words of the workers that are alive but refuse work (a missing
+        base image, an engine that stopped answering), else that no worker is alive at all."""
+        if self.can_grade:
+            return None
+        refusing = [w for w in self.workers if w.alive and w.refusing]
+        if refusing:
+            why = "; ".join(f"{w.name}: {w.refusing}" for w in refusing[:3])
+            return f"jobs stay queued: every grading worker alive refuses work ({why})"
+        if any(w.alive for w in self.workers):
+            return "jobs stay queued: the grading workers alive have no Docker engine"
+        return NO_WORKER
 
 
 def queue_status(session: Session, settings: WebSettings, now: dt.datetime | None = None) -> QueueStatus:

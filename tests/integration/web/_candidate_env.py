@@ -39,13 +39,15 @@ class Env:
         from harness.store.db import transaction
         from harness.store.models import Invite, utcnow
         from harness.web.security import new_token
+        from harness.store.teams import default_team
         from harness.store.timeline import record
 
         token, token_hash = new_token()
         with transaction(self.sessions) as s:
             inv = Invite(token_hash=token_hash, candidate_name=name, candidate_id=CANDIDATE, exercise=EXERCISE,
                          deadline=deadline or utcnow() + dt.timedelta(days=3), show_score=show_score,
-                         disabled_at=utcnow() if disabled else None, created_at=utcnow())
+                         disabled_at=utcnow() if disabled else None, created_at=utcnow(),
+                         team_id=default_team(s).id)
             s.add(inv)
             s.flush()
             record(s, inv, "created")

@@ -44,9 +44,12 @@ class QueueEnv:
         stored = Path("uploads") / f"{uuid.uuid4().hex}{''.join(archive.suffixes)}"
         self.settings.folder("uploads")
         (self.settings.data_dir / stored).write_bytes(data)
+        from harness.store.teams import default_team
+
         with transaction(self.sessions) as s:
             inv = Invite(token_hash=uuid.uuid4().hex + uuid.uuid4().hex, candidate_name="Ada", candidate_id=candidate,
-                         exercise=EXERCISE, deadline=utcnow() + dt.timedelta(days=3), created_at=utcnow())
+                         exercise=EXERCISE, deadline=utcnow() + dt.timedelta(days=3), created_at=utcnow(),
+                         team_id=default_team(s).id)
             s.add(inv)
             s.flush()
             up = Upload(invite_id=inv.id, filename=archive.name, stored_path=stored.as_posix(), size=len(data),

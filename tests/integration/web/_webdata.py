@@ -6,6 +6,7 @@ import datetime as dt
 import hashlib
 import re
 from pathlib import Path
+from typing import Any
 
 from sqlalchemy.orm import Session
 

@@ -16,9 +16,17 @@ from pathlib import Path
 from typing import Any, Iterator
 
 import pytest
-
-from _queue_env import (SECRET, QueueEnv, make_env, networks_labelled, pipe, run_labelled, stop, traversal_zip,
-                        zip_folder)
+from _queue_env import (
+    SECRET,
+    QueueEnv,
+    make_env,
+    networks_labelled,
+    pipe,
+    run_labelled,
+    stop,
+    traversal_zip,
+    zip_folder,
+)
 
 LEASE = dict(lease_s=8.0, heartbeat_s=2.0, reaper_every_s=1.0)
 GRADED_WITHIN_S = 600.0  # two shared cores: a full grading can take minutes while other suites run
@@ -134,6 +142,33 @@ def test_a_hostile_upload_ends_as_a_named_failure(shared: QueueEnv, tmp_path: Pa
     assert job.note == res.reason
     assert [k for k, _ in env.events(job_id)] == ["queued", "grading", "failed"]
     assert not (env.settings.data_dir / "evil.py").exists() and not (env.settings.data_dir.parent / "evil.py").exists()
+
+
+@pytest.mark.docker
+@pytest.mark.slow
+def test_a_readme_only_upload_fails_fast_saying_why_first(shared: QueueEnv, tmp_path: Path) -> None:
+    """No Dockerfile: build_failed within seconds of grading, that reason first, and no "not verified" note
+    (the invite says who the candidate is, and the worker grades on the invite's seed)."""
+    import zipfile
+
+    from harness.queue.jobs import enqueue
+    from harness.submission import NOT_VERIFIED
+
+    env = shared
+    archive = tmp_path / "readme-only.zip"
+    with zipfile.ZipFile(archive, "w") as zf:
+        zf.writestr("README.md", "# my service\nI ran out of time.\n")
+    job_id = env.job(archive, candidate="readme-only-cand")
+    assert enqueue(env.settings, job_id)
+    env.wait(lambda: env.get(job_id).state.value in ("graded", "failed"), GRADED_WITHIN_S, f"job {job_id} done")
+    job = env.get(job_id)
+    (res,) = env.results(job_id)
+    assert res.status == "build_failed" and res.reason.startswith("no Dockerfile"), res.reason
+    assert NOT_VERIFIED not in res.reason
+    report = json.loads((env.settings.data_dir / res.report_dir / "report.json").read_text())
+    assert report["reasons"][0].startswith("no Dockerfile") and not any(NOT_VERIFIED in r for r in report["reasons"])
+    took = (job.finished_at - job.started_at).total_seconds()
+    assert took <= 10.0, f"a README-only upload took {took:.1f} s of grading to fail"
 
 
 # -- the embedded worker, killed mid-grading ------------------------------------------------------

@@ -455,12 +455,17 @@ def test_the_admin_page_says_when_no_worker_can_grade(logged_in: Any, sessions: 
     assert BANNER in page.text and 'id="no-workers"' in page.text
     _worker(sessions, "gone-one", engine="docker 20.10", seen_s_ago=31)  # 3 x 10 s heartbeat passed
     _worker(sessions, "no-engine", engine="", seen_s_ago=1, refusing="no Docker engine answers")
+    _worker(sessions, "no-image", engine="docker 20.10", seen_s_ago=1,
+            refusing="no base image shiftwork/base:py311 here (run `make base-image`)")
     page = logged_in.get("/admin")
-    assert BANNER in page.text and 'data-worker="gone-one" data-alive="no"' in page.text
-    assert "no Docker engine answers" in page.text
+    # the banner names the real reasons of the workers alive, not "no worker"
+    assert BANNER not in page.text and 'data-worker="gone-one" data-alive="no"' in page.text
+    banner = re.search(r'id="no-worker-banner">([^<]*)<', page.text)
+    assert banner is not None and "no-engine: no Docker engine answers" in banner.group(1)
+    assert "no-image: no base image shiftwork/base:py311 here" in banner.group(1).replace("&#96;", "`")
     _worker(sessions, "good", engine="docker 20.10", seen_s_ago=2, busy=7)
     page = logged_in.get("/admin")
-    assert BANNER not in page.text and 'data-worker="good" data-alive="yes"' in page.text and "job 7" in page.text
+    assert 'id="no-worker-banner"' not in page.text and 'data-worker="good" data-alive="yes"' in page.text and "job 7" in page.text
 
 
 def test_queue_depth_and_the_banner_on_the_invites_page(logged_in: Any, sessions: Any, settings: Any) -> None:

@@ -1,0 +1,64 @@
+"""The result that counts: a later broken upload never hides an earlier good result; the recruiter picks
+which grading counts (every attempt listed); the candidate is told in one line why an upload was not graded."""
+from __future__ import annotations
+
+from typing import Any
+
+import pytest
+from _webdata import add_graded_job, add_upload, csrf_of, make_report, new_invite
+
+pytestmark = pytest.mark.parametrize("db_url", ["sqlite", pytest.param("postgresql", marks=pytest.mark.postgres)],
+                                     indirect=True, scope="module")
+NO_DOCKERFILE = "no Dockerfile at the top of the submission"
+
+
+@pytest.fixture
+def two_uploads(sessions: Any, settings: Any) -> dict[str, Any]:
+    from harness.store.db import transaction
+    from harness.store.models import JobState
+
+    good = make_report({"validation": 99.8, "monitoring": 99.8, "degradation": 99.8, "operations": 99.8,
+                        "accuracy": 99.8})
+    broken = make_report({}, status="build_failed")
+    with transaction(sessions) as s:
+        invite, link = new_invite(s, "Grace Hopper")
+        invite.show_score = True
+        first = add_graded_job(s, settings, invite, add_upload(s, settings, invite, filename="mine.zip"), good)
+        second = add_graded_job(s, settings, invite, add_upload(s, settings, invite, filename="readme.zip"), broken,
+                                reason=f"{NO_DOCKERFILE}; candidate not verified: .exercise.json is missing",
+                                state=JobState.graded)
+        return {"invite": invite.id, "link": link, "first": first.id, "second": second.id, "score": good.score}
+
+
+def test_a_broken_second_upload_leaves_the_good_result_counting(two_uploads: dict[str, Any], logged_in: Any,
+                                                                api: Any, client: Any) -> None:
+    w = two_uploads
+    index = logged_in.get("/").text
+    assert f"{w['score']:.1f}" in index and "latest upload: build_failed" in index
+    listed = api.get("/api/v1/invites").json()[0]
+    assert (listed["counted_job"], listed["score"], listed["status"]) == (w["first"], w["score"], "graded")
+    cohort = api.get("/api/v1/cohort/support-triage").json()["rows"]
+    assert [(r["job_id"], r["score"]) for r in cohort] == [(w["first"], w["score"])]
+    page = logged_in.get(f"/invites/{w['invite']}").text
+    assert page.count("counted-mark") == 1 and "count this one" in page and "readme.zip" in page
+    # the candidate: the score that counts, and one line on why the latest upload was not graded
+    from fastapi.testclient import TestClient
+
+    with TestClient(logged_in.app) as candidate:
+        mine = candidate.get(w["link"].removeprefix("http://testserver")).text
+    assert f"Score: <strong>{w['score']:.1f}</strong>" in mine
+    assert f"Your latest upload was not graded: {NO_DOCKERFILE}</p>" in mine and "not verified" not in mine
+
+
+def test_the_recruiter_picks_which_grading_counts(two_uploads: dict[str, Any], logged_in: Any, api: Any) -> None:
+    w = two_uploads
+    token = csrf_of(logged_in.get(f"/invites/{w['invite']}").text)
+    assert logged_in.post(f"/invites/{w['invite']}/count", data={"csrf_token": token,
+                                                                  "job_id": w["second"]}).status_code == 303
+    listed = api.get(f"/api/v1/invites/{w['invite']}").json()
+    assert (listed["counted_job"], listed["status"]) == (w["second"], "build_failed")
+    assert api.post(f"/api/v1/invites/{w['invite']}/count", json={"job_id": 999}).status_code == 400
+    back = api.post(f"/api/v1/invites/{w['invite']}/count", json={"job_id": None})
+    assert back.status_code == 200 and back.json()["counted_job"] == w["first"]
+    kinds = [e["kind"] for e in api.get(f"/api/v1/invites/{w['invite']}").json()["timeline"]]
+    assert kinds.count("counted") == 2
