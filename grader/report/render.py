@@ -6,6 +6,7 @@ import logging
 from pathlib import Path
 
 from jinja2 import Environment, FileSystemLoader, StrictUndefined, select_autoescape
+from pydantic import BaseModel, TypeAdapter
 
 from grader.checks.base import CheckContext
 from grader.report.model import AccuracySummary, Report
@@ -59,12 +60,29 @@ def render_html(report: Report, figures: dict[str, bytes]) -> str:
     return _environment().get_template("report.html.j2").render(images=images, **_context(report))
 
 
+FIGURES = "figures"  # a folder of the report: NN.png and index.json (FigureEntry list), for pages that show them
+
+
+class FigureEntry(BaseModel):
+    file: str  # NN.png inside FIGURES
+    caption: str
+
+
 def write_reports(report: Report, ctx: CheckContext, out: Path) -> dict[str, Path]:
-    """Write the three files into `out` (created if needed); returns {"json"|"md"|"html": path}."""
+    """Write the three files into `out` (created if needed), and the figures as PNG files beside them;
+    returns {"json"|"md"|"html": path}."""
     out.mkdir(parents=True, exist_ok=True)
     paths = {"json": out / "report.json", "md": out / "report.md", "html": out / "report.html"}
     paths["json"].write_text(report.model_dump_json(indent=2) + "\n")
     paths["md"].write_text(render_markdown(report))
-    paths["html"].write_text(render_html(report, all_figures(ctx)))
+    figures = all_figures(ctx)
+    paths["html"].write_text(render_html(report, figures))
+    folder = out / FIGURES
+    folder.mkdir(exist_ok=True)
+    index = []
+    for n, (caption, png) in enumerate(figures.items(), start=1):
+        (folder / f"{n:02d}.png").write_bytes(png)
+        index.append(FigureEntry(file=f"{n:02d}.png", caption=caption))
+    (folder / "index.json").write_text(TypeAdapter(list[FigureEntry]).dump_json(index, indent=1).decode() + "\n")
     log.info("reports written to %s", out)
     return paths

@@ -135,6 +135,16 @@ def show_score(body: ShowScoreIn, request: Request, invite_id: int = _id(), sess
     return InviteOut.of(invite)
 
 
+@router.post("/invites/{invite_id}/reissue", response_model=InviteCreated,
+             summary="A new link for the invite (shown this once); the old link stops working")
+def reissue(request: Request, invite_id: int = _id(), session: Session = Depends(db),
+            me: Recruiter = Depends(api_recruiter)) -> InviteCreated:
+    invite = _invite(session, invite_id, me)
+    created = svc.reissue(session, invite, by=me, base_url=public_base(request), client=client_of(request))
+    session.commit()
+    return InviteCreated(**InviteOut.of(created.invite).model_dump(), link=created.link)
+
+
 @router.post("/invites/{invite_id}/count", response_model=InviteOut,
              summary="Pick the grading that counts for the invite (its score, status and cohort row)")
 def count(body: CountIn, request: Request, invite_id: int = _id(), session: Session = Depends(db),

@@ -4,6 +4,7 @@ it is checked and what every response carries."""
 from __future__ import annotations
 
 import logging
+from functools import lru_cache
 from pathlib import Path
 from typing import Any
 
@@ -51,6 +52,12 @@ def render_brief(text: str) -> Markup:
     return Markup(MarkdownIt("commonmark", {"html": False}).enable("table").render(text))
 
 
+@lru_cache(maxsize=32)
+def _rendered(path: Path, mtime_ns: int, size: int) -> Markup:
+    # a cohort's candidates all open the same brief: rendered once per version of the file
+    return render_brief(path.read_text(encoding="utf-8", errors="replace"))
+
+
 def _brief(exercise: str) -> tuple[str, Markup]:
     try:
         ex = load_exercise(exercise)
@@ -58,7 +65,10 @@ def _brief(exercise: str) -> tuple[str, Markup]:
         log.error("invite for exercise %s: %s", exercise, exc)
         return exercise, Markup("")
     path = ex.root / "brief.md"
-    return ex.title, render_brief(path.read_text(encoding="utf-8", errors="replace") if path.is_file() else "")
+    if not path.is_file():
+        return ex.title, render_brief("")
+    st = path.stat()
+    return ex.title, _rendered(path, st.st_mtime_ns, st.st_size)
 
 
 def _uploads(invite: Invite) -> list[dict[str, Any]]:

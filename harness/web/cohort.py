@@ -10,7 +10,7 @@ import re
 import zipfile
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Iterator
+from typing import Any, Iterator
 
 from sqlalchemy.orm import Session
 
@@ -80,8 +80,21 @@ def _cell(text: str) -> str:
     return "'" + text if text[:1] in ("=", "+", "-", "@", "\t", "\r") else text
 
 
+SMALL_COHORT = 8  # up to this many candidates the plot labels each one instead of drawing boxes
+
+
 def cohort_plot(rows: list[CohortRow], exercise: str) -> bytes:
-    """A PNG: each dimension's scores across the cohort (a box and every candidate as a dot)."""
+    """The cohort figure (cohort_figure) as a PNG."""
+    fig = cohort_figure(rows, exercise)
+    out = io.BytesIO()
+    fig.savefig(out, format="png")
+    return out.getvalue()
+
+
+def cohort_figure(rows: list[CohortRow], exercise: str) -> Any:
+    """A PNG: each dimension's scores across the cohort, every candidate a dot; a small cohort's dots are
+    labelled with the candidates' names (a box plot of a handful of points would only mislead), a larger
+    one gets a box per dimension."""
     from matplotlib.backends.backend_agg import FigureCanvasAgg
     from matplotlib.figure import Figure
 
@@ -90,7 +103,16 @@ def cohort_plot(rows: list[CohortRow], exercise: str) -> bytes:
     FigureCanvasAgg(fig)
     ax = fig.add_subplot(1, 1, 1)
     series = [[r.dimensions[d] for r in rows if d in r.dimensions] for d in DIMENSIONS]
-    if any(series):
+    if any(series) and len(rows) <= SMALL_COHORT:
+        for k, row in enumerate(rows):
+            xs = [i + 1 + (k - (len(rows) - 1) / 2) * 0.8 / max(len(rows), 1) for i, d in enumerate(DIMENSIONS)
+                  if d in row.dimensions]
+            ys = [row.dimensions[d] for d in DIMENSIONS if d in row.dimensions]
+            ax.scatter(xs, ys, s=30, zorder=3, label=row.candidate_name[:40])
+            for x, y in zip(xs, ys):
+                ax.annotate(row.candidate_name[:12], (x, y), textcoords="offset points", xytext=(3, 3), fontsize=7)
+        ax.legend(fontsize=7, loc="lower right")
+    elif any(series):
         positions = [i + 1 for i, s in enumerate(series) if s]
         ax.boxplot([s for s in series if s], positions=positions, widths=0.5, showfliers=False)
         for i, values in enumerate(series):
@@ -105,9 +127,7 @@ def cohort_plot(rows: list[CohortRow], exercise: str) -> bytes:
     ax.set_title(f"{exercise}: {len(rows)} graded invite(s)")
     ax.grid(axis="y", alpha=0.3)
     fig.tight_layout()
-    out = io.BytesIO()
-    fig.savefig(out, format="png")
-    return out.getvalue()
+    return fig
 
 
 class _Sink:

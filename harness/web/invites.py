@@ -262,6 +262,19 @@ def set_show_score(session: Session, invite: Invite, show: bool, *, by: Recruite
               client=client)
 
 
+def reissue(session: Session, invite: Invite, *, by: Recruiter, base_url: str, client: str = "") -> Created:
+    """A new link for the invite: the old one stops working at once (its hash is gone); a disabled invite is
+    enabled again, since the new link is a new credential. Caller commits; the link is shown once."""
+    token, digest = new_token()
+    invite.token_hash = digest
+    was_disabled = invite.disabled_at is not None
+    invite.disabled_at = None
+    record(session, invite, "reissued", f"by {by.email}" + ("; enabled again" if was_disabled else ""))
+    audit(session, "link_reissued", actor=by.email, target=f"invite {invite.id}",
+          detail="the old link stopped working" + ("; enabled again" if was_disabled else ""), client=client)
+    return Created(invite=invite, link=link_for(base_url, token))
+
+
 def set_counted(session: Session, invite: Invite, job_id: int | None, *, by: Recruiter, client: str = "") -> None:
     """Pick the grading that counts for the invite (None: back to the default, the newest that graded)."""
     if job_id is not None:

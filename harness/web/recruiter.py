@@ -227,6 +227,15 @@ def show_score_invite(request: Request, invite_id: int = _id(), show_score: bool
     return _back(invite.id)
 
 
+@router.post("/invites/{invite_id}/reissue", dependencies=_CSRF)
+def reissue_invite(request: Request, invite_id: int = _id(), me: Recruiter = Depends(page_recruiter),
+                   session: Session = Depends(db)) -> Response:
+    invite = _invite_or_404(session, invite_id, me)
+    created = svc.reissue(session, invite, by=me, base_url=public_base(request), client=client_of(request))
+    session.commit()
+    return render(request, "recruiter/created.html", created=[created], reissued=True)
+
+
 @router.post("/invites/{invite_id}/count", dependencies=_CSRF)
 def count_job(request: Request, invite_id: int = _id(), job_id: int = Form(0), me: Recruiter = Depends(page_recruiter),
               session: Session = Depends(db)) -> Response:

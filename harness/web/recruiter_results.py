@@ -15,7 +15,19 @@ from harness.store.models import Invite, Recruiter
 from harness.web import invites as svc
 from harness.web.auth import db, page_recruiter
 from harness.web.cohort import cohort_csv, cohort_plot, cohort_rows, stream_zip, zip_entries
-from harness.web.reports import MEDIA_TYPES, inside, latest_result, load_report, report_file, summarize
+from harness.web.reports import (
+    MEDIA_TYPES,
+    accuracy_line,
+    chart,
+    inside,
+    latest_result,
+    load_anchors,
+    load_figures,
+    load_report,
+    report_file,
+    summarize,
+    verdict,
+)
 from harness.web.views import render
 
 log = logging.getLogger(__name__)
@@ -77,8 +89,12 @@ def report_page(request: Request, invite_id: int = _id(), job_id: int = _id(), a
     settings = request.app.state.settings
     report = load_report(settings, result)
     files = [k for k in MEDIA_TYPES if report_file(settings, result, k) is not None]
+    summary = summarize(report, result)
+    anchors = load_anchors(invite.exercise)
     return render(request, "recruiter/report.html", invite=invite, job=job, result=result, report=report,
-                  summary=summarize(report, result), files=files, dimensions=DIMENSIONS)
+                  summary=summary, files=files, dimensions=DIMENSIONS, verdict=verdict(summary, anchors),
+                  bars=chart(summary, anchors), anchored=anchors is not None,
+                  accuracy_explained=accuracy_line(summary.metric), figures=load_figures(settings, result))
 
 
 @router.get("/invites/{invite_id}/jobs/{job_id}/report.{kind}")

@@ -5,9 +5,9 @@ import base64
 import json
 import re
 
+import _builders as b
 import pytest
 
-import _builders as b
 from grader.checks.base import CheckResult
 from grader.report import build_report, write_reports
 from grader.report.debrief import collect_debrief
@@ -117,3 +117,20 @@ def test_debrief_orders_by_points_lost_and_deduplicates():
            CheckResult(id="malformed_rejected", dimension="validation", score=1.0, passed=True, evidence="",
                        debrief=["passed checks ask nothing"])]
     assert collect_debrief(res, ex) == ["big", "small"]
+
+
+def test_the_figures_are_written_beside_the_report_as_files_the_html_also_holds(written):
+    import base64
+
+    from pydantic import TypeAdapter
+
+    from grader.report.render import FIGURES, FigureEntry
+
+    _, paths = written
+    folder = paths["html"].parent / FIGURES
+    entries = TypeAdapter(list[FigureEntry]).validate_json((folder / "index.json").read_bytes())
+    assert entries, "the standard run draws at least one figure"
+    html = paths["html"].read_text()
+    for e in entries:
+        png = (folder / e.file).read_bytes()
+        assert png.startswith(b"\x89PNG") and base64.b64encode(png).decode() in html and e.caption in html

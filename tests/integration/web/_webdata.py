@@ -2,8 +2,10 @@
 with a real report.json (grader's Report model) and its .md/.html written into the data dir."""
 from __future__ import annotations
 
+import base64
 import datetime as dt
 import hashlib
+import json
 import re
 from pathlib import Path
 from typing import Any
@@ -11,10 +13,10 @@ from typing import Any
 from sqlalchemy.orm import Session
 
 from grader.report.model import AccuracySummary, CheckEntry, DimensionScore, Report
-from grader.report.render import render_html, render_markdown
-from harness.web.invites import InviteIn, create_invites
+from grader.report.render import FIGURES, render_html, render_markdown
 from harness.store.models import Invite, Job, JobState, Result, Upload, utcnow
 from harness.store.settings import WebSettings
+from harness.web.invites import InviteIn, create_invites
 
 WEIGHTS = {"validation": 0.3, "monitoring": 0.3, "degradation": 0.15, "operations": 0.15, "accuracy": 0.1}
 # check id -> (dimension, title, role)
@@ -49,12 +51,19 @@ def make_report(dims: dict[str, float], *, failing: tuple[str, ...] = (), submis
                   runtime="docker", seed=7)
 
 
+PNG_1X1 = base64.b64decode("iVBORw0KGgoAAAANSUhEUgAAAAEAAAABCAYAAAAfFcSJAAAADUlEQVR42mP8z8BQDwAEhQGAhKmMIQAAAABJRU5ErkJggg==")
+
+
 def write_report(settings: WebSettings, rel: str, report: Report) -> Path:
     folder = settings.data_dir / rel
     folder.mkdir(parents=True, exist_ok=True)
     (folder / "report.json").write_text(report.model_dump_json(indent=2))
     (folder / "report.md").write_text(render_markdown(report))
     (folder / "report.html").write_text(render_html(report, {}))
+    figures = folder / FIGURES  # as grader.report.render.write_reports writes them
+    figures.mkdir(exist_ok=True)
+    (figures / "01.png").write_bytes(PNG_1X1)
+    (figures / "index.json").write_text(json.dumps([{"file": "01.png", "caption": "Drift alarms: the test figure"}]))
     return folder
 
 

@@ -187,15 +187,48 @@ def test_recruiter_invites_candidate_uploads_and_reads_the_report(server: str, t
             recruiter.wait_for_selector("#report-summary")
             assert float(recruiter.inner_text("#report-score").split()[0]) >= 85
             assert recruiter.locator("#habits-shown li").count() > 0
+            # above the fold: the verdict and the chart against the exercise's own solutions
+            viewport = recruiter.viewport_size or {"height": 720}
+            for selector in ("#verdict", "#report-dimensions"):
+                box = recruiter.locator(selector).bounding_box()
+                assert box is not None and box["y"] < viewport["height"], (selector, box)
+            assert recruiter.locator("#report-dimensions .tick").count() == 15
+            figures = recruiter.locator("#report-figures img")
+            assert figures.count() >= 1
+            assert recruiter.evaluate("() => [...document.querySelectorAll('#report-figures img')]"
+                                      ".every(i => i.complete && i.naturalWidth > 0)")  # the CSP lets them show
+            assert recruiter.locator("iframe").count() == 0
             shot(recruiter, "report-summary")
-            recruiter.locator("#report-frame").scroll_into_view_if_needed()
-            shot(recruiter, "report-details")
+            figures.first.scroll_into_view_if_needed()
+            shot(recruiter, "report-figures")
 
             candidate.goto(link)
             assert "graded" in candidate.inner_text("#state")
             assert candidate.locator("#score").count() == 1  # the recruiter chose to show it
             shot(candidate, "candidate-graded")
+
+            # A second upload with no Dockerfile: the candidate reads why in one line, the good result stays.
+            readme_only = tmp_path / "readme-only.zip"
+            with zipfile.ZipFile(readme_only, "w") as zf:
+                zf.writestr("README.md", "# out of time\n")
+            candidate.set_input_files("#file", str(readme_only))
+            candidate.click("#upload-form button[type=submit]")
+            candidate.wait_for_selector("#received")
+            deadline = time.monotonic() + GRADING_WAIT_S
+            while time.monotonic() < deadline and candidate.locator("#upload-problem").count() == 0:
+                time.sleep(2)
+                candidate.goto(link)
+            problem = candidate.inner_text("#upload-problem")
+            assert "no Dockerfile" in problem and "\n" not in problem.strip(), problem
+            assert float(candidate.inner_text("#score").split()[1]) >= 85  # the good result still counts
+            shot(candidate, "candidate-upload-not-graded")
+            recruiter.goto(detail or "/")
+            assert recruiter.locator(".counted-mark").count() == 1
+            assert float(recruiter.locator("tr.job-row:has(.counted-mark) .score").inner_text().split()[0]) >= 85
+            shot(recruiter, "invite-two-uploads")
+            recruiter.goto("/cohort/support-triage")
+            shot(recruiter, "cohort")
         finally:
             browser.close()
-    assert len(shots) == 9
+    assert len(shots) == 12
     print(f"\nscreenshots in {ARTIFACTS}: {', '.join(shots)}")

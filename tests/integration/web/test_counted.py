@@ -62,3 +62,58 @@ def test_the_recruiter_picks_which_grading_counts(two_uploads: dict[str, Any], l
     assert back.status_code == 200 and back.json()["counted_job"] == w["first"]
     kinds = [e["kind"] for e in api.get(f"/api/v1/invites/{w['invite']}").json()["timeline"]]
     assert kinds.count("counted") == 2
+
+
+def test_a_lost_link_is_reissued_and_the_old_one_stops_working(two_uploads: dict[str, Any], logged_in: Any,
+                                                               api: Any, sessions: Any) -> None:
+    import re
+
+    from fastapi.testclient import TestClient
+
+    w = two_uploads
+    old = w["link"].removeprefix("http://testserver")
+    token = csrf_of(logged_in.get(f"/invites/{w['invite']}").text)
+    assert logged_in.post(f"/invites/{w['invite']}/disable", data={"csrf_token": token}).status_code == 303
+    page = logged_in.post(f"/invites/{w['invite']}/reissue", data={"csrf_token": token})
+    assert page.status_code == 200 and 'id="reissued-note"' in page.text
+    new = re.search(r'id="invite-link" class="invite-link" value="([^"]+)"', page.text).group(1)
+    assert new.startswith("http://testserver/i/") and new.removeprefix("http://testserver") != old
+    with TestClient(logged_in.app) as candidate:
+        assert candidate.get(old).status_code == 404  # the old link is simply unknown now
+        fresh = candidate.get(new.removeprefix("http://testserver"))
+        assert fresh.status_code == 200 and "Grace Hopper" in fresh.text  # and enabled again
+    again = api.post(f"/api/v1/invites/{w['invite']}/reissue")
+    assert again.status_code == 201 or again.status_code == 200
+    assert again.json()["link"] != new and again.json()["disabled_at"] is None
+    kinds = [e["kind"] for e in api.get(f"/api/v1/invites/{w['invite']}").json()["timeline"]]
+    assert kinds.count("reissued") == 2
+
+
+def test_a_disabled_link_tells_the_candidate_what_to_do(two_uploads: dict[str, Any], logged_in: Any) -> None:
+    from fastapi.testclient import TestClient
+
+    w = two_uploads
+    token = csrf_of(logged_in.get(f"/invites/{w['invite']}").text)
+    logged_in.post(f"/invites/{w['invite']}/disable", data={"csrf_token": token})
+    with TestClient(logged_in.app) as candidate:
+        page = candidate.get(w["link"].removeprefix("http://testserver"))
+    assert page.status_code == 410 and "can send you a new one" in page.text and "try again" not in page.text
+
+
+def test_a_small_cohort_plot_labels_every_candidate_and_a_large_one_draws_boxes(logged_in: Any) -> None:
+    import datetime as dt
+
+    from harness.web.cohort import SMALL_COHORT, CohortRow, cohort_figure
+
+    def row(i: int) -> CohortRow:
+        return CohortRow(invite_id=i, candidate_name=f"Cand{i}", candidate_id=f"c{i}", email=None, job_id=i,
+                         status="graded", score=50.0, dimensions={"validation": 10.0 * (i % 10), "accuracy": 90.0},
+                         reason="", graded_at=dt.datetime(2026, 1, 1))
+
+    small = cohort_figure([row(1), row(2)], "support-triage").axes[0]
+    labels = sorted(t.get_text() for t in small.texts)
+    assert labels == ["Cand1", "Cand1", "Cand2", "Cand2"] and not small.lines[2:]  # no box plot's whiskers
+    large = cohort_figure([row(i) for i in range(SMALL_COHORT + 5)], "support-triage").axes[0]
+    assert not large.texts and len(large.lines) > 5  # boxes (whiskers, caps, medians), no names
+    png = logged_in.get("/cohort/support-triage.png")
+    assert png.status_code == 200 and png.content.startswith(b"\x89PNG")

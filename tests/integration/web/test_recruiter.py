@@ -335,7 +335,16 @@ def test_the_report_page_leads_with_the_summary(logged_in: Any, sessions: Any, s
     assert "Drift alarm soon after each onset" in missing and "contract duty" in missing  # the failed gate
     assert "No 5xx" in missing and "No 5xx" not in shown
     assert "Walk us through how your drift alarm decides." in re.search(r'id="debrief">(.*?)</ol>', html, re.S).group(1)
-    assert html.index('id="report-summary"') < html.index('id="report-details"') < html.index('id="report-frame"')
+    # above the fold: the verdict and the chart against the exercise's own solutions; the rest after
+    assert (html.index('id="verdict"') < html.index('id="report-dimensions"') < html.index('id="habits-shown"')
+            < html.index('id="report-details"') < html.index('id="report-full"'))
+    verdict = re.search(r'id="verdict"[^>]*>([^<]*)<', html).group(1)
+    assert verdict.startswith("Between the robust demo (29) and the reference (100)"), verdict
+    assert html.count('data-anchor="reference"') == 5 and html.count('data-anchor="accuracy-only"') == 5
+    assert 'id="accuracy-explained"' in html and "plain model" in html
+    assert "<iframe" not in html
+    figures = re.findall(r'<img src="data:image/png;base64,([^"]+)" alt="([^"]*)"', html)
+    assert [alt for _, alt in figures] == ["Drift alarms: the test figure"]
 
     base = f"/invites/{invite_id}/jobs/{job_id}/report"
     as_json = logged_in.get(base + ".json?download=true")
