@@ -49,7 +49,7 @@ def grade_one(submission: str | Path, *, exercise: str | None = None, out: Path 
               runtime_obj: Runtime | None = None,
               plan_cache: dict[tuple[str, int], GradePlan] | None = None, plan_dir: Path | None = None,
               allow_local_git: bool = False, local_fallback: bool = False,
-              candidate: str | None = None) -> tuple[Report, Path]:
+              candidate: str | None = None, name: str | None = None) -> tuple[Report, Path]:
     """Grade one submission and write its reports. Returns (Report, report folder).
 
     Without a `plan`, the plan is made (or read from `plan_dir`, default plan_cache_dir()) on a
@@ -58,7 +58,8 @@ def grade_one(submission: str | Path, *, exercise: str | None = None, out: Path 
     submission unsandboxed when no engine answers: only for code the grader trusts (`make demo`
     grades the project's own solutions). `candidate`: who the submission is, as the caller knows it
     (the queue: the invite's candidate, whose seed `plan` was made with); the upload's .exercise.json
-    then identifies nothing, and its absence is no reason to report.
+    then identifies nothing, and its absence is no reason to report. `name`: how the report names the
+    submission (the queue: the candidate and the uploaded file's name; default: from its path).
     """
     console = console or Console(stderr=True)
     _refuse_a_shipped_solution_without_data(submission)
@@ -83,7 +84,7 @@ def grade_one(submission: str | Path, *, exercise: str | None = None, out: Path 
         console.print(f"grading [bold]{escape(sub.name)}[/] ({escape(ex.id)}, seed {plan.seed}, "
                       f"runtime {escape(runtime_obj.name)})", highlight=False)
         return grade_prepared(sub.folder, plan, runtime_obj, out or Path("reports") / sub.name, budgets=budgets,
-                              console=console, name=sub.name,
+                              console=console, name=name or sub.name,
                               candidate=candidate or (sub.meta.candidate if sub.meta else None), reasons=reasons)
 
 

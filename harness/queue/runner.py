@@ -125,7 +125,7 @@ def grade_attempt(settings: WebSettings, c: Claim) -> Outcome:
         invite, upload = s.get(Invite, c.invite_id), s.get(Upload, c.upload_id)
         if invite is None or upload is None:
             return Outcome(JobState.failed, NOT_GRADED, "the invite or the upload of this job was deleted")
-        exercise, candidate = invite.exercise, invite.candidate_id
+        exercise, candidate, candidate_name = invite.exercise, invite.candidate_id, invite.candidate_name
         stored, filename = upload.stored_path, upload.filename
     root = settings.storage_root.resolve()  # shared with the app: uploads in, reports out
     path = (root / stored).resolve()
@@ -135,7 +135,7 @@ def grade_attempt(settings: WebSettings, c: Claim) -> Outcome:
     out = settings.stored("reports") / f"job-{c.job_id}" / f"attempt-{c.attempt}"
     try:
         report, folder = _grade(path, exercise, candidate, out, run_label(c.job_id, c.attempt),
-                                plan_dir=settings.data_dir / "plans")
+                                plan_dir=settings.data_dir / "plans", name=f"{candidate_name} · {filename}")
     except RuntimeUnavailable:
         raise
     except SoftTimeLimitExceeded:
@@ -156,7 +156,7 @@ def grade_attempt(settings: WebSettings, c: Claim) -> Outcome:
 
 
 def _grade(path: Path, exercise_id: str, candidate: str, out: Path, label: str, *,
-           plan_dir: Path) -> tuple[Any, Path]:
+           plan_dir: Path, name: str) -> tuple[Any, Path]:
     console = Console(file=sys.stderr, force_terminal=False, width=120)
     ex = load_exercise(exercise_id)
     # The invite is who the candidate is: its seed picks the held-back traffic, whatever the upload claims.
@@ -168,7 +168,7 @@ def _grade(path: Path, exercise_id: str, candidate: str, out: Path, label: str, 
                                                        cache_dir=plan_cache_dir(plan_dir)))
     runtime = DockerRuntime(ex, console, label)
     return grade_one(path, exercise=ex.id, out=out, runtime="docker", plan=plan, runtime_obj=runtime,
-                     console=console, candidate=candidate)
+                     console=console, candidate=candidate, name=name)
 
 
 def _sweep_earlier_attempts(c: Claim) -> None:

@@ -167,6 +167,7 @@ def test_a_readme_only_upload_fails_fast_saying_why_first(shared: QueueEnv, tmp_
     assert NOT_VERIFIED not in res.reason
     report = json.loads((env.settings.data_dir / res.report_dir / "report.json").read_text())
     assert report["reasons"][0].startswith("no Dockerfile") and not any(NOT_VERIFIED in r for r in report["reasons"])
+    assert report["submission"] == "Ada · readme-only.zip"  # the candidate and their file, not the stored uuid
     took = (job.finished_at - job.started_at).total_seconds()
     assert took <= 10.0, f"a README-only upload took {took:.1f} s of grading to fail"
 
