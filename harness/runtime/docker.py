@@ -122,6 +122,7 @@ class DockerRuntime(Runtime):
         self._spares: WarmPool[Any] = WarmPool(self._launch_copy, name="warm-container")
         self._copies = 0
         self._copy_lock = threading.Lock()
+        self._closing = False  # set by teardown: no warm copy starts after it
         self._background: list[threading.Thread] = []  # containers being removed
 
     # -- plumbing -------------------------------------------------------------------------
@@ -144,6 +145,7 @@ class DockerRuntime(Runtime):
     # -- build ----------------------------------------------------------------------------
     def prepare(self, submission: Path) -> None:
         global _swept
+        self._closing = False  # a runtime prepared again after a teardown starts copies again
         if not _swept:  # once per process: clear what graders killed mid-run left behind
             _swept = True
             n = sweep(self.client, older_than_s=SWEEP_AFTER_S)
@@ -353,6 +355,8 @@ class DockerRuntime(Runtime):
 
     def _launch_copy(self, copy: Copy[Any], startup_budget_s: float) -> StartInfo:
         with self._copy_lock:
+            if self._closing:  # teardown has begun: a container made now would outlive its sweep
+                raise RuntimeFailure("start_failed", "the grading is over")
             copy.handle = self._new_container(cpu_shares=SPARE_CPU_SHARES)
         bounded(copy.handle.start, what="start container")
         return self._wait_ready(startup_budget_s, container=copy.handle, began=copy.began)
@@ -410,7 +414,10 @@ class DockerRuntime(Runtime):
         if self._client is None:
             return
         steps: list[tuple[str, Callable[[], Any]]] = []
-        # wait for threads still creating or removing containers: nothing may appear after the sweep
+        # No warm copy is created from here on; one being created now finishes first (it holds the lock), so
+        # every container that exists is known below: nothing may appear after the sweep.
+        with self._copy_lock:
+            self._closing = True
         spares = self._spares.drain(join_s=CALL_TIMEOUT_S * 2)
         for t in self._background:
             t.join(timeout=CALL_TIMEOUT_S * 2)

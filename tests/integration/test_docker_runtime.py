@@ -415,3 +415,19 @@ def test_the_service_and_its_warm_copies_get_thread_pools_capped_at_the_cpu_limi
     env = client.api.inspect_container(rt.container.id)["Config"]["Env"]
     assert {f"{var}=2" for var in THREAD_VARS} <= set(env)
     assert client.api.inspect_container(rt.container.id)["HostConfig"]["NanoCpus"] == 1_500_000_000
+
+
+@docker_only
+def test_a_teardown_during_warm_starts_leaves_no_container(runtime, hostile, client) -> None:
+    """Copies still being created when the grading ends: none may appear after teardown's sweep."""
+    rt = runtime()
+    rt.prepare(hostile("baseline"))
+    rt.start(20)
+    rt.warm(20, copies=3)
+    label = rt.run_label
+    rt.teardown()
+    time.sleep(3)  # a copy created late would show up by now
+    left = client.containers.list(all=True, filters={"label": f"shiftwork.run={label}"})
+    assert left == [], [c.id for c in left]
+    rt.warm(20, copies=1)  # after teardown: nothing starts (no image, no network)
+    assert client.containers.list(all=True, filters={"label": f"shiftwork.run={label}"}) == []
