@@ -28,24 +28,25 @@ LESSONS = {
 def home_with_checkout_calibration(tmp_path: Path, exercise: str) -> Path:
     """A SHIFTWORK_HOME holding a copy of `exercise`, its calibration already in the copy's cache.
 
-    Calibrating takes minutes (every calibration seed); a copy of the same inputs keys alike, and
-    the session's grading tests read the checkout's report too: so it is made (or read) there once.
+    Calibrating takes minutes (every calibration seed); a copy of the same inputs keys alike. The
+    checkout ships the report of today's inputs (calibration/, its key checked by
+    tests/unit/test_calibration_shipped.py); only when it is stale is it made, in the checkout's cache.
     """
     from grader.exercise import load_exercise
     from harness.calibration import cache_key
-    from harness.calibration_store import cached_report
+    from harness.calibration_store import cached_report, shipped_path, shipped_report
 
     home = tmp_path / "home"
     (home / "exercises").mkdir(parents=True)
     os.symlink(ROOT / "datasets", home / "datasets")
     shutil.copytree(ROOT / "exercises" / exercise, home / "exercises" / exercise,
                     ignore=shutil.ignore_patterns("solutions", "starter"))
-    checkout = ROOT / ".cache" / "calibration"
-    report = cached_report(load_exercise(exercise, root=ROOT), cache_dir=checkout)
+    at_root = load_exercise(exercise, root=ROOT)
+    report = shipped_report(at_root) or cached_report(at_root, cache_dir=ROOT / ".cache" / "calibration")
     assert report.key == cache_key(load_exercise(exercise, root=home), windows=report.windows, seed=report.seed)
     (home / ".cache" / "calibration").mkdir(parents=True)
-    for f in checkout.glob(f"{exercise}-*-{report.key}.json"):
-        shutil.copy2(f, home / ".cache" / "calibration" / f.name)
+    name = f"{shipped_path(at_root, windows=report.windows, seed=report.seed).stem}-{report.key}.json"
+    (home / ".cache" / "calibration" / name).write_text(report.model_dump_json(indent=1) + "\n")
     return home
 
 
