@@ -39,8 +39,8 @@ test: setup  ## the whole suite but the seed sweep (docker tests skip without an
 test-seeds: setup  ## every solution of every exercise graded at six candidate seeds, in docker (~28 min)
 	$(BIN)/python -m pytest -q -m seeds
 
-test-fast: setup  ## everything but the slow and docker tests
-	$(BIN)/python -m pytest -q -m "not slow and not docker and not seeds"
+test-fast: setup  ## everything but the slow and docker tests, on two processes (a test file stays on one)
+	$(BIN)/python -m pytest -q -m "not slow and not docker and not seeds" -n 2 --dist loadfile
 
 calibration: setup  ## simulate every exercise's scenarios and ship the reports in calibration/ (after editing a scenario, a recipe or the data engine)
 	@for e in $$(ls exercises); do test -f exercises/$$e/exercise.toml || continue; $(SW) scenarios check --ship -- "$$e" || exit $$?; done
