@@ -29,7 +29,7 @@ class WebSettings:
     cookie_secure: bool = False  # session cookies only over HTTPS (on when public_url is https://)
     # Proxies whose X-Forwarded-For/-Proto are believed (uvicorn's forwarded_allow_ips); "" = none
     forwarded_allow_ips: str = ""
-    # Sign-in limits: wrong passwords per account and sign-in attempts per client address, in a moving
+    # Sign-in limits: wrong passwords per account and failed sign-ins per client address, in a moving
     # window (the `limits` library's notation); past the lockout count the account is locked for lockout_s.
     login_limit_account: str = "10/15 minutes"
     login_limit_client: str = "30/10 minutes"

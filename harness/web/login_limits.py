@@ -1,4 +1,4 @@
-"""Sign-in limits: a moving window of wrong passwords per account and of attempts per client
+"""Sign-in limits: a moving window of wrong passwords per account and per client
 address (the `limits` library; counted in the broker's Redis when there is one), and a lockout
 after many wrong passwords in a row, kept on the account so that an administrator can lift it.
 
@@ -59,11 +59,10 @@ class LoginLimits:
                            max(1, math.ceil((recruiter.locked_until - now).total_seconds())))
         return None
 
-    def attempted(self, client: str) -> None:
+    def failed(self, client: str, email: str, recruiter: Recruiter | None, now: dt.datetime) -> bool:
+        """Count a wrong password against the client and the account; True when it locks the account.
+        Good sign-ins are not counted: an office behind one address signs in as often as it needs."""
         self._limiter.hit(self._client, self._scope, "client", client)
-
-    def failed(self, email: str, recruiter: Recruiter | None, now: dt.datetime) -> bool:
-        """Count a wrong password; True when it locks the account."""
         self._limiter.hit(self._account, self._scope, "account", self._key(email))
         if recruiter is None:
             return False

@@ -81,10 +81,9 @@ def login(request: Request, email: str = Form(""), password: str = Form(""), nex
         return render(request, "recruiter/login.html", status_code=429, next=safe_next(next),
                       error=f"{refused.reason}; try again in {_wait_words(refused.retry_after_s)}",
                       headers={"Retry-After": str(refused.retry_after_s)})
-    limits.attempted(client)
     recruiter = authenticate(session, email, password) if email and password else None
     if recruiter is None:
-        locked = limits.failed(email, account, now)
+        locked = limits.failed(client, email, account, now)
         audit(session, "sign_in_failed", actor=email.strip().lower(), client=client,
               detail="wrong e-mail or password" + ("; the account is now locked" if locked else ""))
         session.commit()

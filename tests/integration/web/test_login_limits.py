@@ -96,3 +96,8 @@ def test_invite_changes_and_score_visibility_are_audited(api: Any, sessions: Any
         rows = [(e.action, e.actor, e.target) for e in s.scalars(select(AuditEvent).order_by(AuditEvent.id))]
     assert rows == [("invite_created", ADMIN_EMAIL, f"invite {iid}"), ("score_shown", ADMIN_EMAIL, f"invite {iid}"),
                     ("invite_disabled", ADMIN_EMAIL, f"invite {iid}")]
+
+
+def test_good_sign_ins_from_one_address_are_not_limited(client: Any, admin_account: Any) -> None:
+    """An office behind one address: forty good sign-ins in a row all pass."""
+    assert [log_in(client, admin_account.email, PASSWORD).status_code for _ in range(40)] == [303] * 40
