@@ -16,6 +16,7 @@ from grader.errors import UsageError
 from grader.exercise import list_exercises
 from grader.report.model import Report
 from harness.store.models import Invite, Recruiter
+from harness.web import invite_changes as changes
 from harness.web import invites as svc
 from harness.web.api_models import (
     CohortOut,
@@ -107,7 +108,7 @@ def get_invite(invite_id: int = _id(), session: Session = Depends(db),
 def disable(request: Request, invite_id: int = _id(), session: Session = Depends(db),
             me: Recruiter = Depends(api_recruiter)) -> InviteOut:
     invite = _invite(session, invite_id, me)
-    svc.disable(session, invite, by=me, client=client_of(request))
+    changes.disable(session, invite, by=me, client=client_of(request))
     session.commit()
     return InviteOut.of(invite)
 
@@ -117,7 +118,7 @@ def extend(body: DeadlineIn, request: Request, invite_id: int = _id(), session: 
            me: Recruiter = Depends(api_recruiter)) -> InviteOut:
     invite = _invite(session, invite_id, me)
     try:
-        svc.extend(session, invite, body.deadline, by=me, client=client_of(request))
+        changes.extend(session, invite, body.deadline, by=me, client=client_of(request))
     except UsageError as exc:
         session.rollback()
         raise HTTPException(status_code=400, detail=str(exc)) from None
@@ -130,7 +131,7 @@ def extend(body: DeadlineIn, request: Request, invite_id: int = _id(), session: 
 def show_score(body: ShowScoreIn, request: Request, invite_id: int = _id(), session: Session = Depends(db),
                me: Recruiter = Depends(api_recruiter)) -> InviteOut:
     invite = _invite(session, invite_id, me)
-    svc.set_show_score(session, invite, body.show_score, by=me, client=client_of(request))
+    changes.set_show_score(session, invite, body.show_score, by=me, client=client_of(request))
     session.commit()
     return InviteOut.of(invite)
 
@@ -140,7 +141,7 @@ def show_score(body: ShowScoreIn, request: Request, invite_id: int = _id(), sess
 def reissue(request: Request, invite_id: int = _id(), session: Session = Depends(db),
             me: Recruiter = Depends(api_recruiter)) -> InviteCreated:
     invite = _invite(session, invite_id, me)
-    created = svc.reissue(session, invite, by=me, base_url=public_base(request), client=client_of(request))
+    created = changes.reissue(session, invite, by=me, base_url=public_base(request), client=client_of(request))
     session.commit()
     return InviteCreated(**InviteOut.of(created.invite).model_dump(), link=created.link)
 
@@ -151,7 +152,7 @@ def count(body: CountIn, request: Request, invite_id: int = _id(), session: Sess
           me: Recruiter = Depends(api_recruiter)) -> InviteOut:
     invite = _invite(session, invite_id, me)
     try:
-        svc.set_counted(session, invite, body.job_id, by=me, client=client_of(request))
+        changes.set_counted(session, invite, body.job_id, by=me, client=client_of(request))
     except UsageError as exc:
         session.rollback()
         raise HTTPException(status_code=400, detail=str(exc)) from None
@@ -165,7 +166,7 @@ def rerun(request: Request, invite_id: int = _id(), session: Session = Depends(d
           me: Recruiter = Depends(api_recruiter)) -> JobOut:
     invite = _invite(session, invite_id, me)
     try:
-        job = svc.rerun(session, invite, by=me, client=client_of(request))
+        job = changes.rerun(session, invite, by=me, client=client_of(request))
     except UsageError as exc:
         session.rollback()
         raise HTTPException(status_code=400, detail=str(exc)) from None

@@ -20,6 +20,7 @@ from harness.store.audit import audit
 from harness.store.models import Invite, Recruiter, utcnow
 from harness.store.teams import all_teams
 from harness.store.timeline import counted_job, invite_state, latest_finished
+from harness.web import invite_changes as changes
 from harness.web import invites as svc
 from harness.web.admin import router as admin_router
 from harness.web.auth import (
@@ -196,7 +197,7 @@ def invite_page(request: Request, invite_id: int = _id(), me: Recruiter = Depend
 def disable_invite(request: Request, invite_id: int = _id(), me: Recruiter = Depends(page_recruiter),
                    session: Session = Depends(db)) -> Response:
     invite = _invite_or_404(session, invite_id, me)
-    svc.disable(session, invite, by=me, client=client_of(request))
+    changes.disable(session, invite, by=me, client=client_of(request))
     session.commit()
     _flash(request, "the link is disabled: the candidate can no longer open it")
     return _back(invite.id)
@@ -207,7 +208,7 @@ def extend_invite(request: Request, invite_id: int = _id(), deadline: str = Form
                   me: Recruiter = Depends(page_recruiter), session: Session = Depends(db)) -> Response:
     invite = _invite_or_404(session, invite_id, me)
     try:
-        svc.extend(session, invite, deadline, by=me, client=client_of(request))
+        changes.extend(session, invite, deadline, by=me, client=client_of(request))
     except UsageError as exc:
         session.rollback()
         return _invite_page(request, session, invite, status_code=400, error=str(exc))
@@ -220,7 +221,7 @@ def extend_invite(request: Request, invite_id: int = _id(), deadline: str = Form
 def show_score_invite(request: Request, invite_id: int = _id(), show_score: bool = Form(False),
                       me: Recruiter = Depends(page_recruiter), session: Session = Depends(db)) -> Response:
     invite = _invite_or_404(session, invite_id, me)
-    svc.set_show_score(session, invite, show_score, by=me, client=client_of(request))
+    changes.set_show_score(session, invite, show_score, by=me, client=client_of(request))
     session.commit()
     _flash(request, "the candidate now sees their score" if show_score else "the score is hidden from the candidate")
     return _back(invite.id)
@@ -230,7 +231,7 @@ def show_score_invite(request: Request, invite_id: int = _id(), show_score: bool
 def reissue_invite(request: Request, invite_id: int = _id(), me: Recruiter = Depends(page_recruiter),
                    session: Session = Depends(db)) -> Response:
     invite = _invite_or_404(session, invite_id, me)
-    created = svc.reissue(session, invite, by=me, base_url=public_base(request), client=client_of(request))
+    created = changes.reissue(session, invite, by=me, base_url=public_base(request), client=client_of(request))
     session.commit()
     return render(request, "recruiter/created.html", created=[created], reissued=True)
 
@@ -240,7 +241,7 @@ def count_job(request: Request, invite_id: int = _id(), job_id: int = Form(0), m
               session: Session = Depends(db)) -> Response:
     invite = _invite_or_404(session, invite_id, me)
     try:
-        svc.set_counted(session, invite, job_id or None, by=me, client=client_of(request))
+        changes.set_counted(session, invite, job_id or None, by=me, client=client_of(request))
     except UsageError as exc:
         session.rollback()
         return _invite_page(request, session, invite, status_code=400, error=str(exc))
@@ -255,7 +256,7 @@ def rerun_invite(request: Request, invite_id: int = _id(), me: Recruiter = Depen
                  session: Session = Depends(db)) -> Response:
     invite = _invite_or_404(session, invite_id, me)
     try:
-        job = svc.rerun(session, invite, by=me, client=client_of(request))
+        job = changes.rerun(session, invite, by=me, client=client_of(request))
     except UsageError as exc:
         session.rollback()
         return _invite_page(request, session, invite, status_code=400, error=str(exc))
