@@ -74,7 +74,18 @@ def ensure(settings: WebSettings, sessions: sessionmaker[Session], invite: Invit
     return bundle
 
 
+# A cohort's links are often opened at once: each first open builds a bundle (seconds of CPU). Two at a
+# time keep the pages answering; the others wait their turn (their pages say the bundle is being prepared).
+PARALLEL_BUILDS = 2
+_build_slots = threading.BoundedSemaphore(PARALLEL_BUILDS)
+
+
 def _build(invite: Invite, out: Path) -> Bundle:
+    with _build_slots:
+        return _package(invite, out)
+
+
+def _package(invite: Invite, out: Path) -> Bundle:
     log.info("building the bundle of invite %s (%s for %s)", invite.id, invite.exercise, invite.candidate_id)
     try:
         folder, zip_path = package_bundle(invite.exercise, candidate=invite.candidate_id, out=out,

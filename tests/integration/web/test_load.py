@@ -51,7 +51,7 @@ def test_two_hundred_candidates_and_twenty_uploads_at_once(env: Env, source: Sou
     from harness.store.models import Job, Upload
 
     opens = [env.invite(name=f"Open {i}", bundle=source)[0] for i in range(OPEN_INVITES)]
-    uploads = [env.invite(name=f"Up {i}") for i in range(UPLOADERS)]
+    uploads = [env.invite(name=f"Up {i}", bundle=source) for i in range(UPLOADERS)]
     tokens = tmp_path / "tokens.json"
     tokens.write_text(json.dumps({"open": opens, "upload": [t for t, _ in uploads]}))
     with Server(env.app) as server:
@@ -71,8 +71,8 @@ def test_two_hundred_candidates_and_twenty_uploads_at_once(env: Env, source: Sou
                            f"max {row['Max Response Time']} ms" for name, row in stats.items()))
     assert not failures, failures[:5]
     assert int(stats["/i/[token]"]["Request Count"]) == OPENERS + UPLOADERS, proc.stderr[-2000:]
-    assert int(stats["/i/[token]/bundle.zip"]["Request Count"]) == OPENERS
-    assert int(stats["/i/[token]/upload"]["Request Count"]) == UPLOADERS
+    assert int(stats["/i/[token]/bundle.zip"]["Request Count"]) == OPENERS, proc.stderr[-3000:]
+    assert int(stats["/i/[token]/upload"]["Request Count"]) == UPLOADERS, proc.stderr[-3000:]
     assert int(stats["Aggregated"]["Failure Count"]) == 0
     # every upload stored once, with the SHA-256 of what was sent, and queued once
     sent = {hashlib.sha256(upload_bytes(i)).hexdigest() for i in range(UPLOADERS)}
