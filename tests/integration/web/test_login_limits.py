@@ -66,6 +66,7 @@ def test_a_lockout_holds_until_an_admin_lifts_it(strict_app: Any) -> None:
         assert log_in(admin_client, admin.email, PASSWORD).status_code == 303  # other accounts are not locked
         page = admin_client.get("/admin").text
         assert 'data-email="rita@example.com"' in page and "sign_in_failed" in page
+        assert "<title>Admin · shiftwork</title>" in page and page.count('id="audit-log"') == 1
         # a recruiter who is not an administrator cannot lift it
         with TestClient(strict_app, follow_redirects=False) as other:
             make_account(sessions, "sam@example.com", admin=False)
