@@ -6,7 +6,7 @@ work is done by the same service modules as the pages (harness.web.invites, coho
 from __future__ import annotations
 
 import logging
-from typing import Any
+from typing import Any, Callable, TypeVar
 
 from fastapi import APIRouter, Depends, HTTPException, Path, Request
 from fastapi.responses import FileResponse, JSONResponse
@@ -45,6 +45,7 @@ _ERRORS: dict[int | str, dict[str, Any]] = {400: {"model": Problem, "description
                                             404: {"model": Problem, "description": "no such invite, job or file"}}
 router = APIRouter(dependencies=[Depends(api_recruiter)], responses=_ERRORS, tags=["recruiter API"])
 MAX_ID = 2**31 - 1
+T = TypeVar("T")
 
 
 def _id() -> int:
@@ -59,14 +60,20 @@ def _invite(session: Session, invite_id: int, me: Recruiter) -> Invite:
         raise HTTPException(status_code=404, detail=str(exc)) from None
 
 
-def _create(request: Request, session: Session, specs: list[InviteIn], me: Recruiter) -> list[InviteCreated]:
+def _committed(session: Session, change: Callable[[], T]) -> T:
+    """Make one change and commit it; a refused one (UsageError) rolls back and answers 400 with its reason."""
     try:
-        created = svc.create_invites(session, specs, by=me, client=client_of(request),
-                                     base_url=public_base(request))
+        out = change()
     except UsageError as exc:
         session.rollback()
         raise HTTPException(status_code=400, detail=str(exc)) from None
     session.commit()
+    return out
+
+
+def _create(request: Request, session: Session, specs: list[InviteIn], me: Recruiter) -> list[InviteCreated]:
+    created = _committed(session, lambda: svc.create_invites(session, specs, by=me, client=client_of(request),
+                                                             base_url=public_base(request)))
     return [InviteCreated(**InviteOut.of(c.invite).model_dump(), link=c.link) for c in created]
 
 
@@ -117,12 +124,7 @@ def disable(request: Request, invite_id: int = _id(), session: Session = Depends
 def extend(body: DeadlineIn, request: Request, invite_id: int = _id(), session: Session = Depends(db),
            me: Recruiter = Depends(api_recruiter)) -> InviteOut:
     invite = _invite(session, invite_id, me)
-    try:
-        changes.extend(session, invite, body.deadline, by=me, client=client_of(request))
-    except UsageError as exc:
-        session.rollback()
-        raise HTTPException(status_code=400, detail=str(exc)) from None
-    session.commit()
+    _committed(session, lambda: changes.extend(session, invite, body.deadline, by=me, client=client_of(request)))
     return InviteOut.of(invite)
 
 
@@ -151,12 +153,7 @@ def reissue(request: Request, invite_id: int = _id(), session: Session = Depends
 def count(body: CountIn, request: Request, invite_id: int = _id(), session: Session = Depends(db),
           me: Recruiter = Depends(api_recruiter)) -> InviteOut:
     invite = _invite(session, invite_id, me)
-    try:
-        changes.set_counted(session, invite, body.job_id, by=me, client=client_of(request))
-    except UsageError as exc:
-        session.rollback()
-        raise HTTPException(status_code=400, detail=str(exc)) from None
-    session.commit()
+    _committed(session, lambda: changes.set_counted(session, invite, body.job_id, by=me, client=client_of(request)))
     return InviteOut.of(invite)
 
 
@@ -165,12 +162,7 @@ def count(body: CountIn, request: Request, invite_id: int = _id(), session: Sess
 def rerun(request: Request, invite_id: int = _id(), session: Session = Depends(db),
           me: Recruiter = Depends(api_recruiter)) -> JobOut:
     invite = _invite(session, invite_id, me)
-    try:
-        job = changes.rerun(session, invite, by=me, client=client_of(request))
-    except UsageError as exc:
-        session.rollback()
-        raise HTTPException(status_code=400, detail=str(exc)) from None
-    session.commit()
+    job = _committed(session, lambda: changes.rerun(session, invite, by=me, client=client_of(request)))
     svc.send(request.app.state.settings, job.id)
     return JobOut.of(job)
 
@@ -216,7 +208,8 @@ def report(request: Request, invite_id: int = _id(), job_id: int = _id(), attemp
 def cohort(exercise: str, session: Session = Depends(db), me: Recruiter = Depends(api_recruiter)) -> CohortOut:
     if exercise not in list_exercises():
         raise HTTPException(status_code=404, detail=f"no exercise {exercise[:60]!r}")
+    found = cohort_rows(session, exercise, viewer=me)
     rows = [CohortRowOut(invite_id=r.invite_id, candidate_name=r.candidate_name, candidate_id=r.candidate_id,
                          email=r.email, job_id=r.job_id, status=r.status, score=r.score, dimensions=r.dimensions,
-                         reason=r.reason, graded_at=utc(r.graded_at)) for r in cohort_rows(session, exercise, viewer=me)]
+                         reason=r.reason, graded_at=utc(r.graded_at)) for r in found]
     return CohortOut(exercise=exercise, rows=rows)
