@@ -50,7 +50,7 @@ class LoginLimits:
         """Why this attempt is refused before its password is looked at, or None."""
         by_client, by_account = (self._scope, "client", client), (self._scope, "account", self._key(email))
         if not self._limiter.test(self._client, *by_client):
-            return Refusal("too many sign-in attempts from your address", self._wait(self._client, *by_client))
+            return Refusal("too many failed sign-ins from your address", self._wait(self._client, *by_client))
         if not self._limiter.test(self._account, *by_account):
             return Refusal("too many wrong passwords for this account", self._wait(self._account, *by_account))
         if recruiter is not None and recruiter.locked(now):
