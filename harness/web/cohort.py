@@ -45,16 +45,15 @@ class CohortRow:
 
 def _row(invite: Invite) -> CohortRow | None:
     """The invite's grading that counts (timeline.counted_job: picked, else the newest that graded)."""
-    for job in [j for j in [counted_job(invite)] if j is not None]:
-        result = job.final
-        if result is not None:
-            dims = {d: float(v) for d, v in (result.dimensions or {}).items() if isinstance(v, (int, float))}
-            return CohortRow(invite_id=invite.id, candidate_name=invite.candidate_name,
-                             candidate_id=invite.candidate_id, email=invite.email, job_id=job.id,
-                             status=result.status, score=result.score, dimensions=dims, reason=result.reason,
-                             graded_at=job.finished_at or result.created_at, result=result,
-                             upload_path=job.upload.stored_path, upload_name=job.upload.filename)
-    return None
+    job = counted_job(invite)
+    result = job.final if job is not None else None
+    if job is None or result is None:
+        return None
+    dims = {d: float(v) for d, v in (result.dimensions or {}).items() if isinstance(v, (int, float))}
+    return CohortRow(invite_id=invite.id, candidate_name=invite.candidate_name, candidate_id=invite.candidate_id,
+                     email=invite.email, job_id=job.id, status=result.status, score=result.score, dimensions=dims,
+                     reason=result.reason, graded_at=job.finished_at or result.created_at, result=result,
+                     upload_path=job.upload.stored_path, upload_name=job.upload.filename)
 
 
 def cohort_rows(session: Session, exercise: str, *, viewer: Recruiter) -> list[CohortRow]:
