@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import importlib.util
+import json
 import os
 import sys
 import types
@@ -66,6 +67,22 @@ def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item
             item.add_marker(skip)
 
 
+def pytest_terminal_summary(terminalreporter: Any) -> None:
+    """Print every grading's total and dimension scores; SHIFTWORK_SCORE_TABLE=path also writes them as JSON.
+
+    Here, not in tests/integration: under pytest-xdist the controller, which prints the summary, loads only
+    this conftest (it collects nothing); the workers wrote the rows to the session's shared folder."""
+    from tests.integration._gradings import ROWS, format_table
+
+    table = shared_tmp(terminalreporter.config._tmp_path_factory) / "gradings" / ROWS
+    rows = [json.loads(line) for line in table.read_text().splitlines() if line.strip()] if table.is_file() else []
+    if rows:
+        terminalreporter.section("shiftwork score table (every grading of this session)")
+        terminalreporter.write_line(format_table(rows))
+        if os.environ.get("SHIFTWORK_SCORE_TABLE"):
+            Path(os.environ["SHIFTWORK_SCORE_TABLE"]).write_text(json.dumps(rows, indent=1) + "\n")
+
+
 @pytest.fixture
 def _require_docker() -> None:
     pytest.fail("SHIFTWORK_REQUIRE_DOCKER=1 but no Docker engine answers")
@@ -76,14 +93,24 @@ def repo_root() -> Path:
     return ROOT
 
 
+def shared_tmp(factory: pytest.TempPathFactory) -> Path:
+    """A temporary folder every process of this test session sees: under pytest-xdist each worker's
+    base folder is `<the controller's>/popen-gwN`, so the controller's base folder; else our own."""
+    base = factory.getbasetemp()
+    return base.parent if os.environ.get("PYTEST_XDIST_WORKER") else base
+
+
 @pytest.fixture(scope="session", autouse=True)
 def _session_plan_cache(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Path]:
-    """One plan cache for the session: tests, CLI runs and web workers that plan the same (exercise, seed)
-    share it, and no test writes plans into the checkout's .cache. A SHIFTWORK_PLAN_CACHE the caller set
-    is kept (e.g. `SHIFTWORK_PLAN_CACHE=.cache/plans make test` reuses plans between sessions)."""
+    """One plan cache for the session: tests (of every xdist worker), CLI runs and web workers that plan
+    the same (exercise, seed) share it, and no test writes plans into the checkout's .cache. A
+    SHIFTWORK_PLAN_CACHE the caller set is kept (e.g. `SHIFTWORK_PLAN_CACHE=.cache/plans make test`
+    reuses plans between sessions)."""
     with pytest.MonkeyPatch.context() as mp:
         if not os.environ.get("SHIFTWORK_PLAN_CACHE"):
-            mp.setenv("SHIFTWORK_PLAN_CACHE", str(tmp_path_factory.mktemp("plans")))
+            plans = shared_tmp(tmp_path_factory) / "plans"  # plans are written atomically: workers share them
+            plans.mkdir(exist_ok=True)
+            mp.setenv("SHIFTWORK_PLAN_CACHE", str(plans))
         yield Path(os.environ["SHIFTWORK_PLAN_CACHE"])
 
 

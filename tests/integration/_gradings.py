@@ -5,11 +5,16 @@ cores), so every submission is graded once per session and its report shared by 
 test that asks: the full held-back plan of support-triage at seed 7 is generated once (through
 the session's plan cache on disk, so CLI runs and web workers of the session read it too), the
 reference solution is trained once (conftest.py `trained_reference`), and `Gradings`
-caches grade_one results by key. Each grading adds a row to SCORE_TABLE, logged as it
-happens and printed at the end of the session (conftest.py pytest_terminal_summary).
+caches grade_one results by key. Each grading adds a row to the score table, logged as it
+happens and printed at the end of the session (tests/conftest.py pytest_terminal_summary).
+
+Under pytest-xdist every worker process has its own session: `shared` is a folder all of them
+see, where each key's report is written once (the first worker to ask grades it while holding the
+key's file lock; the others wait and read it) and the score table is kept.
 """
 from __future__ import annotations
 
+import hashlib
 import json
 import logging
 import runpy
@@ -19,12 +24,14 @@ import uuid
 from pathlib import Path
 from typing import Any
 
+from filelock import FileLock
+
 EXERCISE = "support-triage"
 SEED = 7
 SERVICES = Path(__file__).resolve().parent.parent / "fixtures" / "services"
 SOLUTIONS = Path(__file__).resolve().parents[2] / "exercises" / EXERCISE / "solutions"
 TABLE_DIMS = ("validation", "monitoring", "degradation", "operations", "accuracy")
-SCORE_TABLE: list[dict[str, Any]] = []  # one row per grading this session, in order
+ROWS = "score-rows.jsonl"  # in `shared`: one row per grading of the session (every worker's), in order
 _log = logging.getLogger("shiftwork.tests.gradings")
 
 
@@ -77,8 +84,9 @@ def format_table(rows: list[dict[str, Any]]) -> str:
 class Gradings:
     """grade_one, once per key per session. Keys name what was graded, e.g. ("solution", name, runtime)."""
 
-    def __init__(self, tmp: Path) -> None:
-        self.tmp, self._plan, self._done = tmp, None, {}
+    def __init__(self, tmp: Path, shared: Path) -> None:
+        self.tmp, self.shared, self._plan, self._done = tmp, shared, None, {}
+        shared.mkdir(parents=True, exist_ok=True)
         # in every submission folder's name, hence in the names of the containers and networks
         # the docker runtime makes for it: lets a test find its own leftovers on a shared engine
         self.token = uuid.uuid4().hex[:6]
@@ -87,8 +95,13 @@ class Gradings:
     def plan(self) -> Any:
         """The full held-back support-triage plan at seed 7 (every scenario), generated on first use."""
         if self._plan is None:
-            self._plan = planned(EXERCISE)
+            self._plan = self._planned(EXERCISE, SEED)
         return self._plan
+
+    def _planned(self, exercise: str, seed: int) -> Any:
+        """planned(), one worker at a time per (exercise, seed): the others then read the plan cache."""
+        with FileLock(f"{self.shared / f'plan-{exercise}-{seed}'}.lock"):
+            return planned(exercise, seed)
 
     def plan_for(self, exercise: str, seed: int = SEED) -> Any:
         """The full held-back plan of `exercise` at `seed` (default 7), read or made once per session."""
@@ -96,7 +109,7 @@ class Gradings:
             return self.plan
         plans = self.__dict__.setdefault("_plans", {})
         if (exercise, seed) not in plans:
-            plans[(exercise, seed)] = planned(exercise, seed)
+            plans[(exercise, seed)] = self._planned(exercise, seed)
         return plans[(exercise, seed)]
 
     def grade(self, key: tuple, folder: Path, *, runtime: str = "local", plan: Any = None,
@@ -104,18 +117,28 @@ class Gradings:
         """grade_one(folder) unless `key` was graded before; `name` labels it in the score table."""
         if key in self._done:
             return self._done[key]
+        from grader.report import Report
         from harness.grading import grade_one
 
-        name = name or "/".join(str(k) for k in key)
-        out = self.tmp / "reports" / f"{len(self._done):02d}-{''.join(c if c.isalnum() else '-' for c in name)}"
-        began = time.monotonic()
-        report, _ = grade_one(folder, out=out, runtime=runtime, plan=plan or self.plan, budgets=budgets,
-                              console=_quiet_console())
-        took = time.monotonic() - began
-        row = score_row(name, report, took)
-        SCORE_TABLE.append(row)
-        _log.warning("graded %s: %s total %.1f (%s) in %.0fs", name, report.status, report.score,
-                     ", ".join(f"{d} {row[d]:.1f}" for d in TABLE_DIMS if row[d] is not None), took)
+        stored = self.shared / f"{hashlib.sha256(repr(key).encode()).hexdigest()[:20]}.json"
+        with FileLock(f"{stored}.lock"):
+            if stored.is_file():  # another worker of this session graded it
+                self._done[key] = Report.model_validate_json(stored.read_text())
+                return self._done[key]
+            name = name or "/".join(str(k) for k in key)
+            out = self.tmp / "reports" / f"{len(self._done):02d}-{''.join(c if c.isalnum() else '-' for c in name)}"
+            began = time.monotonic()
+            report, _ = grade_one(folder, out=out, runtime=runtime, plan=plan or self.plan, budgets=budgets,
+                                  console=_quiet_console())
+            took = time.monotonic() - began
+            row = score_row(name, report, took)
+            with FileLock(f"{self.shared / ROWS}.lock"), (self.shared / ROWS).open("a") as fh:
+                fh.write(json.dumps(row) + "\n")
+            _log.warning("graded %s: %s total %.1f (%s) in %.0fs", name, report.status, report.score,
+                         ", ".join(f"{d} {row[d]:.1f}" for d in TABLE_DIMS if row[d] is not None), took)
+            tmp = stored.with_suffix(".tmp")
+            tmp.write_text(report.model_dump_json())
+            tmp.replace(stored)
         self._done[key] = report
         return report
 

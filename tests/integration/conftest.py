@@ -34,27 +34,19 @@ def hostile(tmp_path: Path) -> Callable[[str], Path]:
 
 
 # -- Shared gradings (see _gradings.py) ------------------------------------------------------
-import json  # noqa: E402
-import os  # noqa: E402
 import subprocess  # noqa: E402
 import sys  # noqa: E402
 from typing import Any  # noqa: E402
 
-from _gradings import EXERCISE, SCORE_TABLE, SEED, Gradings, format_table  # noqa: E402
+from _gradings import EXERCISE, SEED, Gradings  # noqa: E402
+from filelock import FileLock  # noqa: E402
 
-
-def pytest_terminal_summary(terminalreporter: Any) -> None:
-    """Print every grading's total and dimension scores; SHIFTWORK_SCORE_TABLE=path also writes them as JSON."""
-    if SCORE_TABLE:
-        terminalreporter.section("shiftwork score table (every grading of this session)")
-        terminalreporter.write_line(format_table(SCORE_TABLE))
-        if os.environ.get("SHIFTWORK_SCORE_TABLE"):
-            Path(os.environ["SHIFTWORK_SCORE_TABLE"]).write_text(json.dumps(SCORE_TABLE, indent=1) + "\n")
+from tests.conftest import shared_tmp  # noqa: E402
 
 
 @pytest.fixture(scope="session")
 def gradings(tmp_path_factory: pytest.TempPathFactory) -> Gradings:
-    return Gradings(tmp_path_factory.mktemp("gradings"))
+    return Gradings(tmp_path_factory.mktemp("gradings"), shared_tmp(tmp_path_factory) / "gradings")
 
 
 @pytest.fixture(scope="session")
@@ -68,9 +60,14 @@ def trained_reference(tmp_path_factory: pytest.TempPathFactory) -> Path:
     """The reference solution with data/train.csv (seed 7) and its model trained once, for wrappers."""
     from harness.solutions import materialize_solution
 
-    folder = materialize_solution(EXERCISE, "reference", tmp_path_factory.mktemp("trained") / "reference", seed=SEED)
-    done = subprocess.run([sys.executable, "train.py"], cwd=folder, stdin=subprocess.DEVNULL,
-                          capture_output=True, text=True, timeout=600)
-    assert done.returncode == 0, done.stdout[-2000:] + done.stderr[-2000:]
+    # one folder for every xdist worker: its path is part of the keys of the gradings that wrap it
+    folder = shared_tmp(tmp_path_factory) / "trained" / "reference"
+    with FileLock(f"{folder.parent}.lock"):
+        if not (folder / "model" / "model.joblib").is_file():
+            shutil.rmtree(folder, ignore_errors=True)
+            materialize_solution(EXERCISE, "reference", folder, seed=SEED)
+            done = subprocess.run([sys.executable, "train.py"], cwd=folder, stdin=subprocess.DEVNULL,
+                                  capture_output=True, text=True, timeout=600)
+            assert done.returncode == 0, done.stdout[-2000:] + done.stderr[-2000:]
     assert (folder / "model" / "model.joblib").is_file()
     return folder
