@@ -35,6 +35,10 @@ class UsageError(ShiftworkError):
     exit_code = 2
 
 
+class TableRefused(UsageError):
+    """An author's table cannot become an exercise (no such target, one class, too few rows, ...)."""
+
+
 class ConfigError(ShiftworkError):
     """A recipe, exercise.toml or scenario file is wrong (caught at load, before any container starts)."""
 

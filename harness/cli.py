@@ -247,9 +247,43 @@ def worker(
     raise typer.Exit(run_foreground(settings, name))
 
 
+exercise_app = typer.Typer(no_args_is_help=True, help="Exercises: write a new one from your own table")
+app.add_typer(exercise_app, name="exercise")
+
+
+@exercise_app.command("new")
+def exercise_new(
+    exercise_id: str = typer.Argument(..., metavar="ID", help="The new exercise's id, e.g. crash-survival"),
+    table: Path = typer.Option(..., "--from", help="Your table: a CSV file (.csv or .csv.gz), read here only"),
+    target: str = typer.Option(..., help="The column to predict"),
+    group: list[str] = typer.Option([], help="A column whose groups are watched on their own (repeatable)"),
+    time: Optional[str] = typer.Option(None, help="A date/time column (default: rows spread over six months)"),
+    id_column: Optional[str] = typer.Option(None, "--id", help="The column identifying a row (never a feature)"),
+    keep: list[str] = typer.Option([], help="Keep a column found to leak the target (repeatable)"),
+    task: Optional[str] = typer.Option(None, help="classification or regression (default: read from the target)"),
+    title: str = typer.Option("", help="One line saying what is predicted"),
+    licence: str = typer.Option("", help="Where the table comes from and its licence (written to the README)"),
+    citation: str = typer.Option("", help="How to cite the table"),
+    force: bool = typer.Option(False, "--force", help="Write over an exercise of the same id"),
+) -> None:
+    """Turn a table into an exercise: infer its schema, leave out personal data and leaks, write datasets/ID."""
+    from harness.authoring import new_exercise
+    from harness.authoring.report import print_schema
+
+    if task not in (None, "classification", "regression"):
+        raise typer.BadParameter("classification or regression", param_hint="--task")
+    written = new_exercise(exercise_id, table, target, groups=group, time=time, id_column=id_column, keep=keep,
+                           task=task, title=title, licence=licence, citation=citation, force=force)  # type: ignore[arg-type]
+    print_schema(err, written.schema)
+    err.print(f"wrote {written.dataset} ({', '.join(p.name for p in written.files)}); the engine generated "
+              f"{written.sample_rows} training records from it. Override a kind or a name in its recipe.toml.",
+              highlight=False, markup=False)
+
+
 # The top-level module of each package an extra brings (pyproject.toml), and that extra.
 EXTRA_OF = {**dict.fromkeys(("sqlalchemy", "alembic", "psycopg", "celery", "kombu", "redis"), "queue"),
-            **dict.fromkeys(("argon2", "itsdangerous", "multipart", "python_multipart", "dulwich"), "web")}
+            **dict.fromkeys(("argon2", "itsdangerous", "multipart", "python_multipart", "dulwich"), "web"),
+            "tomlkit": "author"}
 
 
 def _missing_extra(exc: BaseException) -> str | None:

@@ -13,7 +13,8 @@ stay real. Rows are split once, deterministically, into a training pool and a he
 pool, so held-back traffic is drawn from applicants the training data never contained.
 
 The file is read from the installed distribution's files (importlib.metadata): the package
-is never imported and nothing is downloaded.
+is never imported and nothing is downloaded. An author's own table (`shiftwork exercise new`)
+is a CSV beside the recipe.
 """
 from __future__ import annotations
 
@@ -63,7 +64,7 @@ def _code(v: object) -> str:
 def _pools(recipe: Recipe) -> dict[str, pd.DataFrame]:
     src = recipe.source
     assert src is not None
-    raw = read_packaged(src.package, src.path)
+    raw = pd.read_csv(recipe.root / src.file, low_memory=False) if src.file else read_packaged(src.package, src.path)
     out: dict[str, object] = {}
     for f in recipe.fields:
         if isinstance(f, CategoricalField) and f.source:
@@ -90,7 +91,7 @@ _POOLS: dict[str, dict[str, pd.DataFrame]] = {}
 
 def pool(recipe: Recipe, which: Pool = "train") -> pd.DataFrame:
     """The decoded source rows of one pool, under wire field names (+ LABEL); ages for date fields."""
-    key = recipe.model_dump_json()  # a recipe is unhashable; its content is the key
+    key = f"{recipe.root}|{recipe.model_dump_json()}"  # a recipe is unhashable; its content (and folder) is the key
     if key not in _POOLS:
         if len(_POOLS) >= 8:
             _POOLS.pop(next(iter(_POOLS)))

@@ -23,6 +23,7 @@ LAYERS: list[tuple[str, tuple[str, ...]]] = [
                   "harness.plan_cache", "harness.planning", "harness.sources")),
     ("grading", ("harness.grading", "harness.cohort", "harness.selfcheck", "harness.solutions", "harness.demo",
                  "harness.datacmd", "harness.bundle", "harness.calibration_render")),  # commands' work
+    ("authoring", ("harness.authoring",)),  # an author's table turned into an exercise
     ("store", ("harness.store",)),  # models, database, settings, timeline, migrations
     ("queue", ("harness.queue",)),
     ("web", ("harness.web",)),

