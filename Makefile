@@ -22,7 +22,7 @@ override SW_PORT := $(or $(value PORT),8080)
 unexport SUBMISSION SUBMISSIONS EXERCISE OUT RUNTIME CANDIDATE DATA PORT
 export SW_SUBMISSION SW_SUBMISSIONS SW_EXERCISE SW_OUT SW_RUNTIME SW_CANDIDATE SW_PACKAGE_EXERCISE SW_DATA SW_PORT
 
-.PHONY: setup test test-fast test-seeds calibration demo grade package base-image bench openapi serve clean
+.PHONY: setup test test-fast test-seeds test-authoring calibration demo grade package base-image bench openapi serve clean
 
 $(STAMP): pyproject.toml
 	@command -v $(PY) >/dev/null 2>&1 || { echo "error: $(PY) not found (shiftwork needs Python 3.11); set PY=/path/to/python3.11"; exit 2; }
@@ -34,13 +34,16 @@ $(STAMP): pyproject.toml
 setup: $(STAMP)  ## create .venv and install shiftwork into it (idempotent)
 
 test: setup  ## the whole suite but the seed sweep, on two processes (docker tests skip without an engine unless SHIFTWORK_REQUIRE_DOCKER=1)
-	$(BIN)/python -m pytest -q -m "not seeds" -n 2 --dist loadfile
+	$(BIN)/python -m pytest -q -m "not seeds and not authoring" -n 2 --dist loadfile
 
 test-seeds: setup  ## every solution of every exercise graded at six candidate seeds, in docker (~28 min)
 	$(BIN)/python -m pytest -q -m seeds
 
+test-authoring: setup  ## `shiftwork exercise new` on a real public table, calibration included (~10 min)
+	$(BIN)/python -m pytest -q -m authoring
+
 test-fast: setup  ## everything but the slow and docker tests, on two processes (a test file stays on one)
-	$(BIN)/python -m pytest -q -m "not slow and not docker and not seeds" -n 2 --dist loadfile
+	$(BIN)/python -m pytest -q -m "not slow and not docker and not seeds and not authoring" -n 2 --dist loadfile
 
 calibration: setup  ## simulate every exercise's scenarios and ship the reports in calibration/ (after editing a scenario, a recipe or the data engine)
 	@for e in $$(ls exercises); do test -f exercises/$$e/exercise.toml || continue; $(SW) scenarios check --ship -- "$$e" || exit $$?; done

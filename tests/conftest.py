@@ -11,6 +11,7 @@ from pathlib import Path
 from typing import Any, Iterator
 
 import pytest
+from _session import shared_tmp
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -72,7 +73,7 @@ def pytest_terminal_summary(terminalreporter: Any) -> None:
 
     Here, not in tests/integration: under pytest-xdist the controller, which prints the summary, loads only
     this conftest (it collects nothing); the workers wrote the rows to the session's shared folder."""
-    from tests.integration._gradings import ROWS, format_table
+    from _session import ROWS, format_table
 
     table = shared_tmp(terminalreporter.config._tmp_path_factory) / "gradings" / ROWS
     rows = [json.loads(line) for line in table.read_text().splitlines() if line.strip()] if table.is_file() else []
@@ -91,13 +92,6 @@ def _require_docker() -> None:
 @pytest.fixture(scope="session")
 def repo_root() -> Path:
     return ROOT
-
-
-def shared_tmp(factory: pytest.TempPathFactory) -> Path:
-    """A temporary folder every process of this test session sees: under pytest-xdist each worker's
-    base folder is `<the controller's>/popen-gwN`, so the controller's base folder; else our own."""
-    base = factory.getbasetemp()
-    return base.parent if os.environ.get("PYTEST_XDIST_WORKER") else base
 
 
 @pytest.fixture(scope="session", autouse=True)

@@ -11,7 +11,7 @@ from typing import Iterable
 import pandas as pd
 
 from grader.errors import TableRefused
-from harness.authoring.leakage import leaking
+from harness.authoring.leakage import LEAKS, signals
 from harness.authoring.personal import personal_reason
 from harness.authoring.schema import (
     Column,
@@ -93,13 +93,13 @@ def inspect_table(frame: pd.DataFrame, table: str, target: str, *, groups: Itera
     for g in groups:
         if (n := frame[g].nunique()) < 2 or n > 12:
             raise TableRefused(f"--group {g!r} has {n} distinct values; a group column needs 2 to 12")
-    leaks = leaking(frame, target, kind, columns)
+    found = signals(frame, target, kind, columns)
     for col in columns:
-        if col.name in leaks and col.name not in keep:
-            metric = "R²" if kind == "regression" else "balanced accuracy"
+        col.signal = found.get(col.name, 0.0)
+        if col.signal >= LEAKS and col.name not in keep:
             col.role = "left_out"
-            col.left_out = (f"leaks the target: alone it predicts {target!r} with {metric} {leaks[col.name]:.3f} "
-                            "(--keep it if that is on purpose)")
+            col.left_out = (f"leaks the target: alone it closes {col.signal:.0%} of the gap from chance to a perfect "
+                            f"prediction of {target!r} (--keep it if that is on purpose)")
     schema = TableSchema(rows=len(frame), target=target, target_kind=kind, classes=classes, columns=columns)
     if not schema.features:
         raise TableRefused(f"{table}: no column is left to predict {target!r} from "

@@ -59,18 +59,18 @@ def predictiveness(x: pd.Series, y: pd.Series, kind: str, target: TargetKind) ->
     return float(balanced_accuracy_score(truth.astype(str), guess.astype(str)))
 
 
-def leaking(frame: pd.DataFrame, target: str, target_kind: TargetKind, columns: list[Column]) -> dict[str, float]:
-    """{column: how well it alone predicts the target} for the feature columns that give it away."""
+def signals(frame: pd.DataFrame, target: str, target_kind: TargetKind, columns: list[Column]) -> dict[str, float]:
+    """{column: the share of the gap from chance to perfect it closes alone} for every number and category
+    feature: at or above LEAKS it gives the target away; the strongest below are the fields shifts aim at."""
     rows = frame.dropna(subset=[target])
     if len(rows) > _ROWS:
         rows = rows.sample(_ROWS, random_state=_SPLIT_SEED)
     y = numbers(rows[target]) if target_kind == "regression" else rows[target].astype(str)
+    chance = 0.0 if target_kind == "regression" else 1 / y.nunique()
     out = {}
     for col in columns:
-        if col.role not in ("feature", "group") or col.kind in ("text", "identifier"):
+        if col.role not in ("feature", "group") or col.kind in ("text", "identifier", "datetime"):
             continue
         score = predictiveness(rows[col.name], y, col.kind, target_kind)
-        chance = 0.0 if target_kind == "regression" else 1 / y.nunique()
-        if (score - chance) / (1 - chance) >= LEAKS:
-            out[col.name] = score
+        out[col.name] = round(max(0.0, (score - chance) / (1 - chance)), 4)
     return out

@@ -33,6 +33,7 @@ class Column(BaseModel):
     missing_share: float = Field(ge=0, le=1)
     distinct: int
     left_out: str = Field(default="", description="Why the column is left out, in one line")
+    signal: float = Field(default=0.0, description="Share of the gap from chance to perfect it closes alone")
 
 
 class TableSchema(BaseModel):

@@ -24,14 +24,13 @@ import uuid
 from pathlib import Path
 from typing import Any
 
+from _session import ROWS, TABLE_DIMS, format_table  # noqa: F401  (format_table: the tests' import point)
 from filelock import FileLock
 
 EXERCISE = "support-triage"
 SEED = 7
 SERVICES = Path(__file__).resolve().parent.parent / "fixtures" / "services"
 SOLUTIONS = Path(__file__).resolve().parents[2] / "exercises" / EXERCISE / "solutions"
-TABLE_DIMS = ("validation", "monitoring", "degradation", "operations", "accuracy")
-ROWS = "score-rows.jsonl"  # in `shared`: one row per grading of the session (every worker's), in order
 _log = logging.getLogger("shiftwork.tests.gradings")
 
 
@@ -64,21 +63,6 @@ def score_row(name: str, report: Any, took: float = 0.0) -> dict[str, Any]:
     for d in TABLE_DIMS:
         row[d] = report.dimensions[d].score if d in report.dimensions else None
     return row
-
-
-def format_table(rows: list[dict[str, Any]]) -> str:
-    def num(v: Any) -> str:
-        return "-" if v is None else f"{v:.1f}"
-
-    head = f"{'service':<34} {'status':<10} {'total':>6} " + " ".join(f"{d[:11]:>11}" for d in TABLE_DIMS) \
-        + f" {'acc(in-d)':>9} {'runtime':>7} {'took s':>7}"
-    lines = [head, "-" * len(head)]
-    for r in rows:
-        acc = "-" if r["in_distribution"] is None else f"{r['in_distribution']:.3f}"
-        lines.append(f"{r['service']:<34} {r['status']:<10} {num(r['total']):>6} "
-                     + " ".join(f"{num(r[d]):>11}" for d in TABLE_DIMS)
-                     + f" {acc:>9} {str(r['runtime']):>7} {r['took_s']:>7}")
-    return "\n".join(lines)
 
 
 class Gradings:

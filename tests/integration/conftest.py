@@ -39,9 +39,8 @@ import sys  # noqa: E402
 from typing import Any  # noqa: E402
 
 from _gradings import EXERCISE, SEED, Gradings  # noqa: E402
+from _session import shared_tmp  # noqa: E402
 from filelock import FileLock  # noqa: E402
-
-from tests.conftest import shared_tmp  # noqa: E402
 
 
 @pytest.fixture(scope="session")

