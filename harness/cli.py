@@ -266,18 +266,21 @@ def exercise_new(
     citation: str = typer.Option("", help="How to cite the table"),
     force: bool = typer.Option(False, "--force", help="Write over an exercise of the same id"),
 ) -> None:
-    """Turn a table into an exercise: infer its schema, leave out personal data and leaks, write datasets/ID."""
-    from harness.authoring import new_exercise
-    from harness.authoring.report import print_schema
+    """Turn a table into an exercise: infer its schema, leave out personal data and leaks, propose and calibrate
+    scenarios; writes datasets/ID, exercises/ID and calibration/."""
+    from harness.authoring import Authoring, new_dataset, new_exercise
+    from harness.authoring.report import print_schema, print_tuned
 
     if task not in (None, "classification", "regression"):
         raise typer.BadParameter("classification or regression", param_hint="--task")
-    written = new_exercise(exercise_id, table, target, groups=group, time=time, id_column=id_column, keep=keep,
-                           task=task, title=title, licence=licence, citation=citation, force=force)  # type: ignore[arg-type]
-    print_schema(err, written.schema)
-    err.print(f"wrote {written.dataset} ({', '.join(p.name for p in written.files)}); the engine generated "
-              f"{written.sample_rows} training records from it. Override a kind or a name in its recipe.toml.",
-              highlight=False, markup=False)
+    ask = Authoring(exercise_id=exercise_id, table=table, target=target, groups=group, time=time,
+                    id_column=id_column, keep=keep, task=task, title=title, licence=licence, citation=citation)
+    data = new_dataset(ask, force=force)
+    print_schema(err, data.schema)
+    err.print(f"wrote {data.folder} (the table's kept columns, recipe.toml, README.md); the engine generated "
+              f"{data.sample_rows} records from it", highlight=False, markup=False)
+    written = new_exercise(ask, data, say=lambda line: err.print(line, highlight=False, markup=False))
+    print_tuned(err, written)
 
 
 # The top-level module of each package an extra brings (pyproject.toml), and that extra.
