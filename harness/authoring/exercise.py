@@ -8,6 +8,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any, Collection
 
+import jinja2
 import pandas as pd
 import tomlkit
 
@@ -94,6 +95,19 @@ def public_scenario(schema: TableSchema, frame: pd.DataFrame, proposals: list[Pr
             "seed_offset": 9101, "batch_size": 100, "label_delay": 3, "window": 500, "phases": phases}
 
 
+def brief(title: str, label: str, schema: TableSchema, classes: list[str]) -> str:
+    """brief.md from its template: what the service predicts, for whom, and how it is graded. It ships to the
+    candidate: it names no field a held-back scenario moves."""
+    env = jinja2.Environment(loader=jinja2.PackageLoader("harness.authoring", "templates"), autoescape=False,
+                             keep_trailing_newline=True, trim_blocks=True, lstrip_blocks=True,
+                             undefined=jinja2.StrictUndefined)
+    weights = ", ".join(f"{d} {round(w * 100)} %" for d, w in WEIGHTS.items())
+    groups = [wire_name(c.name) for c in schema.columns if c.role == "group"]
+    return env.get_template("brief.md.j2").render(
+        title=title.rstrip("."), label=label, classes_said=" or ".join(f"`{c}`" for c in classes), weights=weights,
+        groups=groups, groups_said=" and ".join(f"`{g}`" for g in groups))
+
+
 def write_exercise(folder: Path, exercise_id: str, schema: TableSchema, frame: pd.DataFrame, title: str, label: str,
                    proposals: list[Proposal], skip_public: Collection[str] = ()) -> None:
     """exercise.toml, scenarios/<name>.toml (held back) and public/self-check.toml, replacing what was there."""
@@ -107,3 +121,4 @@ def write_exercise(folder: Path, exercise_id: str, schema: TableSchema, frame: p
         body = tomlkit.dumps(p.document(_SEED_BASE + 101 * k))
         (folder / "scenarios" / f"{p.name}.toml").write_text("# HELD BACK: never shipped to candidates.\n" + body)
     (folder / PUBLIC).write_text(tomlkit.dumps(public_scenario(schema, frame, proposals, skip_public)))
+    (folder / "brief.md").write_text(brief(title, label, schema, schema.classes))

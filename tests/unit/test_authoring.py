@@ -207,6 +207,13 @@ def test_the_proposed_scenarios_aim_at_the_strongest_fields_and_load(tmp_path: P
     assert {c.id for c in exercise.checks} >= {"slice_alarm", "drift_alarm_delay", "restart_recovery"}
     assert all(p.read_text().startswith("# HELD BACK") for p in (folder / "scenarios").glob("*.toml"))
     assert exercise.public().public
+    told = (folder / "brief.md").read_text()  # shipped to candidates: what is predicted, never what will shift
+    assert "`defaulted`: `no` or `yes`" in told and "`branch` is recorded" in told
+    words = set(told.replace("`", " ").split())
+    for p in (p for p in proposals if p.name != "operations"):  # operations is also a dimension's name
+        assert p.name not in told
+        for shift in (s for ph in p.phases for s in ph.get("shifts", [])):
+            assert not {shift.get("field"), *shift.get("fields", []), shift.get("value")} & words
 
 
 def test_calibration_turns_a_weak_shift_up_step_by_step_and_never_a_false_alarm() -> None:
