@@ -268,6 +268,8 @@ def exercise_new(
 ) -> None:
     """Turn a table into an exercise: infer its schema, leave out personal data and leaks, propose and calibrate
     scenarios; writes datasets/ID, exercises/ID and calibration/."""
+    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+
     from harness.authoring import Authoring, new_dataset, new_exercise
     from harness.authoring.report import print_schema, print_tuned
 
@@ -279,7 +281,15 @@ def exercise_new(
     print_schema(err, data.schema)
     err.print(f"wrote {data.folder} (the table's kept columns, recipe.toml, README.md); the engine generated "
               f"{data.sample_rows} records from it", highlight=False, markup=False)
-    written = new_exercise(ask, data, say=lambda line: err.print(line, highlight=False, markup=False))
+    with Progress(TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn(),
+                  console=err, transient=True) as bar:
+        task = bar.add_task("calibrating the proposed scenarios", total=None)
+
+        def progress(done: int, total: int, label: str) -> None:
+            bar.update(task, completed=done, total=total, description=f"calibrating: {label}")
+
+        written = new_exercise(ask, data, progress=progress,
+                               say=lambda line: bar.console.print(line, highlight=False, markup=False))
     print_tuned(err, written)
 
 

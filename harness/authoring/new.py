@@ -23,7 +23,7 @@ from harness.authoring.dataset import write_dataset
 from harness.authoring.inspect import inspect_table, read_table
 from harness.authoring.scenarios import propose
 from harness.authoring.schema import TableSchema, TargetKind
-from harness.authoring.tune import Tuned, tune
+from harness.authoring.tune import Progress, Tuned, tune
 from harness.data.engine import generate_training, load_recipe
 
 _ID = re.compile(r"[a-z][a-z0-9-]{1,39}")
@@ -99,10 +99,11 @@ def new_dataset(ask: Authoring, *, force: bool = False) -> Dataset:
     return Dataset(schema=schema, frame=frame, folder=dataset, label=recipe.label, sample_rows=rows)
 
 
-def new_exercise(ask: Authoring, data: Dataset, *, say: Callable[[str], None] = lambda line: None) -> Written:
+def new_exercise(ask: Authoring, data: Dataset, *, say: Callable[[str], None] = lambda line: None,
+                 progress: Progress | None = None) -> Written:
     """exercises/<id>/ for the dataset `new_dataset` wrote: its scenarios calibrated, the calibration shipped."""
     folder = exercises_dir() / ask.exercise_id
     shutil.rmtree(folder, ignore_errors=True)
     tuned = tune(folder, ask.exercise_id, data.schema, data.frame, ask.heading, data.label,
-                 propose(data.schema, data.frame), say=say)
+                 propose(data.schema, data.frame), say=say, progress=progress)
     return Written(dataset=data, exercise=folder, tuned=tuned)

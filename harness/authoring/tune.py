@@ -55,8 +55,11 @@ def _turn_up(p: Proposal, why: list[str]) -> bool:
     return False
 
 
+Progress = Callable[[int, int, str], None]  # (windows done, windows in all, what): a calibration's progress
+
+
 def tune(folder: Path, exercise_id: str, schema: TableSchema, frame: pd.DataFrame, title: str, label: str,
-         proposals: list[Proposal], say: Callable[[str], None] = log.info) -> Tuned:
+         proposals: list[Proposal], say: Callable[[str], None] = log.info, progress: Progress | None = None) -> Tuned:
     kept, dropped, skipped = list(proposals), [], set()
     root = folder.parent.parent
 
@@ -83,14 +86,14 @@ def tune(folder: Path, exercise_id: str, schema: TableSchema, frame: pd.DataFram
 
     for round_ in range(ROUNDS):
         write()
-        failing = _failing(calibrate(load_exercise(exercise_id, root=root), **QUICK))
+        failing = _failing(calibrate(load_exercise(exercise_id, root=root), progress=progress, **QUICK))
         say(f"quick calibration {round_ + 1}: {len(kept)} scenarios" + (f", turning up or dropping {', '.join(failing)}"
                                                                          if failing else ", all fair"))
         if not failing or not settle(failing, final=False):
             break
     for _ in range(FULL_ROUNDS):
         write()
-        report, shipped = ship(load_exercise(exercise_id, root=root))
+        report, shipped = ship(load_exercise(exercise_id, root=root), progress=progress)
         failing = _failing(report)
         say(f"full calibration ({len(report.seeds)} seeds, {report.windows} windows a phase): "
             + (f"turning up or dropping {', '.join(failing)}" if failing else "every scenario fair on every seed"))
