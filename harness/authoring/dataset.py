@@ -7,7 +7,6 @@ grader's checkout: packaging writes a candidate's train.csv from it, never the t
 """
 from __future__ import annotations
 
-import re
 from datetime import datetime, timezone
 from pathlib import Path
 
@@ -16,19 +15,13 @@ import pandas as pd
 import tomlkit
 
 from grader.errors import TableRefused
+from harness.authoring.names import wire_name
 from harness.authoring.schema import Column, TableSchema, class_name, numbers
 
 TABLE_FILE = "table.csv.gz"
 TRAINING_RECORDS = 12_000
 START, END = datetime(2025, 1, 1, tzinfo=timezone.utc), datetime(2025, 7, 1, tzinfo=timezone.utc)
 MISSING = "unknown"  # the category a missing source value becomes
-
-
-def wire_name(column: str) -> str:
-    """A column's name on the wire: snake_case, e.g. "yearVeh" -> "year_veh", "Loan Amount" -> "loan_amount"."""
-    spaced = re.sub(r"(?<=[a-z0-9])(?=[A-Z])", "_", column.strip())
-    name = re.sub(r"[^0-9a-z]+", "_", spaced.lower()).strip("_")
-    return name if name and not name[0].isdigit() else f"f_{name}"
 
 
 def _code(v: object) -> str:

@@ -12,7 +12,7 @@ import jinja2
 import pandas as pd
 import tomlkit
 
-from harness.authoring.dataset import wire_name
+from harness.authoring.names import wire_name
 from harness.authoring.scenarios import Proposal
 from harness.authoring.schema import TableSchema
 

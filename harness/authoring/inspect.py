@@ -5,6 +5,8 @@ looked at in this process.
 """
 from __future__ import annotations
 
+import csv
+import gzip
 from pathlib import Path
 from typing import Iterable
 
@@ -12,6 +14,7 @@ import pandas as pd
 
 from grader.errors import TableRefused
 from harness.authoring.leakage import LEAKS, signals
+from harness.authoring.names import wire_name
 from harness.authoring.personal import personal_reason
 from harness.authoring.schema import (
     Column,
@@ -30,18 +33,36 @@ from harness.authoring.schema import (
 MIN_ROWS = 2000
 
 
+def _delimiter(path: Path) -> str:
+    """The separator the file uses: a spreadsheet in a European locale exports `;`, some systems tabs."""
+    try:
+        opener = gzip.open if path.name.endswith(".gz") else open
+        with opener(path, "rt", encoding="utf-8-sig", newline="") as fh:
+            head = fh.read(64 * 1024)
+        return csv.Sniffer().sniff(head, delimiters=",;\t|").delimiter
+    except (csv.Error, UnicodeDecodeError, OSError, EOFError):
+        return ","  # pandas says what is wrong with it
+
+
 def read_table(path: Path) -> pd.DataFrame:
-    """A CSV file (or .csv.gz) as a frame of strings and numbers, or a one-line refusal."""
+    """A CSV file (or .csv.gz; `,` `;` tab or `|` separated) as a frame of strings and numbers, or a one-line
+    refusal."""
     if not path.is_file():
         raise TableRefused(f"{path}: no such file")
     try:
-        frame = pd.read_csv(path, low_memory=False)
-    except (pd.errors.ParserError, pd.errors.EmptyDataError, UnicodeDecodeError, OSError) as exc:
+        frame = pd.read_csv(path, sep=_delimiter(path), low_memory=False, encoding="utf-8-sig")
+    except (pd.errors.ParserError, pd.errors.EmptyDataError, UnicodeDecodeError, OSError, EOFError) as exc:
         first = (str(exc).strip().splitlines() or [type(exc).__name__])[0]
         raise TableRefused(f"{path.name}: not a readable CSV table ({first})") from exc
     if frame.columns.duplicated().any():
         dup = frame.columns[frame.columns.duplicated()][0]
         raise TableRefused(f"{path.name}: the column {dup!r} appears twice")
+    frame.columns = [str(c).strip() for c in frame.columns]
+    names = pd.Series([wire_name(c) for c in frame.columns])
+    if names.duplicated().any():
+        same = [c for c, n in zip(frame.columns, names) if n == names[names.duplicated()].iloc[0]]
+        raise TableRefused(f"{path.name}: the columns {' and '.join(map(repr, same))} would have the same field "
+                           f"name {wire_name(same[0])!r}: rename one")
     return frame
 
 

@@ -15,7 +15,7 @@ from typing import Any
 
 import pandas as pd
 
-from harness.authoring.dataset import wire_name
+from harness.authoring.names import wire_name
 from harness.authoring.schema import Column, TableSchema, class_name
 
 

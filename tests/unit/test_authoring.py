@@ -13,7 +13,8 @@ import pytest
 
 from grader.errors import TableRefused, UsageError
 from harness.authoring import MIN_ROWS, Authoring, inspect_table, new_dataset, read_table
-from harness.authoring.dataset import TABLE_FILE, wire_name
+from harness.authoring.dataset import TABLE_FILE
+from harness.authoring.names import wire_name
 from harness.data.engine import generate_training, load_recipe
 
 
@@ -229,3 +230,15 @@ def test_calibration_turns_a_weak_shift_up_step_by_step_and_never_a_false_alarm(
     q = next(p for p in propose(inspect(frame), frame) if p.name == "upstream-outage")
     assert not _turn_up(q, ["upstream-outage/stable: quality expected silent, reference rate 0.12"])
     assert q.value == 0.6
+
+
+def test_a_semicolon_separated_export_is_read_and_name_clashes_are_named(tmp_path: Path) -> None:
+    frame = synthetic()
+    (tmp_path / "eu.csv").write_text(frame.to_csv(index=False, sep=";"), encoding="utf-8-sig")  # Excel, de_DE
+    read = read_table(tmp_path / "eu.csv")
+    assert list(read.columns) == list(frame.columns) and len(read) == len(frame)
+    frame["Income"] = frame["income"]
+    frame.to_csv(tmp_path / "clash.csv", index=False)
+    with pytest.raises(TableRefused, match="the columns 'income' and 'Income' would have the same field name "
+                                           "'income': rename one"):
+        read_table(tmp_path / "clash.csv")
