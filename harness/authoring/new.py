@@ -21,12 +21,17 @@ from grader.errors import UsageError
 from grader.exercise import datasets_dir, exercises_dir
 from harness.authoring.dataset import write_dataset
 from harness.authoring.inspect import inspect_table, read_table
+from harness.authoring.names import wire_name
 from harness.authoring.scenarios import propose
 from harness.authoring.schema import TableSchema, TargetKind
+from harness.authoring.starter import write_starter
 from harness.authoring.tune import Progress, Tuned, tune
 from harness.data.engine import generate_training, load_recipe
 
 _ID = re.compile(r"[a-z][a-z0-9-]{1,39}")
+# the pins a table exercise's services build from (the offline base image holds them): credit-default's,
+# the table exercise they were chosen for
+_RUNTIME = Path(__file__).resolve().parent / "templates" / "runtime-requirements.txt"
 
 
 class Authoring(BaseModel):
@@ -106,4 +111,7 @@ def new_exercise(ask: Authoring, data: Dataset, *, say: Callable[[str], None] = 
     shutil.rmtree(folder, ignore_errors=True)
     tuned = tune(folder, ask.exercise_id, data.schema, data.frame, ask.heading, data.label,
                  propose(data.schema, data.frame), say=say, progress=progress)
+    groups = [wire_name(c.name) for c in data.schema.columns if c.role == "group"]
+    write_starter(folder / "starter", load_recipe(ask.exercise_id), groups)
+    (folder / "runtime-requirements.txt").write_text(_RUNTIME.read_text())
     return Written(dataset=data, exercise=folder, tuned=tuned)

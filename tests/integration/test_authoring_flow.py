@@ -9,6 +9,7 @@ test-authoring` (CI runs it), not `make test`.
 from __future__ import annotations
 
 import importlib.metadata as md
+import json
 import os
 import subprocess
 import sys
@@ -74,3 +75,44 @@ def test_the_written_exercise_passes_scenarios_check_without_simulating(authored
     assert check.returncode == 0, check.stdout[-3000:] + check.stderr[-3000:]
     # the shipped calibration was current and read: nothing was simulated into the fresh cache
     assert not (authored["home"] / "fresh-cache" / "calibration").exists()
+
+
+def _sw(*args: str, env: dict, timeout: int = 900) -> subprocess.CompletedProcess:
+    return subprocess.run([str(Path(sys.executable).parent / "shiftwork"), *args], env=env, capture_output=True,
+                          text=True, timeout=timeout)
+
+
+@pytest.mark.docker
+def test_the_written_starter_is_graded_in_docker_and_earns_little(authored: dict) -> None:
+    """The exercise is gradable end to end: its starter builds, serves contract v1 through every scenario,
+    and, doing almost nothing, scores far below what the habits would earn."""
+    assert authored["done"].returncode == 0
+    home, env = authored["home"], authored["env"]
+    made = _sw("solution", "crash-survival", "starter", "--out", str(home / "starter-sub"), env=env)
+    assert made.returncode == 0, made.stderr
+    graded = _sw("grade", str(home / "starter-sub"), "--exercise", "crash-survival", "--seed", "7", "--runtime",
+                 "docker", "--out", str(home / "starter-report"), env=env)
+    assert graded.returncode == 0, graded.stderr[-3000:]
+    report = json.loads((home / "starter-report" / "report.json").read_text())
+    assert report["status"] == "graded", report["reasons"]
+    assert report["score"] < 35, report["score"]
+    assert report["dimensions"]["monitoring"]["score"] == 0.0  # its monitoring never raises an alarm
+
+
+def test_a_bundle_of_the_written_exercise_holds_nothing_held_back(authored: dict) -> None:
+    assert authored["done"].returncode == 0
+    home = authored["home"]
+    env = {**authored["env"], "SHIFTWORK_SECRET": "authoring-flow-test-secret-0123456789"}
+    packed = _sw("package", "crash-survival", "--candidate", "cand-1", "--out", str(home / "bundles"), env=env)
+    assert packed.returncode == 0, packed.stderr[-3000:]
+    bundle = next(p for p in (home / "bundles").iterdir() if p.is_dir())
+    text = "\n".join(p.read_text(errors="replace") for p in bundle.rglob("*")
+                     if p.is_file() and ".git" not in p.parts and p.suffix != ".whl")
+    assert "Predict dead from nassCDS.csv" in text and (bundle / "data" / "train.csv").is_file()
+    exercise = load_exercise("crash-survival", root=home)
+    for scenario in exercise.held_back_scenarios():
+        assert scenario.name == "operations" or scenario.name not in text  # "operations" is also a dimension
+        for phase in scenario.phases:
+            for shift in phase.shifts:
+                value = getattr(shift, "value", None)
+                assert value is None or value not in text, value  # e.g. the new category's name

@@ -242,3 +242,31 @@ def test_a_semicolon_separated_export_is_read_and_name_clashes_are_named(tmp_pat
     with pytest.raises(TableRefused, match="the columns 'income' and 'Income' would have the same field name "
                                            "'income': rename one"):
         read_table(tmp_path / "clash.csv")
+
+
+def test_the_starter_speaks_the_contract_with_the_exercise_s_fields(home: Path) -> None:
+    from fastapi.testclient import TestClient
+
+    from grader.openapi import render_openapi
+    from harness.authoring.starter import write_starter
+    from harness.solutions import imported_service
+
+    frame = grouped()
+    frame.to_csv(home / "loans.csv", index=False)
+    new_dataset(Authoring(exercise_id="loans", table=home / "loans.csv", target="defaulted", groups=["branch"]))
+    recipe = load_recipe("loans")
+    folder = home / "starter"
+    write_starter(folder, recipe, ["branch"])
+    assert (folder / "contract" / "openapi.json").read_text() == render_openapi()
+    (folder / "data").mkdir()
+    generate_training(recipe, seed=1).frame.to_csv(folder / "data" / "train.csv", index=False)
+    with imported_service(folder, "service.main") as main, TestClient(main.create_app()) as client:
+        from service import fields  # the starter's own, imported from `folder`
+
+        assert (fields.LABEL, fields.CLASSES, fields.GROUPS) == ("defaulted", ("no", "yes"), ("branch",))
+        assert set(fields.NUMERIC_FIELDS) == {"income", "debt_ratio"} and fields.CATEGORICAL_FIELDS == \
+            ("region", "branch")
+        assert client.get("/health").json() == {"status": "ok"}
+        answer = client.post("/predict", json={"records": [{"id": "r1", "income": 30000, "region": "north"}, 7]})
+        assert [r["status"] for r in answer.json()["results"]] == ["ok", "invalid"]
+        assert client.post("/predict", content=b"not json").status_code == 422
