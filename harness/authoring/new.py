@@ -24,7 +24,7 @@ from harness.authoring.inspect import inspect_table, read_table
 from harness.authoring.names import wire_name
 from harness.authoring.scenarios import propose
 from harness.authoring.schema import TableSchema, TargetKind
-from harness.authoring.starter import write_starter
+from harness.authoring.starter import write_solutions, write_starter
 from harness.authoring.tune import Progress, Tuned, tune
 from harness.data.engine import generate_training, load_recipe
 
@@ -112,6 +112,8 @@ def new_exercise(ask: Authoring, data: Dataset, *, say: Callable[[str], None] = 
     tuned = tune(folder, ask.exercise_id, data.schema, data.frame, ask.heading, data.label,
                  propose(data.schema, data.frame), say=say, progress=progress)
     groups = [wire_name(c.name) for c in data.schema.columns if c.role == "group"]
-    write_starter(folder / "starter", load_recipe(ask.exercise_id), groups)
+    recipe = load_recipe(ask.exercise_id)
+    write_starter(folder / "starter", recipe, groups)
+    write_solutions(folder / "solutions", recipe, groups)
     (folder / "runtime-requirements.txt").write_text(_RUNTIME.read_text())
     return Written(dataset=data, exercise=folder, tuned=tuned)

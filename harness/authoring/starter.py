@@ -1,8 +1,9 @@
-"""exercises/<id>/starter/: what a candidate starts from, for a table exercise.
+"""exercises/<id>/starter/ and solutions/<role>/: the table exercises' generic services, made the exercise's own.
 
-The files are the tabular kind's generic starter (harness/authoring/templates/starter): a
-service that speaks contract v1 and does almost nothing, with TODOs where the grade looks.
-Only `service/fields.py` is the exercise's own, rendered from its recipe; the contract is
+The starter (harness/authoring/templates/starter) speaks contract v1 and does almost nothing,
+with TODOs where the grade looks; the solutions (templates/solutions/<role>) are the generic
+reference, accuracy-only and robust-demo services. Each reads the fields it knows from
+`service/fields.py`, the one file rendered from the exercise's recipe; a starter's contract is
 written from the contract models (grader.openapi), its single source.
 """
 from __future__ import annotations
@@ -19,22 +20,37 @@ TEMPLATES = Path(__file__).resolve().parent / "templates"
 
 
 def _fields(recipe: Recipe, groups: list[str]) -> str:
-    env = jinja2.Environment(loader=jinja2.FileSystemLoader(TEMPLATES / "starter" / "service"), autoescape=False,
+    env = jinja2.Environment(loader=jinja2.FileSystemLoader(TEMPLATES / "service"), autoescape=False,
                              keep_trailing_newline=True, trim_blocks=True, lstrip_blocks=True,
                              undefined=jinja2.StrictUndefined)
     numeric = [(f.name, _number(f.valid[0]), _number(f.valid[1])) for f in recipe.numeric()]
     return env.get_template("fields.py.j2").render(
         exercise=recipe.name, id_field=recipe.id_field, label=recipe.label, classes=recipe.classes, groups=groups,
-        categorical=[f.name for f in recipe.categorical()], numeric=numeric, timestamp=recipe.time_field)
+        categorical=[f.name for f in recipe.categorical()], numeric=numeric, timestamp=recipe.time_field,
+        integer=[f.name for f in recipe.numeric() if f.dtype == "int"])
 
 
 def _number(x: float) -> str:
     return repr(int(x)) if float(x).is_integer() else repr(float(x))
 
 
-def write_starter(folder: Path, recipe: Recipe, groups: list[str]) -> None:
-    """`folder` (exercises/<id>/starter) from the generic starter and the recipe, replacing what was there."""
+SOLUTIONS = ("reference",)  # generated so far (issue 23): accuracy-only and robust-demo follow
+
+
+def write_service(template: str, folder: Path, recipe: Recipe, groups: list[str]) -> None:
+    """`folder` from templates/<template> with the exercise's service/fields.py, replacing what was there."""
     shutil.rmtree(folder, ignore_errors=True)
-    shutil.copytree(TEMPLATES / "starter", folder, ignore=shutil.ignore_patterns("*.j2", "__pycache__"))
+    shutil.copytree(TEMPLATES / template, folder, ignore=shutil.ignore_patterns("*.j2", "__pycache__"))
     (folder / "service" / "fields.py").write_text(_fields(recipe, groups))
+
+
+def write_starter(folder: Path, recipe: Recipe, groups: list[str]) -> None:
+    """exercises/<id>/starter: the generic starter, the exercise's fields and contract v1."""
+    write_service("starter", folder, recipe, groups)
     (folder / "contract" / "openapi.json").write_text(render_openapi())
+
+
+def write_solutions(folder: Path, recipe: Recipe, groups: list[str]) -> None:
+    """exercises/<id>/solutions/<role> for every generated role."""
+    for role in SOLUTIONS:
+        write_service(f"solutions/{role}", folder / role, recipe, groups)

