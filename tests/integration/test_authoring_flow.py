@@ -16,6 +16,7 @@ import sys
 import time
 import tomllib
 from pathlib import Path
+from typing import Callable
 
 import pandas as pd
 import pytest
@@ -118,18 +119,39 @@ def test_a_bundle_of_the_written_exercise_holds_nothing_held_back(authored: dict
                 assert value is None or value not in text, value  # e.g. the new category's name
 
 
+@pytest.fixture(scope="module")
+def graded(authored: dict) -> Callable[[str], dict]:
+    """A generated solution of the written exercise graded in docker at seed 7 (once per module)."""
+    done: dict[str, dict] = {}
+
+    def grade(role: str) -> dict:
+        if role not in done:
+            assert authored["done"].returncode == 0
+            home, env = authored["home"], authored["env"]
+            made = _sw("solution", "crash-survival", role, "--out", str(home / f"{role}-sub"), env=env)
+            assert made.returncode == 0, made.stderr
+            run = _sw("grade", str(home / f"{role}-sub"), "--exercise", "crash-survival", "--seed", "7", "--runtime",
+                      "docker", "--out", str(home / f"{role}-report"), env=env)
+            assert run.returncode == 0, run.stderr[-3000:]
+            done[role] = json.loads((home / f"{role}-report" / "report.json").read_text())
+            print(role, report_line(done[role]))
+        return done[role]
+
+    return grade
+
+
+def report_line(report: dict) -> str:
+    dims = ", ".join(f"{d} {v['score']:.1f}" for d, v in report["dimensions"].items())
+    return f"{report['status']} {report['score']:.1f} ({dims}; accuracy {report['accuracy']['in_distribution']})"
+
+
 @pytest.mark.docker
-def test_the_generated_reference_scores_high_in_docker(authored: dict) -> None:
-    """The generic reference, with this exercise's fields, earns the grade the habits are worth."""
-    assert authored["done"].returncode == 0
-    home, env = authored["home"], authored["env"]
-    made = _sw("solution", "crash-survival", "reference", "--out", str(home / "reference-sub"), env=env)
-    assert made.returncode == 0, made.stderr
-    graded = _sw("grade", str(home / "reference-sub"), "--exercise", "crash-survival", "--seed", "7", "--runtime",
-                 "docker", "--out", str(home / "reference-report"), env=env)
-    assert graded.returncode == 0, graded.stderr[-3000:]
-    report = json.loads((home / "reference-report" / "report.json").read_text())
-    print({d: v["score"] for d, v in report["dimensions"].items()}, report["score"])
-    assert report["status"] == "graded", report["reasons"]
-    assert report["score"] >= 85, [(c["id"], c["score"], c["evidence"][:200]) for c in report["checks"]
-                                   if c["score"] < 1]
+def test_the_generated_reference_scores_high_and_accuracy_alone_scores_low(graded: Callable[[str], dict]) -> None:
+    """The generic reference, with this exercise's fields, earns the grade the habits are worth; the same
+    model shipped without them (accuracy-only) does not, while its accuracy is no worse."""
+    reference, bare = graded("reference"), graded("accuracy-only")
+    assert reference["status"] == "graded", reference["reasons"]
+    assert reference["score"] >= 85, [(c["id"], c["score"], c["evidence"][:200]) for c in reference["checks"]
+                                      if c["score"] < 1]
+    assert bare["score"] <= 35, report_line(bare)
+    assert abs(bare["accuracy"]["in_distribution"] - reference["accuracy"]["in_distribution"]) <= 0.02
