@@ -53,6 +53,19 @@ def docker_available() -> bool:
 
 
 def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    _slow_files_first(items)
+    _docker_required_or_skipped(items)
+
+
+def _slow_files_first(items: list[pytest.Item]) -> None:
+    """Files holding slow or docker tests run first: pytest-xdist hands files out in this order, so the
+    minutes-long ones start at once and the many quick unit files fill both processes at the end,
+    instead of one process grading alone while the other idles. Order within a file is kept."""
+    heavy = {item.path for item in items if item.get_closest_marker("slow") or item.get_closest_marker("docker")}
+    items.sort(key=lambda item: item.path not in heavy)  # stable: collection order otherwise
+
+
+def _docker_required_or_skipped(items: list[pytest.Item]) -> None:
     if not any(item.get_closest_marker("docker") for item in items):
         return
     if docker_available():
