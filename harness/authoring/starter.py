@@ -34,7 +34,7 @@ def _number(x: float) -> str:
     return repr(int(x)) if float(x).is_integer() else repr(float(x))
 
 
-SOLUTIONS = ("reference", "accuracy-only")  # generated so far (issue 23): robust-demo follows
+SOLUTIONS = ("reference", "accuracy-only", "robust-demo")
 
 
 def write_service(template: str, folder: Path, recipe: Recipe, groups: list[str]) -> None:

@@ -146,12 +146,14 @@ def report_line(report: dict) -> str:
 
 
 @pytest.mark.docker
-def test_the_generated_reference_scores_high_and_accuracy_alone_scores_low(graded: Callable[[str], dict]) -> None:
+@pytest.mark.parametrize("demo", ["accuracy-only", "robust-demo"])
+def test_the_generated_reference_scores_far_above_the_demos(graded: Callable[[str], dict], demo: str) -> None:
     """The generic reference, with this exercise's fields, earns the grade the habits are worth; the same
-    model shipped without them (accuracy-only) does not, while its accuracy is no worse."""
-    reference, bare = graded("reference"), graded("accuracy-only")
+    model shipped without them (accuracy-only), or made never to crash (robust-demo), does not, while its
+    accuracy is no worse."""
+    reference, other = graded("reference"), graded(demo)
     assert reference["status"] == "graded", reference["reasons"]
     assert reference["score"] >= 85, [(c["id"], c["score"], c["evidence"][:200]) for c in reference["checks"]
                                       if c["score"] < 1]
-    assert bare["score"] <= 35, report_line(bare)
-    assert abs(bare["accuracy"]["in_distribution"] - reference["accuracy"]["in_distribution"]) <= 0.02
+    assert other["score"] <= 35, report_line(other)
+    assert abs(other["accuracy"]["in_distribution"] - reference["accuracy"]["in_distribution"]) <= 0.02

@@ -1,0 +1,1 @@
+"""The exercise's fields (service/fields.py, written from its recipe)."""
