@@ -3,8 +3,8 @@
 datasets/<id>/ (the table, a recipe, a README) is written once the data engine has generated
 records from it; exercises/<id>/ gets exercise.toml, the scenarios proposed from the schema
 and a public self-check, each turned up until calibration finds it fair (or dropped, saying
-why), and the calibration shipped in calibration/. The brief, the starter and the generated
-solutions are the steps that follow (issue 23).
+why), the brief, the starter and the generated solutions; the calibration is shipped in
+calibration/. Classification tables only, so far (issue 23).
 """
 from __future__ import annotations
 
@@ -29,8 +29,7 @@ from harness.authoring.tune import Progress, Tuned, tune
 from harness.data.engine import generate_training, load_recipe
 
 _ID = re.compile(r"[a-z][a-z0-9-]{1,39}")
-# the pins a table exercise's services build from (the offline base image holds them): credit-default's,
-# the table exercise they were chosen for
+# the pins a table exercise's services build from (the offline base image holds them)
 _RUNTIME = Path(__file__).resolve().parent / "templates" / "runtime-requirements.txt"
 
 
@@ -109,11 +108,13 @@ def new_exercise(ask: Authoring, data: Dataset, *, say: Callable[[str], None] = 
     """exercises/<id>/ for the dataset `new_dataset` wrote: its scenarios calibrated, the calibration shipped."""
     folder = exercises_dir() / ask.exercise_id
     shutil.rmtree(folder, ignore_errors=True)
-    tuned = tune(folder, ask.exercise_id, data.schema, data.frame, ask.heading, data.label,
-                 propose(data.schema, data.frame), say=say, progress=progress)
+    # the services first (seconds), the calibration last (minutes): a calibration that fails leaves an
+    # exercise whose scenarios the author can edit and check again, not one without a starter
     groups = [wire_name(c.name) for c in data.schema.columns if c.role == "group"]
     recipe = load_recipe(ask.exercise_id)
     write_starter(folder / "starter", recipe, groups)
     write_solutions(folder / "solutions", recipe, groups)
     (folder / "runtime-requirements.txt").write_text(_RUNTIME.read_text())
+    tuned = tune(folder, ask.exercise_id, data.schema, data.frame, ask.heading, data.label,
+                 propose(data.schema, data.frame), say=say, progress=progress)
     return Written(dataset=data, exercise=folder, tuned=tuned)
