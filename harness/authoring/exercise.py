@@ -15,6 +15,7 @@ import tomlkit
 from harness.authoring.names import wire_name
 from harness.authoring.scenarios import Proposal
 from harness.authoring.schema import TableSchema
+from harness.authoring.starter import TEMPLATES
 
 WEIGHTS = {"validation": 0.30, "monitoring": 0.30, "degradation": 0.15, "operations": 0.15, "accuracy": 0.10}
 BUDGETS = {"startup_s": 60, "p95_ms": 500, "request_timeout_s": 10, "max_response_bytes": 5_000_000,
@@ -98,7 +99,7 @@ def public_scenario(schema: TableSchema, frame: pd.DataFrame, proposals: list[Pr
 def brief(title: str, label: str, schema: TableSchema, classes: list[str]) -> str:
     """brief.md from its template: what the service predicts, for whom, and how it is graded. It ships to the
     candidate: it names no field a held-back scenario moves."""
-    env = jinja2.Environment(loader=jinja2.PackageLoader("harness.authoring", "templates"), autoescape=False,
+    env = jinja2.Environment(loader=jinja2.FileSystemLoader(TEMPLATES), autoescape=False,
                              keep_trailing_newline=True, trim_blocks=True, lstrip_blocks=True,
                              undefined=jinja2.StrictUndefined)
     weights = ", ".join(f"{d} {round(w * 100)} %" for d, w in WEIGHTS.items())

@@ -24,13 +24,13 @@ from harness.authoring.inspect import inspect_table, read_table
 from harness.authoring.names import wire_name
 from harness.authoring.scenarios import propose
 from harness.authoring.schema import TableSchema, TargetKind
-from harness.authoring.starter import write_solutions, write_starter
+from harness.authoring.starter import TEMPLATES, write_solutions, write_starter
 from harness.authoring.tune import Progress, Tuned, tune
 from harness.data.engine import generate_training, load_recipe
 
 _ID = re.compile(r"[a-z][a-z0-9-]{1,39}")
 # the pins a table exercise's services build from (the offline base image holds them)
-_RUNTIME = Path(__file__).resolve().parent / "templates" / "runtime-requirements.txt"
+_RUNTIME = TEMPLATES / "runtime-requirements.txt"
 
 
 class Authoring(BaseModel):

@@ -1,7 +1,7 @@
 """exercises/<id>/starter/ and solutions/<role>/: the table exercises' generic services, made the exercise's own.
 
-The starter (harness/authoring/templates/starter) speaks contract v1 and does almost nothing,
-with TODOs where the grade looks; the solutions (templates/solutions/<role>) are the generic
+The starter (templates/tabular/starter) speaks contract v1 and does almost nothing, with
+TODOs where the grade looks; the solutions (templates/tabular/solutions/<role>) are the generic
 reference, accuracy-only and robust-demo services. Each reads the fields it knows from
 `service/fields.py`, the one file rendered from the exercise's recipe; a starter's contract is
 written from the contract models (grader.openapi), its single source.
@@ -15,8 +15,11 @@ import jinja2
 
 from grader.openapi import render_openapi
 from harness.data.recipe import Recipe
+from harness.sources import code_root
 
-TEMPLATES = Path(__file__).resolve().parent / "templates"
+# Beside grader/ and harness/, not inside them: the shiftwork wheel a candidate's bundle ships must never
+# hold the generated solutions (the bundle tests list what the wheel holds).
+TEMPLATES = code_root() / "templates" / "tabular"
 
 
 def _fields(recipe: Recipe, groups: list[str]) -> str:
