@@ -17,7 +17,7 @@ from pathlib import Path
 import pytest
 
 ROOT = Path(__file__).resolve().parents[1]
-sys.path.insert(0, str(ROOT / "tests" / "integration"))
+sys.path[:0] = [str(ROOT / "tests" / "integration"), str(ROOT / "tests")]  # _gradings, and the _session it uses
 
 
 def run(exercises: tuple[str, ...] | None = None) -> list[str]:
@@ -26,7 +26,7 @@ def run(exercises: tuple[str, ...] | None = None) -> list[str]:
 
     lines = [f"seed fairness (docker, full held-back plans, seeds {', '.join(map(str, SEEDS))})"]
     with tempfile.TemporaryDirectory(prefix="shiftwork-bench-seeds-") as tmp:
-        gradings = Gradings(Path(tmp))
+        gradings = Gradings(Path(tmp), shared=Path(tmp) / "shared")
         for exercise in exercises or EXERCISES:
             reports = {(s, seed): gradings.at_seed(exercise, s, seed) for s in SOLUTIONS for seed in SEEDS}
             for s in SOLUTIONS:
