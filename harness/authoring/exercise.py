@@ -8,14 +8,13 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any, Collection
 
-import jinja2
 import pandas as pd
 import tomlkit
 
 from harness.authoring.names import wire_name
-from harness.authoring.scenarios import Proposal
+from harness.authoring.scenarios import SHIFTED, Proposal, operations, stable_phase
 from harness.authoring.schema import TableSchema
-from harness.authoring.starter import TEMPLATES
+from harness.authoring.starter import render
 
 WEIGHTS = {"validation": 0.30, "monitoring": 0.30, "degradation": 0.15, "operations": 0.15, "accuracy": 0.10}
 BUDGETS = {"startup_s": 60, "p95_ms": 500, "request_timeout_s": 10, "max_response_bytes": 5_000_000,
@@ -66,9 +65,8 @@ def public_scenario(schema: TableSchema, frame: pd.DataFrame, proposals: list[Pr
     """The self-check candidates run: the same kinds of shift as the held-back set, on other fields where it can."""
     held = {p.name: p for p in proposals}
     features = sorted((c for c in schema.columns if c.role == "feature"), key=lambda c: -c.signal)
-    expect = {"drift": "silent", "quality": "silent", "performance": "silent"}
     phases: list[dict[str, Any]] = [
-        {"name": "stable", "records": 1000, "expect": dict(expect)},
+        stable_phase(1000),
         {"name": "messy", "records": 600, "mess": 2.5,
          "expect": {"drift": "silent", "quality": "unscored", "performance": "silent"}}]
     numeric = [c for c in features if c.kind == "number"]
@@ -76,16 +74,13 @@ def public_scenario(schema: TableSchema, frame: pd.DataFrame, proposals: list[Pr
     if moved is not None:
         phases.append({"name": "moved", "records": 700, "shifts": [
             {"kind": "covariate", "field": wire_name(moved.name), "scale": 2.0}],
-            "expect": {"drift": "detect", "quality": "unscored", "performance": "unscored"}})
+            "expect": {**SHIFTED, "drift": "detect"}})
     empty = features[-1] if features else None
     if empty is not None and "upstream-outage" in held:
         phases.append({"name": "empty-field", "records": 700, "shifts": [
             {"kind": "missing_burst", "fields": [wire_name(empty.name)], "rate": 0.5}],
-            "expect": {"drift": "unscored", "quality": "detect", "performance": "unscored"}})
-    phases += [{"name": "load", "kind": "load", "records": 500, "concurrency": 8, "requests": 40,
-                "expect": {"drift": "unscored", "quality": "unscored", "performance": "unscored"}},
-               {"name": "restart", "kind": "restart", "records": 200,
-                "expect": {"drift": "unscored", "quality": "unscored", "performance": "unscored"}}]
+            "expect": {**SHIFTED, "quality": "detect"}})
+    phases += operations().phases[1:]  # concurrent load, then a restart: as the held-back operations
     phases = [ph for ph in phases if ph["name"] not in skip]  # what calibration found unfair
     if any(p.slices for p in proposals):
         for ph in phases:
@@ -99,12 +94,9 @@ def public_scenario(schema: TableSchema, frame: pd.DataFrame, proposals: list[Pr
 def brief(title: str, label: str, schema: TableSchema, classes: list[str]) -> str:
     """brief.md from its template: what the service predicts, for whom, and how it is graded. It ships to the
     candidate: it names no field a held-back scenario moves."""
-    env = jinja2.Environment(loader=jinja2.FileSystemLoader(TEMPLATES), autoescape=False,
-                             keep_trailing_newline=True, trim_blocks=True, lstrip_blocks=True,
-                             undefined=jinja2.StrictUndefined)
     weights = ", ".join(f"{d} {round(w * 100)} %" for d, w in WEIGHTS.items())
     groups = [wire_name(c.name) for c in schema.columns if c.role == "group"]
-    return env.get_template("brief.md.j2").render(
+    return render("brief.md.j2",
         title=title.rstrip("."), label=label, classes_said=" or ".join(f"`{c}`" for c in classes), weights=weights,
         groups=groups, groups_said=" and ".join(f"`{g}`" for g in groups))
 

@@ -28,14 +28,17 @@ _PHONE = re.compile(r"\+?[\d\s().-]{7,20}")
 _PERSON = re.compile(r"(?:[A-Z][a-z'’-]+\.? ){1,2}[A-Z][a-z'’-]+")
 
 
+def _sample(values: pd.Series) -> pd.Series:
+    return values.dropna().astype(str).str.strip().head(_SAMPLE)
+
+
 def _share(values: pd.Series, pattern: re.Pattern[str]) -> float:
-    text = values.dropna().astype(str).str.strip()
-    text = text.head(_SAMPLE)
+    text = _sample(values)
     return float(text.str.fullmatch(pattern).mean()) if len(text) else 0.0
 
 
 def _phone_like(values: pd.Series) -> float:
-    text = values.dropna().astype(str).str.strip().head(_SAMPLE)
+    text = _sample(values)
     if text.empty:
         return 0.0
     shaped = text.str.fullmatch(_PHONE)

@@ -19,7 +19,7 @@ from harness.authoring.names import wire_name
 from harness.authoring.schema import Column, TableSchema, class_name
 
 
-def _stable(records: int = 1200, slices: bool = False) -> dict[str, Any]:
+def stable_phase(records: int = 1200, slices: bool = False) -> dict[str, Any]:
     expect = {"drift": "silent", "quality": "silent", "performance": "silent"}
     return {"name": "stable", "records": records, "expect": {**expect, "slices": "silent"} if slices else expect}
 
@@ -43,15 +43,22 @@ class Proposal:
         return {"name": self.name, "description": self.said, "seed_offset": seed_offset, "batch_size": 100,
                 "label_delay": 3, "window": 500, "phases": self.phases}
 
+    def _slot(self) -> tuple[Any, Any]:
+        """(the dict or list holding the strength, its key there)."""
+        assert self.strength is not None
+        where: Any = self.phases
+        *path, last = self.strength[0]
+        for key in path:
+            where = where[key]
+        return where, last
+
     @property
     def value(self) -> float | None:
         """The current strength (None for a scenario calibration may not turn up)."""
         if self.strength is None:
             return None
-        where: Any = self.phases
-        for key in self.strength[0]:
-            where = where[key]
-        return float(where)
+        where, key = self._slot()
+        return float(where[key])
 
     @property
     def said(self) -> str:
@@ -59,12 +66,8 @@ class Proposal:
         return self.description.format(v=self.value)
 
     def set_strength(self, value: float) -> None:
-        assert self.strength is not None
-        where: Any = self.phases
-        *path, last = self.strength[0]
-        for key in path:
-            where = where[key]
-        where[last] = value
+        where, key = self._slot()
+        where[key] = value
 
 
 def _shifted(name: str, shift: dict[str, Any], **expect: str) -> dict[str, Any]:
@@ -78,24 +81,24 @@ def _strongest(schema: TableSchema, kind: str, n: int = 1) -> list[Column]:
 
 def propose(schema: TableSchema, frame: pd.DataFrame) -> list[Proposal]:
     out = [Proposal("stable-messy", "Stable traffic, then the same kind of records with three times the usual mess.",
-                    [_stable(), {"name": "messy", "records": 1200, "mess": 3.0,
+                    [stable_phase(), {"name": "messy", "records": 1200, "mess": 3.0,
                                  "expect": {"drift": "silent", "quality": "unscored", "performance": "silent"}}])]
     for col in _strongest(schema, "number"):
         name = wire_name(col.name)
         out.append(Proposal("unit-change", f"An upstream system starts sending {name} in another unit: every "
                             "value is {v:g} times what it was.",
-                            [_stable(), _shifted("new-unit", {"kind": "unit_change", "field": name, "factor": 100.0},
-                                                    drift="detect")],
+                            [stable_phase(), _shifted("new-unit", {"kind": "unit_change", "field": name,
+                                                                   "factor": 100.0}, drift="detect")],
                             strength=((1, "shifts", 0, "factor"), [100.0, 1000.0])))
         out.append(Proposal("covariate-shift", f"The population moves: {name} runs {{v:g}} times as high as in "
                             "training.",
-                            [_stable(), _shifted("moved", {"kind": "covariate", "field": name, "scale": 1.6},
+                            [stable_phase(), _shifted("moved", {"kind": "covariate", "field": name, "scale": 1.6},
                                                     drift="detect")],
                             strength=((1, "shifts", 0, "scale"), [1.6, 2.2, 3.0])))
     for col in _strongest(schema, "category"):
         name = wire_name(col.name)
         out.append(Proposal("new-category", f"A {name} never seen in training takes {{v:.0%}} of the records.",
-                            [_stable(), _shifted("new-value", {"kind": "new_category", "field": name,
+                            [stable_phase(), _shifted("new-value", {"kind": "new_category", "field": name,
                                                                   "value": f"new_{name}", "share": 0.3},
                                                     drift="detect")],
                             strength=((1, "shifts", 0, "share"), [0.3, 0.5, 0.7])))
@@ -104,12 +107,12 @@ def propose(schema: TableSchema, frame: pd.DataFrame) -> list[Proposal]:
     if strong:
         out.append(Proposal("upstream-outage", f"An upstream feed goes down: {', '.join(strong)} arrive empty "
                             "{v:.0%} of the time.",
-                            [_stable(), _shifted("outage", {"kind": "missing_burst", "fields": strong, "rate": 0.6},
-                                                    quality="detect")],
+                            [stable_phase(), _shifted("outage", {"kind": "missing_burst", "fields": strong,
+                                                                 "rate": 0.6}, quality="detect")],
                             strength=((1, "shifts", 0, "rate"), [0.6, 0.8, 0.95])))
     for k, g in enumerate(c for c in schema.columns if c.role == "group"):
         out += _group_scenarios(schema, frame, g, first=k == 0)
-    out.append(_operations())
+    out.append(operations())
     return out
 
 
@@ -129,7 +132,7 @@ def _group_scenarios(schema: TableSchema, frame: pd.DataFrame, g: Column, first:
     drift = Proposal(f"group-drift{suffix}", f"Outcomes change for one group only: {{v:.0%}} of the records with "
                      f"{name} = {said_one} that would have been {common} are now {rare}; other groups do not move. "
                      "Inputs do not move.",
-                     [_stable(slices=True), {"name": "one-group", "records": 1500, "shifts": [
+                     [stable_phase(slices=True), {"name": "one-group", "records": 1500, "shifts": [
                          {"kind": "concept_drift", "from_label": common, "to_label": rare, "share": 0.4,
                           "where": {name: one}}],
                          "expect": {"drift": "silent", "quality": "silent", "performance": "detect",
@@ -146,7 +149,7 @@ def _group_scenarios(schema: TableSchema, frame: pd.DataFrame, g: Column, first:
     hidden = Proposal(f"hidden-group-drop{suffix}", f"Outcomes move in opposite directions for two groups "
                       f"({name} = {said_one} and {said_other}): overall accuracy stays flat while one group's drops. "
                       "Inputs do not move.",
-                      [_stable(slices=True), {"name": "opposite-moves", "records": 1500, "shifts": [
+                      [stable_phase(slices=True), {"name": "opposite-moves", "records": 1500, "shifts": [
                           {"kind": "concept_drift", "from_label": common, "to_label": rare, "share": round(share, 3),
                            "where": {name: one}},
                           {"kind": "concept_drift", "from_label": rare, "to_label": common, "share": round(back, 3),
@@ -157,9 +160,9 @@ def _group_scenarios(schema: TableSchema, frame: pd.DataFrame, g: Column, first:
     return [drift, hidden]
 
 
-def _operations() -> Proposal:
+def operations() -> Proposal:
     return Proposal("operations", "Operations: steady traffic, then concurrent load, then a restart of the service.",
-                    [_stable(1000),
+                    [stable_phase(1000),
                      {"name": "load", "kind": "load", "records": 500, "concurrency": 8, "requests": 40,
                       "expect": dict(SHIFTED)},
                      {"name": "restart", "kind": "restart", "records": 200, "expect": dict(SHIFTED)}])

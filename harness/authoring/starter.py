@@ -22,12 +22,16 @@ from harness.sources import code_root
 TEMPLATES = code_root() / "templates" / "tabular"
 
 
+def render(template: str, **context: object) -> str:
+    """templates/tabular/<template> rendered; a name the template uses and `context` lacks is an error."""
+    env = jinja2.Environment(loader=jinja2.FileSystemLoader(TEMPLATES), autoescape=False, keep_trailing_newline=True,
+                             trim_blocks=True, lstrip_blocks=True, undefined=jinja2.StrictUndefined)
+    return env.get_template(template).render(**context)
+
+
 def _fields(recipe: Recipe, groups: list[str]) -> str:
-    env = jinja2.Environment(loader=jinja2.FileSystemLoader(TEMPLATES / "service"), autoescape=False,
-                             keep_trailing_newline=True, trim_blocks=True, lstrip_blocks=True,
-                             undefined=jinja2.StrictUndefined)
     numeric = [(f.name, _number(f.valid[0]), _number(f.valid[1])) for f in recipe.numeric()]
-    return env.get_template("fields.py.j2").render(
+    return render("service/fields.py.j2",
         exercise=recipe.name, id_field=recipe.id_field, label=recipe.label, classes=recipe.classes, groups=groups,
         categorical=[f.name for f in recipe.categorical()], numeric=numeric, timestamp=recipe.time_field,
         integer=[f.name for f in recipe.numeric() if f.dtype == "int"])
