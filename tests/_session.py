@@ -19,6 +19,11 @@ def shared_tmp(factory: pytest.TempPathFactory) -> Path:
     return base.parent if os.environ.get("PYTEST_XDIST_WORKER") else base
 
 
+def gradings_dir(factory: pytest.TempPathFactory) -> Path:
+    """Where every process of the session keeps the reports it graded and the score table's rows."""
+    return shared_tmp(factory) / "gradings"
+
+
 def format_table(rows: list[dict[str, Any]]) -> str:
     def num(v: Any) -> str:
         return "-" if v is None else f"{v:.1f}"

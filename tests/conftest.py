@@ -11,7 +11,7 @@ from pathlib import Path
 from typing import Any, Iterator
 
 import pytest
-from _session import shared_tmp
+from _session import ROWS, format_table, gradings_dir, shared_tmp
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -86,9 +86,7 @@ def pytest_terminal_summary(terminalreporter: Any) -> None:
 
     Here, not in tests/integration: under pytest-xdist the controller, which prints the summary, loads only
     this conftest (it collects nothing); the workers wrote the rows to the session's shared folder."""
-    from _session import ROWS, format_table
-
-    table = shared_tmp(terminalreporter.config._tmp_path_factory) / "gradings" / ROWS
+    table = gradings_dir(terminalreporter.config._tmp_path_factory) / ROWS
     rows = [json.loads(line) for line in table.read_text().splitlines() if line.strip()] if table.is_file() else []
     if rows:
         terminalreporter.section("shiftwork score table (every grading of this session)")

@@ -39,13 +39,13 @@ import sys  # noqa: E402
 from typing import Any  # noqa: E402
 
 from _gradings import EXERCISE, SEED, Gradings  # noqa: E402
-from _session import shared_tmp  # noqa: E402
+from _session import gradings_dir, shared_tmp  # noqa: E402
 from filelock import FileLock  # noqa: E402
 
 
 @pytest.fixture(scope="session")
 def gradings(tmp_path_factory: pytest.TempPathFactory) -> Gradings:
-    return Gradings(tmp_path_factory.mktemp("gradings"), shared_tmp(tmp_path_factory) / "gradings")
+    return Gradings(tmp_path_factory.mktemp("gradings"), gradings_dir(tmp_path_factory))
 
 
 @pytest.fixture(scope="session")
