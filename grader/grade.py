@@ -177,6 +177,7 @@ def replay_service(runtime: Runtime, plan: GradePlan, transcript: Transcript, bu
         t["replay"] = round(time.monotonic() - began, 3)
         if rep is not None:
             t["replay_restart_wait"] = round(rep.restart_wait_s, 3)
+            t["replay_settle_wait"] = round(rep.settle_wait_s, 3)
         try:
             transcript.oom_killed = transcript.oom_killed or runtime.state().oom_killed
         except Exception:  # a state query must not lose the transcript

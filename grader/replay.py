@@ -9,6 +9,7 @@ after is not. Checks read only the transcript, never the live service.
 from __future__ import annotations
 
 import logging
+import math
 import threading
 import time
 from concurrent.futures import ThreadPoolExecutor
@@ -30,6 +31,11 @@ log = logging.getLogger(__name__)
 DETAIL_CAP = 300
 WARM_AHEAD = 2  # fresh copies started ahead of the scenarios that will need them
 ERROR_EXAMPLES = 10
+# A load run whose p95 misses the budget is measured again, the fastest run kept: noise on the
+# grading machine only ever adds latency, so a slow service is slow in every run and a fast one
+# caught by a hiccup (another process, a disk flush) is not marked down for it.
+LOAD_ATTEMPTS = 3
+SETTLE_S = 15.0  # at most this long waiting for warming copies to finish before a timed load run
 
 
 @dataclass
@@ -39,6 +45,7 @@ class ReplayBudgets:
     startup_s: float = 60.0
     grading_timeout_s: float = 900.0
     max_consecutive_timeouts: int = 3
+    p95_ms: float = math.inf  # the load run's latency budget: a run over it is measured again
     started: float = 0.0  # monotonic time the grading clock started (0: at construction)
 
     def __post_init__(self) -> None:
@@ -49,7 +56,8 @@ class ReplayBudgets:
     def from_budgets(cls, budgets: Any, **kw: Any) -> "ReplayBudgets":
         """From grader.exercise.Budgets (or anything with the same attributes)."""
         return cls(request_timeout_s=budgets.request_timeout_s, max_response_bytes=budgets.max_response_bytes,
-                   startup_s=budgets.startup_s, grading_timeout_s=budgets.grading_timeout_s, **kw)
+                   startup_s=budgets.startup_s, grading_timeout_s=budgets.grading_timeout_s,
+                   p95_ms=budgets.p95_ms, **kw)
 
     def left(self) -> float:
         return self.started + self.grading_timeout_s - time.monotonic()
@@ -91,6 +99,8 @@ class Replayer:
         self._timeouts: dict[str, int] = {}  # path -> timeouts in a row on that path
         self.client = self._client(base_url)
         self.restart_wait_s = 0.0  # replay time spent waiting for restarted or fresh services
+        self.settle_wait_s = 0.0  # time spent letting warming copies finish before a load run
+        self._warm_wanted = 0  # fresh copies the current scenario still wants started
 
     def _client(self, base_url: str) -> ServiceClient:
         return ServiceClient(base_url, timeout_s=self.budgets.request_timeout_s,
@@ -177,14 +187,20 @@ class Replayer:
         try:
             if restart_first:
                 run.restart_ready_s = self.restart(f"fresh monitoring window for {scenario.name}", fresh=True).ready_s
-            if warm_next:
-                self.runtime.warm(self.budgets.startup_s, copies=min(WARM_AHEAD, warm_next))
+            self._warm_wanted = min(WARM_AHEAD, warm_next)
+            if not any(p.kind == "load" for p in scenario.phases):
+                self._warm_now()  # else after the load run: copies starting would slow what it times
             self._scenario(traffic, scenario, run)
         except ReplayStopped as stop:
             run.aborted = stop.reason
             stop.run = run
             raise
         return run
+
+    def _warm_now(self) -> None:
+        if self._warm_wanted:
+            self.runtime.warm(self.budgets.startup_s, copies=self._warm_wanted)
+        self._warm_wanted = 0
 
     def _scenario(self, traffic: ScenarioTraffic, scenario: Scenario, run: ScenarioRun) -> None:
         pairs = _pair_phases(traffic, scenario)
@@ -197,6 +213,7 @@ class Replayer:
         for phase, pt in pairs:
             if phase.kind == "load":
                 self._load(run, phase, scenario.batch_size, pt.records or sent, task)
+                self._warm_now()
                 continue
             if phase.kind == "restart":
                 self._restart_phase(run, scenario.batch_size, pt.records or sent)
@@ -260,10 +277,32 @@ class Replayer:
 
     # -- load and restart phases ---------------------------------------------------------
     def _load(self, run: ScenarioRun, phase: Phase, batch_size: int, pool: list[dict[str, Any]], task: Any) -> None:
-        out = run.load = LoadRun(concurrency=phase.concurrency, batch_size=batch_size)
+        """The load phase, timed on a quiet machine; run again (up to LOAD_ATTEMPTS) while its p95
+        misses the budget with every request answered, the fastest run kept and every run's p95 noted."""
         if not pool:
-            out.error_examples.append("no records to send (the scenario has no traffic before its load phase)")
+            run.load = LoadRun(concurrency=phase.concurrency, batch_size=batch_size)
+            run.load.error_examples.append("no records to send (the scenario has no traffic before its load phase)")
             return
+        began = time.monotonic()
+        self.runtime.settle(SETTLE_S)
+        self.settle_wait_s += time.monotonic() - began
+        tried: list[float] = []
+        best: LoadRun | None = None
+        for attempt in range(LOAD_ATTEMPTS):
+            out = self._load_once(run, phase, batch_size, pool, task if attempt == 0 else None)
+            p95 = out.p95_ms()
+            tried.append(p95)
+            if best is None or p95 < best.p95_ms():
+                best = out
+            if out.errors or p95 <= self.budgets.p95_ms:
+                break
+        assert best is not None
+        best.attempts_p95_ms = [round(v, 3) for v in tried] if len(tried) > 1 else []
+        run.load = best
+
+    def _load_once(self, run: ScenarioRun, phase: Phase, batch_size: int, pool: list[dict[str, Any]],
+                   task: Any) -> LoadRun:
+        out = run.load = LoadRun(concurrency=phase.concurrency, batch_size=batch_size)  # kept if the run stops
         stop = threading.Event()
         failure: list[ReplayStopped] = []
 
@@ -294,6 +333,7 @@ class Replayer:
         self.runtime.state()  # a memory sample right after the peak
         if failure:
             raise failure[0]
+        return out
 
     def _restart_phase(self, run: ScenarioRun, batch_size: int, pool: list[dict[str, Any]]) -> None:
         out = run.restart = RestartRun(attempted=True)

@@ -56,6 +56,10 @@ class Runtime(abc.ABC):
         `fresh()` before the next scenarios costs no waiting. A warm copy sees no traffic until `fresh()` makes it current.
         """
 
+    def settle(self, timeout_s: float) -> None:
+        """Wait (at most `timeout_s`) until no copy is starting in the background: a timed
+        measurement must not share the machine with a cold start the grader itself began."""
+
     def fresh(self, startup_budget_s: float) -> StartInfo:
         """Replace the service with a fresh copy from the same build: the warm one when there
         is one, else a restart. A real restart of the same copy is `restart()`."""

@@ -12,18 +12,9 @@ import math
 
 from grader.checks.base import Check, CheckContext, CheckResult, register
 from grader.checks.records import clip01, ratio, served_calls
-from grader.transcript import RestartRun
+from grader.transcript import RestartRun, percentile
 
 log = logging.getLogger(__name__)
-
-
-def percentile(values: list[float], q: float) -> float:
-    """Nearest-rank percentile (inf allowed): p95 of 20 requests is the 19th fastest."""
-    if not values:
-        return math.nan
-    ordered = sorted(values)
-    k = max(0, math.ceil(q / 100.0 * len(ordered)) - 1)
-    return ordered[k]
 
 
 @register
@@ -59,15 +50,14 @@ class LatencyP95(Check):
         budget = ctx.exercise.budgets.p95_ms
         if load is None or (not load.latencies_ms and not load.errors):
             return self.not_measured("no load run was recorded")
-        values = list(load.latencies_ms) + [math.inf] * load.errors
-        p95 = percentile(values, 95)
+        total = len(load.latencies_ms) + load.errors
+        p95 = load.p95_ms()
         ok_p95 = percentile(load.latencies_ms, 95) if load.latencies_ms else math.inf
         score = 1.0 if p95 <= budget else (0.0 if math.isinf(p95) else clip01(1.0 - (p95 - budget) / (3 * budget)))
-        total = len(values)
         evidence = (f"{total} /predict requests of {load.batch_size} records at concurrency {load.concurrency}; "
                     f"{load.errors} failed (counted as infinitely slow). p95 {_ms(p95)} including errors "
                     f"(successful requests only: {_ms(ok_p95)}). Budget {budget:g} ms: full credit at or below, none "
-                    f"at {4 * budget:g} ms.")
+                    f"at {4 * budget:g} ms." + _attempts(load.attempts_p95_ms))
         failures = [f"load error: {e}" for e in load.error_examples[:5]]
         debrief = []
         if score < self.pass_mark:
@@ -77,6 +67,14 @@ class LatencyP95(Check):
         return self.result(score, evidence, failures=failures, debrief=debrief,
                            metrics={"p95_ms": None if math.isinf(p95) else p95, "budget_ms": budget,
                                     "errors": float(load.errors), "requests": float(total)})
+
+
+def _attempts(p95s: list[float]) -> str:
+    if len(p95s) < 2:
+        return ""
+    return (f" The first run missed the budget, so the load was measured {len(p95s)} times (p95 "
+            + ", ".join(_ms(v) for v in p95s) + "); the fastest run counts: noise on the grading machine "
+            "only ever adds latency.")
 
 
 def _ms(v: float) -> str:

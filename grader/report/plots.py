@@ -18,8 +18,7 @@ from matplotlib.figure import Figure  # noqa: E402
 
 from grader.checks.alarms import state  # noqa: E402
 from grader.checks.base import CheckContext  # noqa: E402
-from grader.checks.operations import percentile  # noqa: E402
-from grader.transcript import LoadRun  # noqa: E402
+from grader.transcript import LoadRun, percentile  # noqa: E402
 
 log = logging.getLogger(__name__)
 

@@ -361,6 +361,9 @@ class DockerRuntime(Runtime):
         bounded(copy.handle.start, what="start container")
         return self._wait_ready(startup_budget_s, container=copy.handle, began=copy.began)
 
+    def settle(self, timeout_s: float) -> None:
+        self._spares.settle(timeout_s)
+
     def fresh(self, startup_budget_s: float) -> StartInfo:
         spare = self._spares.take()
         if spare is None:

@@ -218,6 +218,9 @@ class LocalRuntime(Runtime):
         _wait_ready(proc, out, pump, base_url, copy.began, startup_budget_s)
         return StartInfo(base_url=base_url, ready_s=time.monotonic() - copy.began, notes=list(self.notes))
 
+    def settle(self, timeout_s: float) -> None:
+        self._spares.settle(timeout_s)
+
     def fresh(self, startup_budget_s: float) -> StartInfo:
         """Replace the service with a fresh copy: the warm one if there is one, else a restart."""
         spare = self._spares.take()

@@ -70,6 +70,12 @@ class WarmPool(Generic[T]):
             self._copies.append(copy)
             copy.thread.start()
 
+    def settle(self, timeout_s: float) -> None:
+        """Wait until every copy kept is ready or failed, `timeout_s` at most in all."""
+        until = time.monotonic() + timeout_s
+        for c in tuple(self._copies):
+            c.done.wait(timeout=max(0.0, until - time.monotonic()))
+
     def take(self) -> Copy[T] | None:
         """The oldest copy (maybe still starting), or None when none is kept."""
         return self._copies.pop(0) if self._copies else None

@@ -148,3 +148,85 @@ def test_the_grading_deadline_stops_replay(service) -> None:
     with pytest.raises(ReplayStopped) as stop:
         replay(info.base_url, traffic, sc, rt, budgets(grading=0.0001))
     assert stop.value.status == "timed_out" and "budget" in stop.value.reason
+
+
+class _Hiccup(Replayer):
+    """Adds `extra_ms` to the measured latency of the first `slow` load requests (machine noise, or a slow service)."""
+
+    def __init__(self, *a, slow: int, extra_ms: float = 900.0, events: list[str] | None = None, **kw) -> None:
+        super().__init__(*a, **kw)
+        self.slow, self.extra_ms, self.events, self.load_calls = slow, extra_ms, events, 0
+
+    def call(self, method, path, payload=None, raw=None):
+        reply = super().call(method, path, payload, raw)
+        if isinstance(payload, dict) and str(payload.get("records", [{}])[0].get("id", "")).startswith("load-"):
+            with self._lock:
+                self.load_calls += 1
+                k = self.load_calls
+            if self.events is not None and k == 1:
+                self.events.append("load")
+            if k <= self.slow:
+                reply.latency_ms += self.extra_ms
+        return reply
+
+
+def test_a_load_run_over_budget_is_measured_again_and_the_fastest_run_kept(service) -> None:
+    rt, info = service
+    sc, traffic = small_scenario()
+    rb = ReplayBudgets(request_timeout_s=5.0, startup_s=20, grading_timeout_s=120, p95_ms=300)
+    with _Hiccup(rt, info.base_url, rb, slow=6) as rep:  # the whole first run (6 requests) hit by a hiccup
+        run = rep.run_scenario(traffic, sc)
+    assert rep.load_calls == 12
+    first, second = run.load.attempts_p95_ms
+    assert first > 900 and second < 300
+    assert run.load.p95_ms() == pytest.approx(second, abs=0.001) and len(run.load.latencies_ms) == 6
+
+
+def test_a_slow_service_is_slow_in_every_run(service) -> None:
+    rt, info = service
+    sc, traffic = small_scenario()
+    rb = ReplayBudgets(request_timeout_s=5.0, startup_s=20, grading_timeout_s=120, p95_ms=300)
+    with _Hiccup(rt, info.base_url, rb, slow=10_000) as rep:
+        run = rep.run_scenario(traffic, sc)
+    assert rep.load_calls == 18 and len(run.load.attempts_p95_ms) == 3
+    assert all(p > 900 for p in run.load.attempts_p95_ms) and run.load.p95_ms() > 900
+
+
+def test_a_run_within_budget_is_measured_once(service) -> None:
+    rt, info = service
+    sc, traffic = small_scenario()
+    rb = ReplayBudgets(request_timeout_s=5.0, startup_s=20, grading_timeout_s=120, p95_ms=300)
+    with _Hiccup(rt, info.base_url, rb, slow=0) as rep:
+        run = rep.run_scenario(traffic, sc)
+    assert rep.load_calls == 6 and run.load.attempts_p95_ms == []
+
+
+class _Recording(LocalRuntime):
+    def __init__(self, events: list[str]) -> None:
+        super().__init__()
+        self.events = events
+
+    def warm(self, startup_budget_s: float, copies: int = 1) -> None:
+        self.events.append("warm")
+        super().warm(startup_budget_s, copies)
+
+    def settle(self, timeout_s: float) -> None:
+        self.events.append("settle")
+        super().settle(timeout_s)
+        self.events.append("settled" if all(c.done.is_set() for c in self._spares.copies) else "still starting")
+
+
+def test_no_copy_starts_while_the_load_run_is_timed(tmp_path: Path) -> None:
+    """The copies the next scenarios need finish starting before the load run and start again after it."""
+    events: list[str] = []
+    rt = _Recording(events)
+    rt.prepare(stub_submission(tmp_path / "good", "good"))
+    try:
+        info = rt.start(20)
+        rt.warm(20, copies=1)  # what the previous scenario left starting
+        sc, traffic = small_scenario()
+        with _Hiccup(rt, info.base_url, budgets(), slow=0, events=events) as rep:
+            rep.run_scenario(traffic, sc, warm_next=2)
+    finally:
+        rt.teardown()
+    assert events == ["warm", "settle", "settled", "load", "warm"]

@@ -5,8 +5,7 @@ import pytest
 
 import _builders as b
 from grader.checks.base import REGISTRY
-from grader.checks.operations import percentile
-from grader.transcript import LoadRun, RestartRun
+from grader.transcript import LoadRun, RestartRun, percentile
 
 
 def run(check_id: str, **transcript):
@@ -43,6 +42,13 @@ def test_latency_p95_errors_count_as_slow():
                                error_examples=["HTTP 503"])
     r = run("latency_p95", load=fast_but_failing)
     assert r.score == 0.0 and r.metrics["p95_ms"] is None and r.failures == ["load error: HTTP 503"]
+
+
+def test_latency_p95_says_when_the_load_was_measured_again():
+    kept = LoadRun(concurrency=8, batch_size=100, latencies_ms=[60.0] * 40, attempts_p95_ms=[790.0, 60.0])
+    r = run("latency_p95", load=kept)
+    assert r.score == 1.0 and "measured 2 times (p95 790 ms, 60 ms)" in r.evidence
+    assert "measured" not in run("latency_p95", load=SERVED).evidence.split("Budget")[1]
 
 
 def test_latency_p95_not_measured_without_load():
