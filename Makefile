@@ -34,7 +34,7 @@ $(STAMP): pyproject.toml
 setup: $(STAMP)  ## create .venv and install shiftwork into it (idempotent)
 
 test: setup  ## the whole suite but the seed sweep, on two processes (docker tests skip without an engine unless SHIFTWORK_REQUIRE_DOCKER=1)
-	$(BIN)/python -m pytest -q -m "not seeds and not authoring" -n 2 --dist loadfile
+	$(BIN)/python -m pytest -q -m "not seeds and not authoring" -n 2 --dist loadfile --durations=30
 
 test-seeds: setup  ## every solution of every exercise graded at six candidate seeds, in docker (~28 min)
 	$(BIN)/python -m pytest -q -m seeds

@@ -70,6 +70,17 @@ class ConceptDrift(_Shift):
     where: dict[str, str] = Field(default_factory=dict)
 
 
+class TargetScale(_Shift):
+    """P(y|x) changes for a numeric target (prices rise, a policy pays out more): the target of a
+    `share` of the records, in one group only when `where` names it, is multiplied by `factor`;
+    the inputs do not show it."""
+
+    kind: Literal["target_scale"]
+    factor: float = Field(gt=0)
+    share: float = Field(default=1.0, gt=0, le=1)
+    where: dict[str, str] = Field(default_factory=dict, description="Only records with these categorical values")
+
+
 class RenameField(_Shift):
     """Schema change: upstream renames a field."""
 
@@ -123,7 +134,7 @@ class ExtremeDays(_Shift):
 
 
 Shift = Annotated[
-    Union[Covariate, NewCategory, UnitChange, MissingBurst, LabelPrior, ConceptDrift, RenameField,
+    Union[Covariate, NewCategory, UnitChange, MissingBurst, LabelPrior, ConceptDrift, TargetScale, RenameField,
           StuckValue, SensorOffset, ClockShift, ProfileChange, ExtremeDays],
     Field(discriminator="kind"),
 ]

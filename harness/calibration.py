@@ -353,14 +353,19 @@ class _Simulator:
             self.stable_errors = self._errors(holdout)
         correct = self._correct(holdout) if not self.regression else np.zeros(len(holdout), dtype=bool)
         self.stable_correct = int(correct.sum())
-        # per group of each slice field: its own stable accuracy (groups differ at baseline)
-        self.slices = list(exercise.slices) if not self.regression else []
+        # per group of each slice field: its own stable accuracy, or errors (groups differ at baseline)
+        self.slices = list(exercise.slices)
         self.group_stable: dict[str, tuple[int, int]] = {}
+        self.group_errors: dict[str, np.ndarray] = {}
         for f in self.slices:
             values = holdout[f].astype(str).str.strip().str.lower()
             for v in sorted(values.unique()):
                 mask = (values == v).to_numpy()
-                self.group_stable[group_key(f, v)] = (int(correct[mask].sum()), int(mask.sum()))
+                if self.regression:
+                    self.group_errors[group_key(f, v)] = self.stable_errors[mask]
+                else:
+                    self.group_stable[group_key(f, v)] = (int(correct[mask].sum()), int(mask.sum()))
+        self.group_keys = sorted(self.group_errors) if self.regression else list(self.group_stable)
         self.reference_note = (f"reference: reference_clean(seed) of the later {REFERENCE_LATEST_SHARE:.0%} of the "
                                f"training period ({len(latest)} rows); stable figure on {HOLDOUT_ROWS} held-back rows")
 
@@ -402,6 +407,9 @@ class _Simulator:
                 e = self._errors(w)
                 acc.append(float(e.mean()))  # the window's mean absolute error
                 perf += _errors_rose(e, self.stable_errors)
+                for g, stable in self.group_errors.items():
+                    f, value = g.split("=", 1)
+                    groups[g] += _errors_rose(e[w[f].astype(str).str.strip().str.lower().to_numpy() == value], stable)
             elif self.label in w.columns and w[self.label].notna().all():
                 c = self._correct(w)
                 acc.append(float(c.mean()))
@@ -422,7 +430,7 @@ class _Simulator:
         return _Counts(
             scenario=scenario.name, phase=phase.name, window=scenario.window, windows=windows, drift=drift,
             quality=quality, performance=perf if labelled else None, fields=dict(fields), moved=dict(moved),
-            groups={g: groups[g] for g in self.group_stable} if labelled else {}, accuracy=acc, evidently=ev)
+            groups={g: groups[g] for g in self.group_keys} if labelled else {}, accuracy=acc, evidently=ev)
 
 
 @dataclass

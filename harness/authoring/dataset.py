@@ -67,12 +67,7 @@ def _tidy(x: float) -> float | int:
 
 def recipe_document(exercise_id: str, schema: TableSchema, frame: pd.DataFrame, *, title: str,
                     licence: str, citation: str) -> tomlkit.TOMLDocument:
-    if schema.target_kind != "classification":
-        raise TableRefused(f"the target {schema.target!r} is a number: regression tables are not written yet "
-                           "(the tabular data kind generates classification records only)")
     rows = frame.dropna(subset=[schema.target])
-    labels = rows[schema.target].map(class_name)
-    prior = labels.value_counts(normalize=True)
     doc = tomlkit.document()
     doc.add(tomlkit.comment(f"{exercise_id}: written by `shiftwork exercise new` from {licence or 'an author table'}."))
     doc.add(tomlkit.comment("Records are real rows of table.csv.gz (beside this file), resampled with their real"))
@@ -82,11 +77,15 @@ def recipe_document(exercise_id: str, schema: TableSchema, frame: pd.DataFrame, 
     doc["kind"] = "tabular"
     target = wire_name(schema.target)
     doc["label"] = target if target not in {wire_name(c.name) for c in schema.features} else f"{target}_label"
-    doc["classes"] = schema.classes
-    doc["label_prior"] = {c: round(float(prior.get(c, 0.0)), 4) for c in schema.classes}
-    doc["source"] = {"file": TABLE_FILE, "label": schema.target,
-                     "label_codes": {_code(v): class_name(v) for v in rows[schema.target].unique()},
-                     "heldout_share": 0.3333, "licence": licence, "citation": citation}
+    source = {"file": TABLE_FILE, "label": schema.target}
+    if schema.target_kind == "classification":
+        prior = rows[schema.target].map(class_name).value_counts(normalize=True)
+        doc["classes"] = schema.classes
+        doc["label_prior"] = {c: round(float(prior.get(c, 0.0)), 4) for c in schema.classes}
+        source["label_codes"] = {_code(v): class_name(v) for v in rows[schema.target].unique()}
+    else:
+        doc.add(tomlkit.comment("No classes: the target is a number, read from the table as it is."))
+    doc["source"] = {**source, "heldout_share": 0.3333, "licence": licence, "citation": citation}
     start, end = _period(frame, schema)
     per_day = max(1, TRAINING_RECORDS // max(1, (end - start).days))
     doc["time"] = {"start": start, "end": end, "training_records": TRAINING_RECORDS,

@@ -1,7 +1,8 @@
 """exercises/<id>/: exercise.toml, the proposed scenarios and the public self-check, as plain TOML.
 
-The checks and weights are the tabular classification exercise's (credit-default's): what is
-scored does not depend on the table, only which fields the scenarios move does.
+The checks and weights are the tabular classification exercise's (credit-default's), for a
+numeric target too (graded on mean absolute error, as load-forecast is): what is scored does not
+depend on the table, only which fields the scenarios move does.
 """
 from __future__ import annotations
 
@@ -45,6 +46,9 @@ def exercise_document(exercise_id: str, schema: TableSchema, title: str, label: 
     doc["title"] = title
     doc["dataset"] = exercise_id
     doc["label"] = label
+    if schema.target_kind == "regression":
+        doc["target"] = "regression"
+        doc["metric"] = "mae"  # the error checks compare mean absolute errors with the plain baseline's
     if groups:
         doc["slices"] = groups
     doc["scenarios"] = [f"{p.name}.toml" for p in proposals]
@@ -85,7 +89,9 @@ def public_scenario(schema: TableSchema, frame: pd.DataFrame, proposals: list[Pr
     if any(p.slices for p in proposals):
         for ph in phases:
             if ph.get("kind", "traffic") == "traffic":
-                ph["expect"].setdefault("slices", "silent" if ph["expect"]["performance"] != "detect" else "detect")
+                # as the overall performance: a shift whose error rise is not scored (a numeric target's inputs
+                # moving) leaves every group's unscored too
+                ph["expect"].setdefault("slices", ph["expect"]["performance"])
     parts = ", ".join(ph["name"] for ph in phases)
     return {"name": PUBLIC_NAME, "description": f"Public self-check, in order: {parts}.", "public": True,
             "seed_offset": 9101, "batch_size": 100, "label_delay": 3, "window": 500, "phases": phases}
@@ -98,7 +104,7 @@ def brief(title: str, label: str, schema: TableSchema, classes: list[str]) -> st
     groups = [wire_name(c.name) for c in schema.columns if c.role == "group"]
     return render("brief.md.j2",
         title=title.rstrip("."), label=label, classes_said=" or ".join(f"`{c}`" for c in classes), weights=weights,
-        groups=groups, groups_said=" and ".join(f"`{g}`" for g in groups))
+        groups=groups, groups_said=" and ".join(f"`{g}`" for g in groups), regression=not classes)
 
 
 def write_exercise(folder: Path, exercise_id: str, schema: TableSchema, frame: pd.DataFrame, title: str, label: str,

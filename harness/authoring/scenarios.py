@@ -110,8 +110,15 @@ def propose(schema: TableSchema, frame: pd.DataFrame) -> list[Proposal]:
                             [stable_phase(), _shifted("outage", {"kind": "missing_burst", "fields": strong,
                                                                  "rate": 0.6}, quality="detect")],
                             strength=((1, "shifts", 0, "rate"), [0.6, 0.8, 0.95])))
+    numeric = schema.target_kind == "regression"
+    if numeric:
+        out.append(Proposal("target-shift", "Outcomes change for everyone: for the same inputs the target runs {v:g} "
+                            "times what it was. Inputs do not move.",
+                            [stable_phase(), _shifted("new-outcomes", {"kind": "target_scale", "factor": 1.3},
+                                                      drift="silent", quality="silent", performance="detect")],
+                            strength=((1, "shifts", 0, "factor"), [1.3, 1.6, 2.0])))
     for k, g in enumerate(c for c in schema.columns if c.role == "group"):
-        out += _group_scenarios(schema, frame, g, first=k == 0)
+        out += (_numeric_group_scenarios if numeric else _group_scenarios)(frame, schema, g, first=k == 0)
     out.append(operations())
     return out
 
@@ -122,7 +129,34 @@ def _classes(schema: TableSchema, frame: pd.DataFrame) -> tuple[str, str]:
     return str(counts.index[0]), str(counts.index[-1])
 
 
-def _group_scenarios(schema: TableSchema, frame: pd.DataFrame, g: Column, first: bool) -> list[Proposal]:
+def _numeric_group_scenarios(frame: pd.DataFrame, schema: TableSchema, g: Column, first: bool) -> list[Proposal]:
+    """A numeric target's two group scenarios: the largest group's outcomes move, which overall error shows too;
+    and a small group's, which it barely does (an error is never negative: opposite moves cannot cancel)."""
+    values = frame[g.name].dropna().astype(str).str.strip().value_counts()
+    # the smallest group a 500-record window still holds some 50 records of (a rarer one cannot be watched)
+    small = str(next((v for v, n in values[::-1].items() if n >= 0.1 * values.sum()), values.index[1]))
+    big = str(values.index[0])
+    name = wire_name(g.name)
+    suffix = "" if first else "-" + name.replace("_", "-")
+    said_big, said_small = (v.replace("{", "{{").replace("}", "}}") for v in (big, small))  # format()ted later
+    one_group = {"drift": "silent", "quality": "silent", "performance": "detect", "slices": "detect"}
+    drift = Proposal(f"group-drift{suffix}", f"Outcomes change for one group only: with {name} = {said_big} the "
+                     "target runs {v:g} times what it was for the same inputs; other groups do not move. Inputs do "
+                     "not move.",
+                     [stable_phase(slices=True), {"name": "one-group", "records": 1500, "shifts": [
+                         {"kind": "target_scale", "factor": 1.3, "where": {name: big}}], "expect": one_group}],
+                     strength=((1, "shifts", 0, "factor"), [1.3, 1.6, 2.0]), slices=True)
+    hidden = Proposal(f"hidden-group-drop{suffix}", f"Outcomes change for a small group ({name} = {said_small}, "
+                      f"{values[small] / values.sum():.0%} of the table): its target runs {{v:g}} times what it was, "
+                      "which the overall error barely shows. Inputs do not move.",
+                      [stable_phase(slices=True), {"name": "small-group", "records": 1500, "shifts": [
+                          {"kind": "target_scale", "factor": 1.6, "where": {name: small}}],
+                          "expect": {**one_group, "performance": "unscored"}}],
+                      strength=((1, "shifts", 0, "factor"), [1.6, 2.0, 2.5]), slices=True)
+    return [drift, hidden]
+
+
+def _group_scenarios(frame: pd.DataFrame, schema: TableSchema, g: Column, first: bool) -> list[Proposal]:
     common, rare = _classes(schema, frame)
     values = frame[g.name].dropna().astype(str).str.strip().value_counts()
     one, other = str(values.index[0]), str(values.index[1])

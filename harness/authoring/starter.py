@@ -32,7 +32,8 @@ def render(template: str, **context: object) -> str:
 def _fields(recipe: Recipe, groups: list[str]) -> str:
     numeric = [(f.name, _number(f.valid[0]), _number(f.valid[1])) for f in recipe.numeric()]
     return render("service/fields.py.j2",
-        exercise=recipe.name, id_field=recipe.id_field, label=recipe.label, classes=recipe.classes, groups=groups,
+        exercise=recipe.name, id_field=recipe.id_field, label=recipe.label, target=recipe.target,
+        classes=recipe.classes, groups=groups,
         categorical=[f.name for f in recipe.categorical()], numeric=numeric, timestamp=recipe.time_field,
         integer=[f.name for f in recipe.numeric() if f.dtype == "int"])
 

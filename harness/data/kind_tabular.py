@@ -102,6 +102,17 @@ class TabularKind(DataKind):
     def messer(self, recipe: Recipe, multiplier: float, mode: Mode) -> Messer:
         return TabularMesser(recipe, multiplier, mode)
 
+    def noisy_labels(self, recipe: Recipe, labels: np.ndarray, flip: np.ndarray,
+                     rng: np.random.Generator) -> np.ndarray:
+        """A class label flips to another class; a number is keyed with its decimal point one place off."""
+        if recipe.classes:
+            return super().noisy_labels(recipe, labels, flip, rng)
+        out = labels.copy()
+        up = rng.random(len(flip)) < 0.5
+        for i, ten in zip(flip, up):
+            out[i] = float(labels[i]) * (10.0 if ten else 0.1)
+        return out
+
     def baseline_spec(self, recipe: Recipe) -> BaselineSpec:
         return BaselineSpec(inputs="columns", target=recipe.target, numeric=[f.name for f in recipe.numeric()],
                             categorical=[f.name for f in recipe.categorical()],

@@ -241,6 +241,8 @@ class Recipe(_Strict):
         sourced = [f.name for f in self.fields if getattr(f, "source", None) or isinstance(f, DateField)]
         if sourced and self.source is None and self.series is None:
             raise ValueError(f"fields {sourced} read a source table but the recipe has no [source]")
+        if self.source is not None and bool(self.classes) != bool(self.source.label_codes):
+            raise ValueError("a table's classes come from source.label_codes; a numeric target has neither")
         if self.kind == "tabular" and self.text is not None:
             raise ValueError("a tabular recipe has no [text] spec")
         if self.kind == "text" and self.source is not None:

@@ -33,7 +33,8 @@ class TableSource(_Strict):
     path: str = Field(default="", description="File path inside the distribution, as its RECORD lists it")
     file: str = Field(default="", description="A CSV file (.csv or .csv.gz) in the recipe's folder")
     label: str = Field(description="Source column holding the label")
-    label_codes: dict[str, str] = Field(description="Source label value -> class")
+    label_codes: dict[str, str] = Field(default_factory=dict,
+                                        description="Source label value -> class (none: a numeric target, read as is)")
     onehot: dict[str, str] = Field(default_factory=dict, description="Column to rebuild -> prefix of its one-hot columns")
     heldout_share: float = Field(default=1 / 3, gt=0, lt=1, description="Rows kept for held-back traffic only")
     licence: str = ""

@@ -29,6 +29,7 @@ from grader.scenario import (
     SensorOffset,
     Shift,
     StuckValue,
+    TargetScale,
     UnitChange,
 )
 from harness.data.recipe import CategoricalField, NumericField, Recipe
@@ -45,6 +46,7 @@ class World:
     covariates: dict[str, Covariate] = field(default_factory=dict)
     new_categories: list[NewCategory] = field(default_factory=list)
     concept: list[ConceptDrift] = field(default_factory=list)
+    target_scales: list[TargetScale] = field(default_factory=list)
     units: list[UnitChange] = field(default_factory=list)
     missing: list[MissingBurst] = field(default_factory=list)
     renames: list[RenameField] = field(default_factory=list)
@@ -83,6 +85,13 @@ def world_for(recipe: Recipe, shifts: list[Shift], drawn: frozenset[str] = froze
             for name in s.where:
                 need(name, ("categorical",))
             w.concept.append(s)
+        elif isinstance(s, TargetScale):
+            if recipe.classes:
+                raise ConfigError(f"target_scale needs a numeric target; recipe {recipe.name} has classes "
+                                  "(use concept_drift)")
+            for name in s.where:
+                need(name, ("categorical",))
+            w.target_scales.append(s)
         elif isinstance(s, UnitChange):
             need(s.field, ("numeric",))
             w.units.append(s)
@@ -250,6 +259,13 @@ def apply_shifts(recipe: Recipe, world: World, cols: dict[str, object], labels: 
         original[hit] = cd.from_label
         labels = labels.copy()
         labels[hit] = cd.to_label
+    for ts in world.target_scales:  # drawn only when a phase has one: other phases' bytes do not change
+        hit = rng.random(n) < ts.share
+        for name, value in ts.where.items():
+            hit &= np.asarray(cols[name], dtype=object) == value
+        original[hit] = labels[hit]
+        labels = labels.astype(float)  # a copy
+        labels[hit] = labels[hit] * ts.factor
     units: dict[str, np.ndarray] = {}
     for uc in world.units:
         f = recipe.field(uc.field)

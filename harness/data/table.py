@@ -77,12 +77,17 @@ def _pools(recipe: Recipe) -> dict[str, pd.DataFrame]:
             out[f.name] = pd.to_numeric(_column(raw, src, f.source), errors="coerce").to_numpy(dtype=float)
         elif isinstance(f, DateField):
             out[f.name] = pd.to_numeric(_column(raw, src, f.age_source), errors="coerce").to_numpy(dtype=float)
-    labels = _column(raw, src, src.label).map(_code)
-    if set(labels) - set(src.label_codes):
-        raise ConfigError(f"{recipe.name}: label values {sorted(set(labels) - set(src.label_codes))} have no class")
-    out[LABEL] = labels.map(src.label_codes).to_numpy(dtype=object)
+    if recipe.classes:
+        labels = _column(raw, src, src.label).map(_code)
+        if set(labels) - set(src.label_codes):
+            raise ConfigError(f"{recipe.name}: label values {sorted(set(labels) - set(src.label_codes))} have no class")
+        out[LABEL] = labels.map(src.label_codes).to_numpy(dtype=object)
+    else:  # a numeric target, as the table has it
+        out[LABEL] = pd.to_numeric(_column(raw, src, src.label), errors="coerce").to_numpy(dtype=float)
     frame = pd.DataFrame(out)
     held = np.random.default_rng(_SPLIT_SEED).random(len(frame)) < src.heldout_share
+    if not recipe.classes:  # rows without a target teach nothing and score nothing (after the split: it stays put)
+        frame, held = frame[frame[LABEL].notna()], held[frame[LABEL].notna().to_numpy()]
     return {"train": frame[~held].reset_index(drop=True), "heldout": frame[held].reset_index(drop=True)}
 
 
@@ -103,8 +108,8 @@ def _weights(recipe: Recipe, world: World, rows: pd.DataFrame) -> np.ndarray:
     """Importance weights that move the label prior and categorical mixes to the world's."""
     w = np.ones(len(rows))
     labels = rows[LABEL].to_numpy(dtype=object)
-    freq = pd.Series(labels).value_counts(normalize=True)
-    if dict(world.prior) != dict(recipe.label_prior):
+    freq = pd.Series(labels).value_counts(normalize=True) if recipe.classes else pd.Series(dtype=float)
+    if recipe.classes and dict(world.prior) != dict(recipe.label_prior):
         w *= np.array([world.prior.get(c, 0.0) / freq.get(c, 1.0) for c in labels])
     for name, cov in world.covariates.items():
         f = recipe.field(name)
@@ -137,10 +142,10 @@ def sample_table(recipe: Recipe, world: World, n: int, rng: np.random.Generator,
     idx = rng.choice(len(rows), size=n, replace=n > live, p=w / w.sum())
     picked = rows.iloc[idx].reset_index(drop=True)
     classes = recipe.classes
-    labels = picked[LABEL].to_numpy(dtype=object)
-    label_idx = np.array([classes.index(c) for c in labels], dtype=int)
+    labels = picked[LABEL].to_numpy(dtype=object if classes else float)
+    label_idx = np.array([classes.index(c) for c in labels], dtype=int) if classes else np.zeros(n, dtype=int)
     prior = np.array([world.prior[c] for c in classes], dtype=float)
-    prior /= prior.sum()
+    prior /= max(prior.sum(), 1e-12)
     cols: dict[str, object] = {}
     new_cat: dict[str, np.ndarray] = {}
     for f in recipe.fields:
@@ -149,6 +154,8 @@ def sample_table(recipe: Recipe, world: World, n: int, rng: np.random.Generator,
         elif isinstance(f, CategoricalField):
             if f.source:
                 values = picked[f.name].to_numpy(dtype=object).copy()
+            elif not classes:
+                raise ConfigError(f"{recipe.name}.{f.name}: a table with a numeric target draws categories from it")
             else:  # a field the table lacks, drawn from the recipe's weights (conditioned on the label)
                 p = _probs(f, classes, prior, label_idx, t, world.covariates.get(f.name))
                 values = np.array(f.categories, dtype=object)[_draw_index(p, rng.random(n))]

@@ -23,6 +23,19 @@ from harness.data.recipe import CategoricalField, NumericField, Recipe
 log = logging.getLogger(__name__)
 
 
+def _label(recipe: Recipe) -> list[str]:
+    """The label's row in the field table and its own section: a class, or a number."""
+    if recipe.classes:
+        said = ", ".join(f"`{c}`" for c in recipe.classes)
+        return [f"| `{recipe.label}` | label | {said} | what happened next (train.csv only) |", "", "## Label", "",
+                f"`{recipe.label}` is one of: {said}. Labels come from the bank's books; a small share of them is "
+                "wrong."]
+    return [f"| `{recipe.label}` | label | a number | the outcome to predict (train.csv only) |", "", "## Label", "",
+            f"`{recipe.label}` is a number: `/predict` answers one per record (`prediction`), and `/feedback` "
+            "later sends the true value. A small share of the training values is wrong (keyed ten times too "
+            "high or too low). The grade measures the mean absolute error."]
+
+
 def tabular_dictionary(recipe: Recipe, kind: DataKind) -> str:
     numeric = recipe.numeric()
     dates = recipe.dates()
@@ -31,13 +44,7 @@ def tabular_dictionary(recipe: Recipe, kind: DataKind) -> str:
     source = recipe.source
     lines = [
         *opening(recipe, kind, train_csv_with_label(recipe)),
-        f"| `{recipe.label}` | label | " + ", ".join(f"`{c}`" for c in recipe.classes)
-        + " | what happened next (train.csv only) |",
-        "",
-        "## Label",
-        "",
-        f"`{recipe.label}` is one of: " + ", ".join(f"`{c}`" for c in recipe.classes) + ". "
-        "Labels come from the bank's books; a small share of them is wrong.",
+        *_label(recipe),
         "",
         *RECORD_KINDS_HEAD,
         "- **recoverable** (answer `coerced`, and say in `issues` what you repaired): amounts sent as "
@@ -68,7 +75,8 @@ def tabular_dictionary(recipe: Recipe, kind: DataKind) -> str:
         "The same application may arrive twice under different ids.",
         "",
         "Traffic changes over time, and so may outcomes, for everyone or for one group only. Watch your "
-        "inputs and your accuracy, overall and per group (labels arrive late via `POST /feedback`).",
+        "inputs and your " + ("accuracy" if recipe.classes else "error") + ", overall and per group (labels "
+        "arrive late via `POST /feedback`).",
         "",
         *spellings_section(recipe, kind),
     ]

@@ -115,7 +115,7 @@ def test_the_target_kind_is_the_labels_not_the_data_kinds():
         "load-forecast": ("columns", "regression")}
     # a tabular table with a numeric label is a regression on the same columns, not a "series"
     raw = load_recipe("credit-default").model_dump(exclude={"root"})
-    raw.update(classes=[], label_prior={})
+    raw.update(classes=[], label_prior={}, source={**raw["source"], "label_codes": {}})
     recipe = Recipe.model_validate(raw)
     assert recipe.target == "regression"
     spec = kind_for(recipe).baseline_spec(recipe)
