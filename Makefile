@@ -39,7 +39,7 @@ test: setup  ## the whole suite but the seed sweep, on two processes (docker tes
 test-seeds: setup  ## every solution of every exercise graded at six candidate seeds, in docker (~28 min)
 	$(BIN)/python -m pytest -q -m seeds
 
-test-authoring: setup  ## `shiftwork exercise new` on a real public table, calibration included (~10 min)
+test-authoring: setup  ## `shiftwork exercise new` on two real public tables (classification, regression), calibration and docker gradings included (~25 min)
 	$(BIN)/python -m pytest -q -m authoring
 
 test-fast: setup  ## everything but the slow and docker tests, on two processes (a test file stays on one)

@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import logging
 import math
+import re
 from dataclasses import dataclass
 
 from grader.checks.alarms import delay_credit, reads_of
@@ -25,10 +26,14 @@ from grader.transcript import MonitorRead
 log = logging.getLogger(__name__)
 
 Group = tuple[str, str]  # (field, value), normalised
+_SEPARATORS = re.compile(r"[\s_\-]+")
 
 
 def _norm(v: object) -> str:
-    return str(v).strip().lower()
+    """A group as a service may spell it: case, and spaces, underscores and dashes between words, do not
+    matter ("Very Good", "very_good" and "very-good" are one group: a service that canonicalises a
+    category's spelling names the same group)."""
+    return _SEPARATORS.sub(" ", str(v).strip().lower())
 
 
 def flagged(read: MonitorRead) -> set[Group] | None:
@@ -56,7 +61,7 @@ class SliceAlarm(Check):
     needs = frozenset({'slice_onset', 'labels'})
 
     def run(self, ctx: CheckContext) -> CheckResult:
-        exp = ctx.scored.slices
+        exp = {(s, p, _norm(f), _norm(v)): e for (s, p, f, v), e in ctx.scored.slices.items()}
         detect = {(s, p): set() for (s, p, f, v), e in exp.items() if e == "detect"}
         for (s, p, f, v), e in exp.items():
             if e == "detect":

@@ -35,6 +35,7 @@ def _fields(recipe: Recipe, groups: list[str]) -> str:
         exercise=recipe.name, id_field=recipe.id_field, label=recipe.label, target=recipe.target,
         classes=recipe.classes, groups=groups,
         categorical=[f.name for f in recipe.categorical()], numeric=numeric, timestamp=recipe.time_field,
+        spellings=[(f.name, f.categories) for f in recipe.categorical()],
         integer=[f.name for f in recipe.numeric() if f.dtype == "int"])
 
 

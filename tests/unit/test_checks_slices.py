@@ -67,3 +67,25 @@ def test_without_scored_groups_it_is_not_measured():
     tr, scored = b.traffic("groups", SPECS)
     r = run("slice_alarm", b.context([tr], [b.simulate(tr, scored, monitor=right_group())], scored))
     assert r.not_measured and r.score == 0.0
+
+
+def test_a_group_spelled_the_service_s_own_way_is_the_same_group():
+    """A service that canonicalises "Very Good" to "very_good" names the group the grader means; a
+    different group is still a different group."""
+    def spelled(value: str):
+        def mon(seen, ph, scored):
+            v = b.view()
+            on = ph.name == "drop" and seen - ph.start >= ALLOW + 200
+            groups = [SliceView(field="sex", value=value, metric="mae", metric_value=900.0, degraded=on)]
+            return v.model_copy(update={"performance": v.performance.model_copy(update={"slices": groups})})
+        return mon
+
+    def ctx(value: str):
+        tr, scored = b.traffic("groups", SPECS)
+        scored.slices = {("groups", "stable", "sex", "very good"): "silent",
+                         ("groups", "drop", "sex", "very good"): "detect"}
+        return b.context([tr], [b.simulate(tr, scored, monitor=spelled(value))], scored)
+
+    assert run("slice_alarm", ctx("Very_Good")).score == pytest.approx(1.0)
+    assert run("slice_alarm", ctx("very-good")).score == pytest.approx(1.0)
+    assert run("slice_alarm", ctx("very goodish")).score == 0.0

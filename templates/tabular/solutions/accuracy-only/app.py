@@ -4,7 +4,7 @@ from contextlib import asynccontextmanager
 import pandas as pd
 from fastapi import FastAPI
 
-from model import load, prepare
+from model import NUMERIC_TARGET, load, prepare
 from service.fields import EXERCISE
 
 state = {}
@@ -28,6 +28,9 @@ def health():
 def predict(payload: dict):
     model = state["model"]
     df = pd.DataFrame(payload["records"])
+    if NUMERIC_TARGET:
+        return {"results": [{"id": rid, "status": "ok", "prediction": float(y), "confidence": None, "issues": []}
+                            for rid, y in zip(df["id"], model.predict(prepare(df)))]}
     proba = model.predict_proba(prepare(df))
     classes = model.classes_
     results = []

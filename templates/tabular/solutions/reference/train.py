@@ -19,8 +19,7 @@ def main() -> int:
         return 2
     bundle = train(path)
     where = save(bundle)
-    print(f"trained on {bundle.trained_rows} rows; holdout accuracy {bundle.reference.holdout_accuracy:.3f}; "
-          f"saved to {where}")
+    print(f"trained on {bundle.trained_rows} rows; {bundle.summary()}; saved to {where}")
     return 0
 
 

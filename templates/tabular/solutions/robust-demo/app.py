@@ -5,7 +5,8 @@ pd.to_numeric(errors="coerce") (what cannot be read, " 1,234 " included, becomes
 median), categories stripped and lower-cased (a missing one is "unknown", as in training),
 unknown fields ignored and missing ones added. Every record is answered "ok"
 with a prediction and no issues; nothing is ever "coerced", "invalid" or "fallback". Labels
-sent to /feedback are accepted and ignored, and /monitoring never raises an alarm.
+sent to /feedback are accepted and ignored, and /monitoring never raises an alarm. A numeric
+target (service/fields.py TARGET) is answered with a number and no confidence.
 """
 import json
 import logging
@@ -17,7 +18,7 @@ import pandas as pd
 from fastapi import FastAPI, Request
 from fastapi.responses import JSONResponse
 
-from model import CATS, NUMS, load, prepare
+from model import CATS, NUMERIC_TARGET, NUMS, load, prepare
 from service.fields import EXERCISE
 
 log = logging.getLogger(__name__)
@@ -65,6 +66,21 @@ def coerce(records, fill):
     return df
 
 
+def _estimate(model, df):
+    """A numeric target: one number per record; the answer to a blank record where one cannot be scored."""
+    try:
+        return model.predict(prepare(df)).astype(float)
+    except Exception:  # one record the coercion did not foresee must not fail the batch
+        log.exception("batch scoring failed; scoring records one by one")
+        out = []
+        for i in range(len(df)):
+            try:
+                out.append(float(model.predict(prepare(df.iloc[[i]]))[0]))
+            except Exception:
+                out.append(state["default"])
+        return np.array(out, dtype=float)
+
+
 def _predict(model, df):
     classes = model.classes_
     try:
@@ -88,7 +104,10 @@ async def lifespan(app):
     model = load()
     state["model"], state["fill"] = model, model.fill_values_
     blank = coerce([{}], state["fill"])
-    state["default"] = model.classes_[int(model.predict_proba(prepare(blank))[0].argmax())]
+    if NUMERIC_TARGET:
+        state["default"] = float(model.predict(prepare(blank))[0])
+    else:
+        state["default"] = model.classes_[int(model.predict_proba(prepare(blank))[0].argmax())]
     yield
 
 
@@ -121,6 +140,11 @@ async def predict(request: Request):
     if len(records) > MAX_BATCH:
         return JSONResponse({"detail": f"at most {MAX_BATCH} records per call"}, status_code=413)
     df = coerce(records, state["fill"])
+    if NUMERIC_TARGET:
+        return {"results": [{"id": rid, "status": "ok",
+                             "prediction": float(y) if math.isfinite(y) else state["default"],
+                             "confidence": None, "issues": []}
+                            for rid, y in zip(df["id"], _estimate(state["model"], df))]}
     classes, proba = _predict(state["model"], df)
     results = []
     for rid, p in zip(df["id"], proba):
@@ -147,4 +171,4 @@ async def feedback(request: Request):
 def monitoring():
     return {"drift": {"detected": False, "features": []},
             "data_quality": {"detected": False, "features": []},
-            "performance": {"degraded": False, "metric": "accuracy", "value": None}}
+            "performance": {"degraded": False, "metric": "mae" if NUMERIC_TARGET else "accuracy", "value": None}}

@@ -2,11 +2,14 @@
 
 Bodies are parsed by hand rather than with a pydantic request model: one record without an
 id must not turn the whole batch into a 422, and nothing a client sends may become a 500.
+A classification target is answered with a class and its probability, a numeric one
+(service/fields.py TARGET) with a number and no confidence.
 """
 from __future__ import annotations
 
 import json
 import logging
+import math
 import time
 from contextlib import asynccontextmanager
 from datetime import datetime, timezone
@@ -17,14 +20,17 @@ from fastapi import FastAPI, Request
 from fastapi.responses import JSONResponse, Response
 from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry, Counter, Gauge, Histogram, generate_latest
 
-from service.cleaning import Cleaned, clean_record
-from service.fields import EXERCISE, TIMESTAMP_FIELDS
+from service.cleaning import Cleaned, clean_record, parse_target
+from service.fields import EXERCISE, TARGET, TIMESTAMP_FIELDS
 from service.monitor import Monitor
-from service.training import Bundle, load_or_train
+from service.training import Bundle, NumberBundle, load_or_train
 
 log = logging.getLogger(__name__)
 
 MAX_BATCH = 1000
+NUMERIC_TARGET = TARGET == "regression"
+# what /monitoring's performance value is, in the gauges' names and help
+METRIC = ("mae", "Mean absolute error") if NUMERIC_TARGET else ("accuracy", "Accuracy")
 
 
 class Metrics:
@@ -35,16 +41,17 @@ class Metrics:
                                  buckets=(0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5))
         self.bad_requests = Counter("service_bad_requests", "Requests rejected with a 4xx", registry=self.registry)
         self.alarm = Gauge("service_alarm", "1 when the monitor raises this alarm", ["kind"], registry=self.registry)
-        self.accuracy = Gauge("service_live_accuracy", "Accuracy over recent labelled predictions",
-                              registry=self.registry)
-        self.slice_accuracy = Gauge("service_live_slice_accuracy", "Accuracy over recent labelled predictions, "
-                                    "per group", ["field", "value"], registry=self.registry)
+        name, what = METRIC
+        self.performance = Gauge(f"service_live_{name}", f"{what} over recent labelled predictions",
+                                 registry=self.registry)
+        self.slice_performance = Gauge(f"service_live_slice_{name}", f"{what} over recent labelled predictions, "
+                                       "per group", ["field", "value"], registry=self.registry)
 
 
 class Service:
     """The model plus the monitor; one per process, state in memory (a restart starts fresh)."""
 
-    def __init__(self, bundle: Bundle) -> None:
+    def __init__(self, bundle: Bundle | NumberBundle) -> None:
         self.bundle = bundle
         self.monitor = Monitor(bundle.reference)
         self.metrics = Metrics()
@@ -82,6 +89,13 @@ class Service:
             return np.vstack(out) if out else np.zeros((0, len(clf.classes)))
 
     def score(self, cleaned: list[Cleaned]) -> list[dict[str, Any]]:
+        results, preds = self._numbers(cleaned) if NUMERIC_TARGET else self._classes(cleaned)
+        self.monitor.observe(cleaned, preds)
+        for r in results:
+            self.metrics.records.labels(r["status"]).inc()
+        return results
+
+    def _classes(self, cleaned: list[Cleaned]) -> tuple[list[dict[str, Any]], list[str | None]]:
         clf = self.bundle.classifier
         scorable = [c for c in cleaned if not c.invalid]
         # an unfamiliar value (a category value never seen in training) is scored by the model
@@ -113,10 +127,54 @@ class Service:
             results.append({"id": c.id, "status": status, "prediction": label,
                             "confidence": round(min(max(conf, 0.0), 1.0), 4), "issues": issues})
             preds.append(label)
-        self.monitor.observe(cleaned, preds)
-        for r in results:
-            self.metrics.records.labels(r["status"]).inc()
-        return results
+        return results, preds
+
+    def _estimate(self, rows: list[dict[str, Any]]) -> tuple[np.ndarray, np.ndarray]:
+        """(prediction, typical error) per row; NaN where the model fails on a row (the caller falls back)."""
+        b = self.bundle
+        try:
+            return b.regressor.predict(rows), b.spread.predict(rows)
+        except Exception:  # never let one odd record fail the batch: score one by one
+            log.exception("batch scoring failed; scoring records one by one")
+            out = []
+            for r in rows:
+                try:
+                    out.append((float(b.regressor.predict([r])[0]), float(b.spread.predict([r])[0])))
+                except Exception:
+                    out.append((math.nan, math.nan))
+            return np.array([p for p, _ in out]), np.array([e for _, e in out])
+
+    def _numbers(self, cleaned: list[Cleaned]) -> tuple[list[dict[str, Any]], list[float | None]]:
+        b = self.bundle
+        scorable = [c for c in cleaned if not c.invalid]
+        # an unfamiliar value (a category value never seen in training) is scored by the model without
+        # that input, and the answer is flagged for review: the other fields still say more than a median
+        unseen = [b.regressor.featurizer.unseen_categories(c.values) for c in scorable]
+        pred, spread = self._estimate([{**c.values, **{f: None for f in u}} for c, u in zip(scorable, unseen)])
+        results, preds, j = [], [], 0
+        for c in cleaned:
+            issues = [{"field": f, "code": code} for f, code in c.issues]
+            if c.invalid:
+                results.append({"id": c.id, "status": "invalid", "prediction": None, "confidence": None,
+                                "issues": issues})
+                preds.append(None)
+                continue
+            y, fields = float(pred[j]), unseen[j]
+            status = c.status
+            if fields:
+                status = "fallback"
+                issues += [{"field": f, "code": "unseen_category"} for f in fields]
+            elif spread[j] > b.spread_floor:  # the model errs most on records like this one
+                status = "fallback"
+                issues.append({"field": "record", "code": "low_confidence"})
+            j += 1
+            if not math.isfinite(y):
+                y, status = b.safe_answer(c), "fallback"
+                issues.append({"field": "record", "code": "model_error"})
+            y = float(f"{y:.6g}")  # six significant digits: the rest is noise, and shorter JSON
+            results.append({"id": c.id, "status": status, "prediction": y, "confidence": None, "issues": issues})
+            preds.append(y)
+        return results, preds
 
     def monitoring(self) -> dict[str, Any]:
         view = self.monitor.view()
@@ -124,11 +182,11 @@ class Service:
         self.metrics.alarm.labels("data_quality").set(int(view["data_quality"]["detected"]))
         self.metrics.alarm.labels("performance").set(int(view["performance"]["degraded"]))
         if view["performance"]["value"] is not None:
-            self.metrics.accuracy.set(view["performance"]["value"])
+            self.metrics.performance.set(view["performance"]["value"])
         for s in view["performance"]["slices"]:
             self.metrics.alarm.labels(f"slice:{s['field']}={s['value']}").set(int(s["degraded"]))
             if s["metric_value"] is not None:
-                self.metrics.slice_accuracy.labels(s["field"], s["value"]).set(s["metric_value"])
+                self.metrics.slice_performance.labels(s["field"], s["value"]).set(s["metric_value"])
         return view
 
 
@@ -136,6 +194,14 @@ def _bad(service: Service | None, status: int, message: str) -> JSONResponse:
     if service is not None:
         service.metrics.bad_requests.inc()
     return JSONResponse({"detail": message}, status_code=status)
+
+
+def _label_pairs(labels: list[Any]) -> list[tuple[str, str]] | list[tuple[str, float]]:
+    """(id, label) for each usable entry: a class as sent, lower-cased; a numeric target's value as a number."""
+    entries = [x for x in labels if isinstance(x, dict) and x.get("id") is not None and x.get("label") is not None]
+    if not NUMERIC_TARGET:
+        return [(str(x["id"]), str(x["label"]).strip().lower()) for x in entries]
+    return [(str(x["id"]), y) for x in entries if (y := parse_target(x["label"])) is not None]
 
 
 async def _json_body(request: Request) -> tuple[Any, str | None]:
@@ -146,7 +212,7 @@ async def _json_body(request: Request) -> tuple[Any, str | None]:
         return None, f"body is not valid JSON: {exc}"
 
 
-def create_app(bundle: Bundle | None = None) -> FastAPI:
+def create_app(bundle: Bundle | NumberBundle | None = None) -> FastAPI:
     state: dict[str, Service] = {}
 
     @asynccontextmanager
@@ -195,8 +261,7 @@ def create_app(bundle: Bundle | None = None) -> FastAPI:
         labels = payload.get("labels") if isinstance(payload, dict) else None
         if not isinstance(labels, list):
             return _bad(service, 422, "body must be a JSON object with a 'labels' list")
-        pairs = [(str(x["id"]), str(x["label"]).strip().lower()) for x in labels
-                 if isinstance(x, dict) and x.get("id") is not None and x.get("label") is not None]
+        pairs = _label_pairs(labels)
         service.monitor.feedback(pairs)
         return JSONResponse({"accepted": len(pairs)}, status_code=202)
 

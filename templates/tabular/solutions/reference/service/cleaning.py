@@ -17,7 +17,8 @@ from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from typing import Any
 
-from service.fields import CATEGORICAL_FIELDS, ID, INTEGER_FIELDS, KNOWN_FIELDS, NUMERIC_FIELDS, TIMESTAMP_FIELDS
+from service.fields import (CATEGORICAL_FIELDS, CATEGORY_SPELLINGS, ID, INTEGER_FIELDS, KNOWN_FIELDS, NUMERIC_FIELDS,
+                            TIMESTAMP_FIELDS)
 
 _ISO_TS = re.compile(r"^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}(\.\d+)?Z$")  # the canonical form
 _CAT_SEP = re.compile(r"[\s\-]+")
@@ -111,6 +112,18 @@ def parse_number(name: str, v: Any) -> tuple[float | None, list[str], bool]:
     return x, codes, False
 
 
+def parse_target(v: Any) -> float | None:
+    """A numeric target as train.csv or /feedback carries it: a finite number, text read as a numeric
+    field's would be ("1,234.5"); None when it is missing or no number (such a row teaches nothing)."""
+    if isinstance(v, bool) or not isinstance(v, (int, float, str)):
+        return None
+    try:
+        x = _amount_text(v) if isinstance(v, str) else float(v)
+    except OverflowError:
+        return None
+    return x if x is not None and math.isfinite(x) else None
+
+
 def parse_timestamp(v: Any) -> tuple[datetime | None, str | None]:
     ts, code = _parse_timestamp(v)
     if ts is not None and ts.tzinfo is None:
@@ -198,5 +211,5 @@ def _clean_category(c: Cleaned, name: str, v: Any) -> None:
     text = str(v)
     norm = normalize_category(text)
     c.values[name] = norm
-    if norm != v:
+    if text not in CATEGORY_SPELLINGS.get(name, (norm,)):  # a documented spelling is clean as sent
         c.flag(name, "normalized")

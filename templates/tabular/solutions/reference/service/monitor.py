@@ -13,6 +13,9 @@ Calibrated tests against the training reference, one Holm family per window at a
 - slices: the same test per group of each group field (service/fields.py GROUPS; last
   `slice_window` labelled predictions of that group vs its holdout accuracy), Holm over the groups at
   alpha 0.01, gated by a 0.05 drop. Overall accuracy can stay flat while one group's drops.
+- a numeric target (service/fields.py TARGET) is watched by its absolute errors instead, overall and
+  per group: the mean of the recent ones (MAE) against the training holdout's, one-sided Welch test
+  at alpha 0.01 (the grader calibrates with the same test), gated by a rise of a fifth.
 Effect-size gates keep big windows from flagging trivia; Holm keeps ~35 tests per window
 from false-alarming on stable traffic; a drift or quality alarm must hold on the current
 window and on the one ending `lag` records earlier. Counts are kept incrementally and results
@@ -31,9 +34,10 @@ import numpy as np
 from scipy import stats
 
 from service.cleaning import Cleaned
-from service.fields import CATEGORICAL_FIELDS, GROUPS, KNOWN_FIELDS, NUMERIC_FIELDS, TIMESTAMP_FIELDS
+from service.fields import CATEGORICAL_FIELDS, GROUPS, KNOWN_FIELDS, NUMERIC_FIELDS, TARGET, TIMESTAMP_FIELDS
 
 MONITORED_NUMERIC: tuple[str, ...] = tuple(NUMERIC_FIELDS)
+NUMERIC_TARGET = TARGET == "regression"  # outcomes are absolute errors, not right/wrong
 Group = tuple[str, str]  # (field, value)
 
 log = logging.getLogger(__name__)
@@ -46,7 +50,11 @@ W_GATE = 0.1
 TVD_GATE = 0.05
 RATE_GATE = 0.05
 ACC_GATE = 0.05
+# The grader calibrates with +15 %; the holdout's MAE is itself an estimate (within ~5 % of the error on
+# new rows when copies of a table row are held out together), so a fifth keeps stable traffic quiet.
+MAE_GATE = 0.2
 NEW_VALUE_MIN = 10  # records with one unseen category value before it counts as drift
+MOVED_OUT_SHARE = 0.3  # a number invalid in this share of a window moved wholesale (mess spoils ~1 %)
 SCHEMA_RECENT = 100
 SCHEMA_SHARE = 0.5
 MAX_REMEMBERED = 50_000  # predictions kept for joining late labels
@@ -60,6 +68,11 @@ REF_LATEST_SHARE = 0.5
 def _monitored_value(c: Cleaned, name: str) -> float | None:
     v = c.values.get(name)
     return None if v is None else float(v)
+
+
+def _figure(x: float | None) -> float | None:
+    """An error in the target's own units, to six significant digits (targets range from 0.001 to 1e9)."""
+    return None if x is None else float(f"{x:.6g}")
 
 
 def group_keys(c: Cleaned) -> list[Group]:
@@ -77,13 +90,29 @@ class Reference:
     n_rows: int
     missing: dict[str, int]
     invalid: dict[str, int]
-    holdout_accuracy: float
+    holdout_accuracy: float | None  # None for a numeric target
     holdout_n: int
-    groups: dict[Group, tuple[int, int]]  # group -> (right, n) on the holdout
+    groups: dict[Group, tuple[int, int]]  # group -> (right, n) on the holdout (classes)
+    # a numeric target: the absolute errors on the holdout, overall and per group (mis-keyed training
+    # values left out: live labels are true values, and one value keyed ten times too high outweighs
+    # a hundred ordinary errors)
+    holdout_errors: np.ndarray | None = None
+    group_errors: dict[Group, np.ndarray] = field(default_factory=dict)
+
+    @property
+    def holdout_mae(self) -> float | None:
+        return None if self.holdout_errors is None or not self.holdout_errors.size else \
+            float(self.holdout_errors.mean())
+
+    @property
+    def watched_groups(self) -> list[Group]:
+        return sorted(self.group_errors if NUMERIC_TARGET else self.groups)
 
     @classmethod
-    def from_training(cls, cleaned: list[Cleaned], holdout_accuracy: float, holdout_n: int,
-                      groups: dict[Group, tuple[int, int]], seed: int = 0) -> "Reference":
+    def from_training(cls, cleaned: list[Cleaned], holdout_accuracy: float | None, holdout_n: int,
+                      groups: dict[Group, tuple[int, int]], seed: int = 0, *,
+                      errors: np.ndarray | None = None,
+                      group_errors: dict[Group, np.ndarray] | None = None) -> "Reference":
         rng = np.random.default_rng(seed)
         valid = [c for c in cleaned if not c.invalid]
         epoch = datetime(1970, 1, 1, tzinfo=timezone.utc)
@@ -102,7 +131,7 @@ class Reference:
         missing = {n: sum(n in c.missing for c in cleaned) for n in KNOWN_FIELDS}
         invalid = {n: sum(n in c.invalid_fields for c in cleaned) for n in KNOWN_FIELDS}
         return cls(numeric, numeric_std, categories, len(cleaned), missing, invalid,
-                   holdout_accuracy, holdout_n, dict(groups))
+                   holdout_accuracy, holdout_n, dict(groups), errors, dict(group_errors or {}))
 
 
 @dataclass
@@ -128,6 +157,14 @@ def holm(pvalues: list[float], alpha: float = ALPHA) -> list[bool]:
             break
         reject[i] = True
     return reject
+
+
+def error_rise_p(current: np.ndarray, reference: np.ndarray) -> float:
+    """One-sided Welch t-test: are the current absolute errors larger on average than the reference's?"""
+    if current.size < 2 or reference.size < 2:
+        return 1.0
+    p = float(stats.ttest_ind(current, reference, equal_var=False, alternative="greater").pvalue)
+    return p if math.isfinite(p) else 1.0  # no spread on either side: nothing to test
 
 
 def rate_increase_p(k_cur: int, n_cur: int, k_ref: int, n_ref: int) -> float:
@@ -201,8 +238,10 @@ class Monitor:
         self.records: deque[_Entry] = deque(maxlen=self.window + self.lag)
         self.current = _Counts()  # records aged 0 .. window-1
         self.lagged = _Counts()  # records aged lag .. window+lag-1
-        self.outcomes: deque[bool] = deque(maxlen=self.perf_window)
-        self.group_outcomes: dict[str, deque[bool]] = {g: deque(maxlen=self.slice_window) for g in self.ref.groups}
+        # right/wrong per labelled prediction, or its absolute error for a numeric target
+        self.outcomes: deque[bool | float] = deque(maxlen=self.perf_window)
+        self.group_outcomes: dict[Group, deque[bool | float]] = {g: deque(maxlen=self.slice_window)
+                                                                 for g in self.ref.watched_groups}
         self.fingerprints: OrderedDict = OrderedDict()
         self.duplicates = 0
 
@@ -217,7 +256,7 @@ class Monitor:
             self.lagged.add(self.records[-self.lag - 1])
 
     # -- intake -------------------------------------------------------------------------
-    def observe(self, cleaned: Iterable[Cleaned], predictions: Iterable[str | None]) -> None:
+    def observe(self, cleaned: Iterable[Cleaned], predictions: Iterable[str | float | None]) -> None:
         for c, pred in zip(cleaned, predictions):
             row = None
             if not c.invalid:
@@ -238,17 +277,18 @@ class Monitor:
             self.fingerprints.popitem(last=False)
         self._cache = None
 
-    def feedback(self, labels: list[tuple[str, str]]) -> int:
+    def feedback(self, labels: list[tuple[str, str]] | list[tuple[str, float]]) -> int:
         used = 0
         for rid, label in labels:
             known = self.predictions.pop(rid, None)
             if known is None:
                 continue
             pred, groups = known
-            self.outcomes.append(pred == label)
+            outcome = abs(pred - label) if NUMERIC_TARGET else pred == label
+            self.outcomes.append(outcome)
             for g in groups:
                 if g in self.group_outcomes:
-                    self.group_outcomes[g].append(pred == label)
+                    self.group_outcomes[g].append(outcome)
             used += 1
         if used:
             self._cache = None
@@ -311,7 +351,11 @@ class Monitor:
         quality_tests, schema = self._quality_tests(entries, counts)
         tests = drift_tests + quality_tests
         fired = [t for t, r in zip(tests, holm([t.p for t in tests])) if r and t.effect >= t.gate]
-        drift = {t.field for t in fired if t.kind == "drift"} | new_values
+        # a number invalid in most records has not gone bad record by record: what upstream sends has moved
+        # (a unit change puts every value out of range), so it is drift as well as a quality problem
+        moved_out = {t.field for t in fired if t.kind == "quality" and t.aspect == "invalid"
+                     and t.field in NUMERIC_FIELDS and counts.invalid[t.field] >= MOVED_OUT_SHARE * counts.n}
+        drift = {t.field for t in fired if t.kind == "drift"} | new_values | moved_out
         quality = {t.field for t in fired if t.kind == "quality"} | schema
         return drift, quality, fired
 
@@ -325,6 +369,9 @@ class Monitor:
         return sum(outcomes) / n, rate_increase_p(wrong, n, n_ref - right_ref, n_ref)
 
     def _performance(self) -> dict[str, Any]:
+        return self._error_performance() if NUMERIC_TARGET else self._accuracy_performance()
+
+    def _accuracy_performance(self) -> dict[str, Any]:
         ref = self.ref
         acc, p = self._drop_p(self.outcomes, round(ref.holdout_accuracy * ref.holdout_n), ref.holdout_n)
         n = len(self.outcomes)
@@ -349,6 +396,40 @@ class Monitor:
         return {"degraded": bool(degraded), "metric": "accuracy",
                 "value": None if acc is None else round(acc, 4),
                 "labelled": n, "reference": round(ref.holdout_accuracy, 4),
+                "p_value": None if not n else round(p, 6), "slices": slices}
+
+    @staticmethod
+    def _rise(errors: deque, reference: np.ndarray) -> tuple[float | None, float, bool]:
+        """(MAE now, one-sided p that the errors rose, whether the rise also passes the gate)."""
+        err = np.asarray(errors, dtype=float)
+        if not err.size or not reference.size:
+            return (float(err.mean()) if err.size else None), 1.0, False
+        mae, p = float(err.mean()), error_rise_p(err, reference)
+        return mae, p, mae >= (1 + MAE_GATE) * float(reference.mean())
+
+    def _error_performance(self) -> dict[str, Any]:
+        """A numeric target: the recent MAE against the holdout's, overall and per group (Holm over groups)."""
+        ref = self.ref
+        holdout = ref.holdout_errors if ref.holdout_errors is not None else np.zeros(0)
+        mae, p, risen = self._rise(self.outcomes, holdout)
+        n = len(self.outcomes)
+        rows = []
+        for g in ref.watched_groups:
+            g_mae, g_p, g_risen = self._rise(self.group_outcomes[g], ref.group_errors[g])
+            rows.append((g, g_mae, g_p, g_risen, len(self.group_outcomes[g])))
+        testable = [i for i, r in enumerate(rows) if r[4] >= MIN_SLICE]
+        rejected = dict(zip(testable, holm([rows[i][2] for i in testable])))
+        slices = []
+        for i, (g, g_mae, g_p, g_risen, g_n) in enumerate(rows):
+            enough = g_n >= MIN_SLICE
+            slices.append({"field": g[0], "value": g[1], "metric": "mae",
+                           "metric_value": _figure(g_mae) if enough else None,
+                           "degraded": bool(rejected.get(i)) and g_risen, "labelled": g_n,
+                           "reference": _figure(float(ref.group_errors[g].mean())) if ref.group_errors[g].size
+                           else None,
+                           "p_value": round(g_p, 6) if enough else None})
+        return {"degraded": bool(n >= MIN_LABELLED and p < ALPHA and risen), "metric": "mae",
+                "value": _figure(mae), "labelled": n, "reference": _figure(ref.holdout_mae),
                 "p_value": None if not n else round(p, 6), "slices": slices}
 
     def _compute(self) -> dict[str, Any]:
