@@ -19,6 +19,7 @@ from grader.checks import provided, resolve, unmet
 from grader.errors import ConfigError, UsageError
 from grader.exercise import Exercise
 from grader.grade import GradePlan
+from grader.report.kit import exercise_templates
 from harness.baseline import Baselines
 from harness.calibration_store import scored_phases
 from harness.data.engine import load_recipe, scenario_with_frames
@@ -80,6 +81,7 @@ def plan_for(exercise: Exercise, seed: int, console: Console | None = None, *, c
              only: Iterable[str] | None = None, memo: dict[tuple[str, int], GradePlan] | None = None) -> GradePlan:
     """The plan of (exercise, seed[, only]): from `memo` (plans a cohort shares by (exercise, seed), full plans
     only), else from the disk cache in `cache_dir` (None: no disk cache), else planned now and kept in both."""
+    exercise_templates(exercise)  # the interview templates, like the scenarios, fail before any container starts
     key = (exercise.id, seed)
     if memo is not None and only is None and key in memo:
         return memo[key]

@@ -1,8 +1,8 @@
 """report.json v1 as a pydantic model, and building it from check results.
 
 Keys and types of v1 (DESIGN.md) are fixed; more fields are allowed and added here
-(runtime, seed, timings_s, generated_by; per check: title, weight, failures, metrics; accuracy.metric for an
-error metric such as MAE).
+(runtime, seed, timings_s, generated_by, interview_kit; per check: title, weight, failures, metrics;
+accuracy.metric for an error metric such as MAE).
 """
 from __future__ import annotations
 
@@ -14,6 +14,7 @@ from pydantic import BaseModel, ConfigDict, Field, SerializerFunctionWrapHandler
 
 from grader.checks.base import CheckContext, CheckResult
 from grader.report.debrief import collect_debrief
+from grader.report.kit import InterviewKit, build_kit
 from grader.scoring import NULL_SERVICE, contributions, dimension_scores, total_score
 from grader.target import Target, target_for
 
@@ -108,6 +109,8 @@ class Report(BaseModel):
     seed: int | None = None
     timings_s: dict[str, float] = Field(default_factory=dict)
     generated_by: str = ""
+    # questions for the interviewer from this run's evidence (grader.report.kit); None: none built
+    interview_kit: InterviewKit | None = None
 
 
 def _version() -> str:
@@ -157,4 +160,5 @@ def build_report(ctx: CheckContext, results: list[CheckResult]) -> Report:
         seed=ctx.seed,
         timings_s=dict(t.timings_s),
         generated_by=_version(),
+        interview_kit=build_kit(ctx, results),
     )

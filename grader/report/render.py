@@ -1,4 +1,5 @@
-"""Write report.json, report.md and report.html (jinja2 templates under templates/)."""
+"""Write report.json, report.md and report.html (jinja2 templates under templates/), and the run's
+interview kit as kit.md and a printable kit.html beside them."""
 from __future__ import annotations
 
 import base64
@@ -55,6 +56,14 @@ def render_markdown(report: Report) -> str:
     return _environment().get_template("report.md.j2").render(**_context(report))
 
 
+def render_kit_markdown(report: Report) -> str:
+    return _environment().get_template("kit.md.j2").render(**_context(report))
+
+
+def render_kit_html(report: Report) -> str:
+    return _environment().get_template("kit.html.j2").render(**_context(report))
+
+
 def render_html(report: Report, figures: dict[str, bytes]) -> str:
     images = [(cap, base64.b64encode(png).decode("ascii")) for cap, png in figures.items()]
     return _environment().get_template("report.html.j2").render(images=images, **_context(report))
@@ -69,14 +78,19 @@ class FigureEntry(BaseModel):
 
 
 def write_reports(report: Report, ctx: CheckContext, out: Path) -> dict[str, Path]:
-    """Write the three files into `out` (created if needed), and the figures as PNG files beside them;
-    returns {"json"|"md"|"html": path}."""
+    """Write the three files into `out` (created if needed), the figures as PNG files beside them and,
+    when the report has an interview kit, kit.md and kit.html; returns {"json"|"md"|"html", and
+    "kit_md"|"kit_html" with a kit: path}."""
     out.mkdir(parents=True, exist_ok=True)
     paths = {"json": out / "report.json", "md": out / "report.md", "html": out / "report.html"}
     paths["json"].write_text(report.model_dump_json(indent=2) + "\n")
     paths["md"].write_text(render_markdown(report))
     figures = all_figures(ctx)
     paths["html"].write_text(render_html(report, figures))
+    if report.interview_kit is not None:
+        paths["kit_md"], paths["kit_html"] = out / "kit.md", out / "kit.html"
+        paths["kit_md"].write_text(render_kit_markdown(report))
+        paths["kit_html"].write_text(render_kit_html(report))
     folder = out / FIGURES
     folder.mkdir(exist_ok=True)
     index = []

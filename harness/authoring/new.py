@@ -19,6 +19,7 @@ from pydantic import BaseModel, Field, field_validator
 
 from grader.errors import UsageError
 from grader.exercise import datasets_dir, exercises_dir
+from grader.report.kit import DEFAULT_TEMPLATES, TEMPLATE_FILE
 from harness.authoring.dataset import write_dataset
 from harness.authoring.inspect import inspect_table, read_table
 from harness.authoring.names import wire_name
@@ -115,6 +116,8 @@ def new_exercise(ask: Authoring, data: Dataset, *, say: Callable[[str], None] = 
     write_starter(folder / "starter", recipe, groups)
     write_solutions(folder / "solutions", recipe, groups)
     (folder / "runtime-requirements.txt").write_text(_RUNTIME.read_text())
+    # the interview kit's generic questions, as the exercise's own: an author edits them without code
+    (folder / TEMPLATE_FILE).write_text(DEFAULT_TEMPLATES.read_text())
     tuned = tune(folder, ask.exercise_id, data.schema, data.frame, ask.heading, data.label,
                  propose(data.schema, data.frame), say=say, progress=progress)
     return Written(dataset=data, exercise=folder, tuned=tuned)
