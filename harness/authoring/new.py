@@ -3,8 +3,8 @@
 datasets/<id>/ (the table, a recipe, a README) is written once the data engine has generated
 records from it; exercises/<id>/ gets exercise.toml, the scenarios proposed from the schema
 and a public self-check, each turned up until calibration finds it fair (or dropped, saying
-why), the brief, the starter and the generated solutions; the calibration is shipped in
-calibration/. Classification tables only, so far (issue 23).
+why), the brief, the starter, the generated solutions and the interview kit's questions; the
+calibration is shipped in calibration/. A classification or a regression target.
 """
 from __future__ import annotations
 
