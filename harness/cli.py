@@ -190,12 +190,14 @@ def admin_create_user(
     admin: Optional[bool] = typer.Option(None, "--admin/--no-admin", help="Administrator (default: only the first account)"),
     team: list[str] = typer.Option([], "--team", help="A team the recruiter belongs to (repeat for several; "
                                    "created if new); they see only their teams' invites. Default: the default team"),
+    role: str = typer.Option("recruiter", help="recruiter (invites, decisions) or interviewer (fills scorecards "
+                             "on the invites a recruiter assigns them)"),
     data: Path = typer.Option(Path("shiftwork-data"), help="Data folder of `shiftwork serve`"),
 ) -> None:
-    """Create a recruiter account; the password is prompted for (or read from SHIFTWORK_ADMIN_PASSWORD)."""
+    """Create a recruiter or interviewer account; the password is prompted for (or read from SHIFTWORK_ADMIN_PASSWORD)."""
     from harness.web.admin_cli import create_user_command
 
-    create_user_command(data, email, name=name, admin=admin, teams=team or None, console=err)
+    create_user_command(data, email, name=name, admin=admin, teams=team or None, console=err, role=role)
 
 
 @admin_app.command("team-add")

@@ -41,6 +41,8 @@ class JobState(str, enum.Enum):
     failed = "failed"
 
 
+RECRUITER, INTERVIEWER = "recruiter", "interviewer"
+ROLES = (RECRUITER, INTERVIEWER)
 DEFAULT_TEAM = "Default"  # every invite made before teams existed, and new accounts unless told otherwise
 
 team_members = Table(
@@ -58,6 +60,8 @@ class Team(Base):
     name: Mapped[str] = mapped_column(String(100), unique=True)
     created_at: Mapped[dt.datetime] = mapped_column(DateTime, default=utcnow)
     members: Mapped[list["Recruiter"]] = relationship(secondary=team_members, back_populates="teams")
+    # reviewers see a pseudonym and a submission scrubbed of identity until their own scorecard is in
+    blind_review: Mapped[bool] = mapped_column(Boolean, default=False, server_default="0")
 
 
 class Recruiter(Base):
@@ -67,6 +71,8 @@ class Recruiter(Base):
     name: Mapped[str] = mapped_column(String(200), default="")
     password_hash: Mapped[str] = mapped_column(String(200))
     is_admin: Mapped[bool] = mapped_column(Boolean, default=False)
+    # a recruiter sees their teams' invites; an interviewer only the invites assigned to them, to score
+    role: Mapped[str] = mapped_column(String(16), default=RECRUITER, server_default=RECRUITER)
     created_at: Mapped[dt.datetime] = mapped_column(DateTime, default=utcnow)
     # wrong passwords since the last sign-in; at the limit the account is locked until locked_until
     # (or until an administrator lifts the lock)
@@ -81,6 +87,10 @@ class Recruiter(Base):
 
     def locked(self, now: dt.datetime) -> bool:
         return self.locked_until is not None and self.locked_until > now
+
+    @property
+    def is_interviewer(self) -> bool:
+        return self.role == INTERVIEWER
 
 
 class ApiToken(Base):
@@ -115,10 +125,15 @@ class Invite(Base):
     opened_at: Mapped[dt.datetime | None] = mapped_column(DateTime, nullable=True)
     downloaded_at: Mapped[dt.datetime | None] = mapped_column(DateTime, nullable=True)
     bundle_dir: Mapped[str | None] = mapped_column(String(500), nullable=True)  # relative to the data dir
+    # candidate feedback: off until a recruiter releases it; the score on it only when they said so
+    feedback_released_at: Mapped[dt.datetime | None] = mapped_column(DateTime, nullable=True)
+    feedback_score: Mapped[bool] = mapped_column(Boolean, default=False, server_default="0")
     uploads: Mapped[list["Upload"]] = relationship(back_populates="invite", order_by="Upload.id")
     jobs: Mapped[list["Job"]] = relationship(back_populates="invite", order_by="Job.id")
     events: Mapped[list["Event"]] = relationship(back_populates="invite", order_by="Event.id")
     team: Mapped[Team] = relationship()
+    assignments: Mapped[list["Assignment"]] = relationship(back_populates="invite", order_by="Assignment.assigned_at",
+                                                           cascade="all, delete-orphan")
 
     def expired(self, now: dt.datetime | None = None) -> bool:
         return (now or utcnow()) > self.deadline
@@ -219,3 +234,58 @@ class Worker(Base):
     busy_job: Mapped[int | None] = mapped_column(Integer, nullable=True)
     started_at: Mapped[dt.datetime] = mapped_column(DateTime, default=utcnow)
     seen_at: Mapped[dt.datetime] = mapped_column(DateTime, default=utcnow)
+
+
+class Assignment(Base):
+    """An interviewer assigned to an invite by a recruiter of its team: the only invites they see."""
+
+    __tablename__ = "assignments"
+    invite_id: Mapped[int] = mapped_column(ForeignKey("invites.id", ondelete="CASCADE"), primary_key=True)
+    interviewer_id: Mapped[int] = mapped_column(ForeignKey("recruiters.id", ondelete="CASCADE"), primary_key=True,
+                                                index=True)
+    assigned_by: Mapped[str] = mapped_column(String(320), default="")  # the recruiter's e-mail
+    assigned_at: Mapped[dt.datetime] = mapped_column(DateTime, default=utcnow)
+    invite: Mapped[Invite] = relationship(back_populates="assignments")
+    interviewer: Mapped[Recruiter] = relationship(lazy="joined")
+
+
+class Scorecard(Base):
+    """One interviewer's scores of one invite's graded submission against its interview kit.
+
+    The kit it scored is copied in (version, templates digest, the questions' ids and titles) with the
+    job and result it came from: a regrade or an edited rubric never changes a scorecard written before.
+    `answers`: question id -> {"score": 1-4 or null, "notes": str}. Read-only once submitted_at is set.
+    """
+
+    __tablename__ = "scorecards"
+    __table_args__ = (UniqueConstraint("invite_id", "interviewer_id", name="uq_scorecard_interviewer"),)
+    id: Mapped[int] = mapped_column(primary_key=True)
+    invite_id: Mapped[int] = mapped_column(ForeignKey("invites.id", ondelete="CASCADE"), index=True)
+    interviewer_id: Mapped[int] = mapped_column(ForeignKey("recruiters.id", ondelete="CASCADE"))
+    # no foreign keys: a job and its results only go when their invite (and so this scorecard) does
+    job_id: Mapped[int | None] = mapped_column(Integer, nullable=True)
+    result_id: Mapped[int | None] = mapped_column(Integer, nullable=True)
+    kit_version: Mapped[int | None] = mapped_column(Integer, nullable=True)
+    templates_sha: Mapped[str] = mapped_column(String(64), default="")
+    questions: Mapped[list[Any]] = mapped_column(JSON, default=list)  # [{"id", "title", "probes"}] as scored
+    answers: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
+    recommendation: Mapped[str | None] = mapped_column(String(16), nullable=True)
+    summary: Mapped[str] = mapped_column(Text, default="")
+    created_at: Mapped[dt.datetime] = mapped_column(DateTime, default=utcnow)
+    updated_at: Mapped[dt.datetime] = mapped_column(DateTime, default=utcnow)
+    submitted_at: Mapped[dt.datetime | None] = mapped_column(DateTime, nullable=True)
+    interviewer: Mapped[Recruiter] = relationship(lazy="joined")
+
+
+class Decision(Base):
+    """A recruiter's hiring decision on an invite, with its reason; the newest is the one that stands."""
+
+    __tablename__ = "decisions"
+    id: Mapped[int] = mapped_column(primary_key=True)
+    invite_id: Mapped[int] = mapped_column(ForeignKey("invites.id", ondelete="CASCADE"), index=True)
+    outcome: Mapped[str] = mapped_column(String(16))  # advance, reject, hold
+    reason: Mapped[str] = mapped_column(Text)
+    decided_by: Mapped[str] = mapped_column(String(320), default="")  # the recruiter's e-mail (kept if they go)
+    result_id: Mapped[int | None] = mapped_column(Integer, nullable=True)  # the grading that counted then
+    score: Mapped[float | None] = mapped_column(Float, nullable=True)
+    created_at: Mapped[dt.datetime] = mapped_column(DateTime, default=utcnow)

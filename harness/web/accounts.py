@@ -8,7 +8,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from grader.errors import UsageError
-from harness.store.models import DEFAULT_TEAM, ApiToken, Recruiter
+from harness.store.models import DEFAULT_TEAM, RECRUITER, ROLES, ApiToken, Recruiter
 from harness.store.teams import team_named
 from harness.web.security import API_TOKEN_PREFIX, hash_password, new_token
 
@@ -25,20 +25,25 @@ def normalize_email(email: str) -> str:
 
 
 def create_recruiter(session: Session, email: str, password: str, *, name: str = "", admin: bool = False,
-                     teams: list[str] | None = None) -> Recruiter:
-    """A new recruiter (flushed) in `teams` (default: the default team; a team named for the first time is
-    created); an existing e-mail is refused, not overwritten."""
+                     teams: list[str] | None = None, role: str = RECRUITER) -> Recruiter:
+    """A new account (flushed) in `teams` (default: the default team; a team named for the first time is
+    created); an existing e-mail is refused, not overwritten. `role` "interviewer": an account that sees
+    only the invites assigned to it (never an administrator)."""
     address = normalize_email(email)
+    if role not in ROLES:
+        raise UsageError(f"not a role: {role[:30]!r} (one of {', '.join(ROLES)})")
+    if admin and role != RECRUITER:
+        raise UsageError("an administrator sees every team: an interviewer cannot be one")
     if len(password) < MIN_PASSWORD:
         raise UsageError(f"the password is too short: use at least {MIN_PASSWORD} characters")
     if session.scalar(select(Recruiter).where(Recruiter.email == address)) is not None:
         raise UsageError(f"a recruiter with the e-mail {address} exists already")
     recruiter = Recruiter(email=address, name=name.strip()[:200], password_hash=hash_password(password),
-                          is_admin=admin)
+                          is_admin=admin, role=role)
     recruiter.teams = [team_named(session, t) for t in (teams or [DEFAULT_TEAM])]
     session.add(recruiter)
     session.flush()
-    log.info("recruiter %s created (admin=%s)", address, admin)
+    log.info("%s %s created (admin=%s)", role, address, admin)
     return recruiter
 
 

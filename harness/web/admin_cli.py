@@ -12,7 +12,7 @@ from sqlalchemy import func, select
 
 from grader.errors import UsageError
 from harness.store.db import make_engine, migrate, session_factory, transaction
-from harness.store.models import Recruiter
+from harness.store.models import RECRUITER, Recruiter
 from harness.store.settings import build_settings
 from harness.web.accounts import MIN_PASSWORD, add_to_team, create_api_token, create_recruiter, normalize_email
 
@@ -39,7 +39,7 @@ def _password() -> str:
 
 
 def create_user_command(data: Path, email: str, *, name: str, admin: bool | None, console: Console,
-                        teams: list[str] | None = None) -> None:
+                        teams: list[str] | None = None, role: str = RECRUITER) -> None:
     engine, factory = _factory(data)
     try:
         with factory() as session:  # refuse a taken e-mail before asking for a password
@@ -49,12 +49,13 @@ def create_user_command(data: Path, email: str, *, name: str, admin: bool | None
         password = _password()
         with transaction(factory) as session:
             first = not session.scalar(select(func.count()).select_from(Recruiter))
-            is_admin = first if admin is None else admin  # the first account administers unless told otherwise
-            recruiter = create_recruiter(session, email, password, name=name, admin=is_admin, teams=teams)
+            # the first account administers unless told otherwise (an interviewer never does)
+            is_admin = (first and role == RECRUITER) if admin is None else admin
+            recruiter = create_recruiter(session, email, password, name=name, admin=is_admin, teams=teams, role=role)
             address, team_names = recruiter.email, [t.name for t in recruiter.teams]
     finally:
         engine.dispose()
-    console.print(f"recruiter {address} created{' (administrator)' if is_admin else ''}, team(s): "
+    console.print(f"{role} {address} created{' (administrator)' if is_admin else ''}, team(s): "
                   f"{', '.join(team_names)}", highlight=False, markup=False)
 
 

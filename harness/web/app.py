@@ -15,7 +15,7 @@ from starlette.responses import JSONResponse, Response
 from harness.store.db import make_engine, migrate, session_factory
 from harness.store.models import Recruiter
 from harness.store.settings import WebSettings
-from harness.web import api, candidate, recruiter
+from harness.web import api, api_interviews, api_reviews, candidate, recruiter, review_pages
 from harness.web.auth import signed_in
 from harness.web.headers import SecurityHeaders
 from harness.web.login_limits import LoginLimits
@@ -36,7 +36,8 @@ def create_app(settings: WebSettings, *, run_migrations: bool = True) -> FastAPI
 
     # No /docs or /redoc (they load scripts from a CDN); the OpenAPI file is for signed-in callers only.
     app = FastAPI(title="shiftwork", version="1", lifespan=lifespan, docs_url=None, redoc_url=None,
-                  openapi_url=None, description="Invites, candidate links, uploads, the grading queue and reports.")
+                  openapi_url=None, description="Invites, candidate links, uploads, the grading queue and reports; "
+                                                "interviewers, scorecards, decisions and candidate feedback.")
     app.state.settings = settings
     app.state.engine = engine
     app.state.sessions = session_factory(engine)
@@ -56,7 +57,10 @@ def create_app(settings: WebSettings, *, run_migrations: bool = True) -> FastAPI
 
     app.include_router(recruiter.router)
     app.include_router(candidate.router)
+    app.include_router(review_pages.router)
     app.include_router(api.router, prefix="/api/v1")
+    app.include_router(api_reviews.router, prefix="/api/v1")
+    app.include_router(api_interviews.router, prefix="/api/v1")
 
     @app.get("/openapi.json", include_in_schema=False)
     def openapi(_: Recruiter = Depends(signed_in)) -> JSONResponse:

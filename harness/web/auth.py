@@ -1,4 +1,7 @@
-"""Who is asking: a recruiter's session (pages) or an API token (JSON API), and the form token (CSRF).
+"""Who is asking: an account's session (pages) or an API token (JSON API), and the form token (CSRF).
+
+Two roles: a recruiter sees their teams' invites; an interviewer only the invites assigned to
+them (harness.web.scorecards), so every recruiter page and API route refuses an interviewer.
 
 A session cookie holds a random session id (the CSRF scope), the recruiter's id and a
 fingerprint of their password hash, so changing a password ends every older session.
@@ -16,12 +19,14 @@ from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from grader.errors import PageNotFound
 from harness.store.models import ApiToken, Recruiter, utcnow
 from harness.web.security import csrf_ok, csrf_token, hash_password, hash_token, verify_password
 
 log = logging.getLogger(__name__)
 CSRF_FIELD = "csrf_token"
 CSRF_REFUSED = "refused: this form's security token is missing or wrong (reload the page and try again)"
+INTERVIEWERS_REFUSED = "an interviewer sees only the invites assigned to them (/reviews, /api/v1/reviews)"
 _bearer = HTTPBearer(auto_error=False, description="An API token from `shiftwork admin token EMAIL` (swt_...)")
 # verify_password runs on this when the e-mail is unknown, so timing does not tell which e-mails exist
 _DUMMY_HASH: list[str] = []
@@ -73,8 +78,8 @@ def safe_next(target: str | None) -> str:
     return target
 
 
-def page_recruiter(request: Request, session: Session = Depends(db)) -> Recruiter:
-    """The logged-in recruiter, or a redirect to /login that comes back here afterwards."""
+def page_account(request: Request, session: Session = Depends(db)) -> Recruiter:
+    """The logged-in account (recruiter or interviewer), or a redirect to /login that comes back here."""
     rid = request.session.get("rid")
     recruiter = session.get(Recruiter, rid) if isinstance(rid, int) else None
     if recruiter is None or request.session.get("pw") != _fingerprint(recruiter):
@@ -85,15 +90,33 @@ def page_recruiter(request: Request, session: Session = Depends(db)) -> Recruite
     return recruiter
 
 
+def page_recruiter(request: Request, recruiter: Recruiter = Depends(page_account)) -> Recruiter:
+    """The logged-in recruiter. An interviewer sees only the invites assigned to them: a page of theirs
+    sends them to /reviews (so sign-in lands there), anything else is refused."""
+    if recruiter.is_interviewer:
+        if request.method == "GET":
+            raise HTTPException(status_code=303, detail="interviewers see their reviews",
+                                headers={"Location": "/reviews"})
+        raise HTTPException(status_code=403, detail=INTERVIEWERS_REFUSED)
+    return recruiter
+
+
+def page_interviewer(recruiter: Recruiter = Depends(page_account)) -> Recruiter:
+    """The logged-in interviewer; anyone else is told there is nothing here (as for an unassigned invite)."""
+    if not recruiter.is_interviewer:
+        raise PageNotFound("no reviews: this account is not an interviewer's")
+    return recruiter
+
+
 def admin_recruiter(recruiter: Recruiter = Depends(page_recruiter)) -> Recruiter:
     if not recruiter.is_admin:
         raise HTTPException(status_code=403, detail="only administrators see this page")
     return recruiter
 
 
-def api_recruiter(creds: HTTPAuthorizationCredentials | None = Depends(_bearer),
-                  session: Session = Depends(db)) -> Recruiter:
-    """The recruiter an API token belongs to; 401 for a missing, unknown or revoked token."""
+def api_account(creds: HTTPAuthorizationCredentials | None = Depends(_bearer),
+                session: Session = Depends(db)) -> Recruiter:
+    """The account an API token belongs to; 401 for a missing, unknown or revoked token."""
     token = creds.credentials if creds is not None and creds.scheme.lower() == "bearer" else ""
     row = session.scalar(select(ApiToken).where(ApiToken.token_hash == hash_token(token))) if token else None
     if row is None or row.revoked_at is not None:
@@ -104,11 +127,25 @@ def api_recruiter(creds: HTTPAuthorizationCredentials | None = Depends(_bearer),
     return row.recruiter
 
 
+def api_recruiter(recruiter: Recruiter = Depends(api_account)) -> Recruiter:
+    """A recruiter's token; an interviewer's is refused (403) on the recruiter API: /api/v1/reviews is theirs."""
+    if recruiter.is_interviewer:
+        raise HTTPException(status_code=403, detail=INTERVIEWERS_REFUSED)
+    return recruiter
+
+
+def api_interviewer(recruiter: Recruiter = Depends(api_account)) -> Recruiter:
+    """An interviewer's token; a recruiter's has no reviews (404, as for an invite not assigned)."""
+    if not recruiter.is_interviewer:
+        raise HTTPException(status_code=404, detail="no reviews: this token is not an interviewer's")
+    return recruiter
+
+
 def signed_in(request: Request, creds: HTTPAuthorizationCredentials | None = Depends(_bearer),
               session: Session = Depends(db)) -> Recruiter:
-    """A recruiter by API token when one is sent, else by their page session (401 for neither)."""
+    """An account by API token when one is sent, else by its page session (401 for neither)."""
     if creds is not None:
-        return api_recruiter(creds, session)
+        return api_account(creds, session)
     rid = request.session.get("rid")
     recruiter = session.get(Recruiter, rid) if isinstance(rid, int) else None
     if recruiter is None or request.session.get("pw") != _fingerprint(recruiter):

@@ -21,6 +21,7 @@ from harness.store.models import Invite, Upload, utcnow
 from harness.store.settings import WebSettings
 from harness.store.timeline import invite_state, record
 from harness.web import bundles, git_http
+from harness.web.candidate_feedback import router as feedback_router
 from harness.web.links import (
     Refused,
     form_token,
@@ -40,6 +41,7 @@ from harness.web.views import public_base
 log = logging.getLogger(__name__)
 router = APIRouter()
 router.include_router(git_http.router)
+router.include_router(feedback_router)
 
 
 def render_brief(text: str) -> Markup:
@@ -110,6 +112,7 @@ def candidate_page(request: Request, token: str, uploaded: str = "") -> Response
                 bundle_size=bundle.zip_path.stat().st_size if bundle.ready else None,
                 expired=invite.expired(), state=invite_state(invite), uploads=_uploads(invite),
                 result=shown_result(invite), problem=upload_problem(invite), csrf_token=form_token(settings, invite),
+                feedback=invite.feedback_released_at is not None,
                 cap=cap_text(settings.upload_cap_bytes), fresh=fresh, now=utcnow())
 
 

@@ -34,6 +34,8 @@ from harness.web.auth import (
     safe_next,
     start_session,
 )
+from harness.web.decision_pages import interview_panel
+from harness.web.decision_pages import router as decision_router
 from harness.web.invites_csv import parse_csv
 from harness.web.recruiter_results import router as results_router
 from harness.web.reports import latest_result
@@ -44,6 +46,7 @@ log = logging.getLogger(__name__)
 router = APIRouter(include_in_schema=False)
 router.include_router(results_router)
 router.include_router(admin_router)
+router.include_router(decision_router)
 CSV_LIMIT = 2 * 2**20
 MAX_ID = 2**31 - 1  # PostgreSQL's integer: a larger id in a URL is a 404, not a database error
 
@@ -177,7 +180,8 @@ def _invite_page(request: Request, session: Session, invite: Invite, status_code
              "upload": next((u for u in invite.uploads if u.id == j.upload_id), None)} for j in reversed(invite.jobs)]
     return render(request, "recruiter/invite.html", status_code=status_code, invite=invite, picked=invite.counted_job_id,
                   state=invite_state(invite), jobs=jobs, expired=invite.expired(),
-                  message=request.session.pop("flash", None), **context)
+                  message=request.session.pop("flash", None), **interview_panel(session, invite),
+                  **context)
 
 
 def _invite_or_404(session: Session, invite_id: int, me: Recruiter) -> Invite:

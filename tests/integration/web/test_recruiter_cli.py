@@ -43,8 +43,11 @@ def test_the_first_user_is_an_admin_and_a_token_is_printed_once(tmp_path: Path) 
     assert first.returncode == 0, first.stderr
     second = _run("admin", "create-user", "rita@example.com", "--data", str(data))
     third = _run("admin", "create-user", "sam@example.com", "--admin", "--data", str(data))
-    assert second.returncode == third.returncode == 0
+    fourth = _run("admin", "create-user", "ivy@example.com", "--role", "interviewer", "--data", str(data))
+    assert second.returncode == third.returncode == fourth.returncode == 0
     users = {r.email: r for r in _rows(data, Recruiter)}
+    assert users["ivy@example.com"].role == "interviewer" and not users["ivy@example.com"].is_admin
+    assert users["rita@example.com"].role == "recruiter"
     assert users["boss@example.com"].is_admin and not users["rita@example.com"].is_admin
     assert users["sam@example.com"].is_admin and users["boss@example.com"].name == "Boss"
     assert verify_password(users["rita@example.com"].password_hash, PASSWORD)
@@ -65,9 +68,11 @@ def test_admin_commands_refuse_with_one_line(tmp_path: Path) -> None:
     short = _run("admin", "create-user", "b@example.com", "--data", data, password="short")
     bad = _run("admin", "create-user", "not an address", "--data", data)
     nobody = _run("admin", "token", "nobody@example.com", "--data", data)
+    no_role = _run("admin", "create-user", "d@example.com", "--role", "boss", "--data", data)
     no_password = _run("admin", "create-user", "c@example.com", "--data", data, password=None)
     for result, words in ((again, "exists already"), (short, "too short"), (bad, "not an e-mail address"),
-                          (nobody, "no recruiter with the e-mail"), (no_password, "no password given")):
+                          (nobody, "no recruiter with the e-mail"), (no_password, "no password given"),
+                          (no_role, "not a role")):
         assert result.returncode == 2, result.stderr
         assert words in result.stderr and "Traceback" not in result.stderr
     assert len(_rows(tmp_path / "data", Recruiter)) == 1
