@@ -30,9 +30,10 @@ MIN_SPAN = 0.01
 
 
 def anchored(value: float, low: float, high: float) -> float:
-    """0 at `low`, 1 at `high` (higher is better); a span narrower than MIN_SPAN fades over the MIN_SPAN
-    below `high` instead (never above `high`: the bar is not lowered, only the edge softened)."""
-    low = min(low, high - MIN_SPAN)
+    """0 at `low`, 1 at `high` (higher is better); a span narrower than MIN_SPAN is widened to it above
+    `low`: what scores 0 stays 0 (a constant answer earns nothing), and full credit asks for a margin the
+    records can show."""
+    high = max(high, low + MIN_SPAN)
     return max(0.0, min(1.0, (value - low) / (high - low)))
 
 

@@ -75,13 +75,13 @@ def test_record_text_ignores_non_strings():
     assert record_text({"subject": "a", "body": "b"}, ["subject", "body"]) == "a b"
 
 
-def test_anchors_closer_than_the_noise_fade_instead_of_stepping():
+def test_anchors_closer_than_the_noise_are_spread_apart_instead_of_stepping():
     """On a table whose rare class is rare the constant and the plain model tie (0.944 and 0.944): one
     record more or less right must not swing the check from 0 to 1 (a reference scored 1, 1, 0 on
-    three seeds of the same traffic)."""
+    three seeds of the same traffic), nor may a constant answer earn anything."""
     from grader.target.base import anchored
 
-    assert anchored(0.944, 0.944, 0.944) == 1.0
-    assert anchored(0.943, 0.944, 0.944) == pytest.approx(0.9)
-    assert anchored(0.934, 0.944, 0.944) == pytest.approx(0.0) and anchored(0.9, 0.944, 0.944) == 0.0
+    assert anchored(0.944, 0.944, 0.944) == 0.0  # the constant answer itself: nothing, as with any span
+    assert anchored(0.943, 0.944, 0.944) == 0.0 and anchored(0.945, 0.944, 0.944) == pytest.approx(0.1)
+    assert anchored(0.949, 0.944, 0.946) == pytest.approx(0.5) and anchored(0.954, 0.944, 0.946) == 1.0
     assert anchored(0.95, 0.9, 0.95) == 1.0 and anchored(0.925, 0.9, 0.95) == pytest.approx(0.5)  # wide: as before
