@@ -21,7 +21,7 @@ from _reviewdata import PASSWORD, fixture_report, graded_invite, make_interviewe
 
 from harness.store.db import transaction
 
-pytestmark = [pytest.mark.browser]
+pytestmark = [pytest.mark.browser, pytest.mark.slow]  # a real Chromium and a served app: tens of seconds
 
 CHROMIUM = "/usr/bin/chromium"
 ARTIFACTS = Path(__file__).resolve().parents[3] / "test-artifacts" / "browser-reviews"
