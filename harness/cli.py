@@ -169,18 +169,61 @@ def serve(
                                             help="Addresses of the reverse proxy in front (comma-separated, e.g. "
                                             "127.0.0.1): their X-Forwarded-For/-Proto give the real client's "
                                             "address and scheme (default: none believed)"),
+    smtp_host: str = typer.Option("", envvar="SHIFTWORK_SMTP_HOST", help="SMTP server for the app's e-mail "
+                                  "(invite links, reminders, graded notices); none: no e-mail is sent"),
+    smtp_port: Optional[int] = typer.Option(None, envvar="SHIFTWORK_SMTP_PORT", show_default=False,
+                                            help="SMTP port (default: 587 starttls, 465 tls, 25 none)"),
+    smtp_security: str = typer.Option("starttls", envvar="SHIFTWORK_SMTP_SECURITY",
+                                      help="starttls, tls (implicit TLS) or none (a relay on this machine)"),
+    smtp_user: str = typer.Option("", envvar="SHIFTWORK_SMTP_USER", help="SMTP login (none: no login)"),
+    smtp_password_file: str = typer.Option("", envvar="SHIFTWORK_SMTP_PASSWORD_FILE",
+                                           help="A file holding the SMTP password (or set SHIFTWORK_SMTP_PASSWORD; "
+                                           "never on the command line)"),
+    smtp_from: str = typer.Option("", envvar="SHIFTWORK_SMTP_FROM", help="From address of the app's e-mail"),
+    reminder_before_h: float = typer.Option(24.0, envvar="SHIFTWORK_REMINDER_BEFORE_H",
+                                            help="E-mail candidates a reminder this many hours before their "
+                                            "deadline (0: no reminders)"),
+    webhook_allowed_host: list[str] = typer.Option([], "--webhook-allowed-host",
+                                                   help="A host (or host:port) webhooks may reach over http:// "
+                                                   "or on a private address (repeat; default: https:// to "
+                                                   "public addresses only). Env: SHIFTWORK_WEBHOOK_ALLOWED_HOSTS"),
+    greenhouse_path: str = typer.Option("/greenhouse", envvar="SHIFTWORK_GREENHOUSE_PATH",
+                                        help="Where the Greenhouse assessment partner endpoints live "
+                                        "(list_tests, send_test, test_status)"),
 ) -> None:
     """Run the web app (recruiter pages, candidate links, JSON API) with an embedded grading worker.
 
-    Behind a TLS proxy: --public-url https://your.host --forwarded-allow-ips PROXY_ADDRESS (docs/web.md)."""
+    Behind a TLS proxy: --public-url https://your.host --forwarded-allow-ips PROXY_ADDRESS (docs/web.md).
+    E-mail, webhooks and Greenhouse: docs/integrations.md."""
+    import os
+
+    from harness.store.settings import smtp_from_env
     from harness.web.serve import serve as run
 
+    smtp_env = {k: v for k, v in {
+        "SHIFTWORK_SMTP_HOST": smtp_host, "SHIFTWORK_SMTP_PORT": str(smtp_port or ""),
+        "SHIFTWORK_SMTP_SECURITY": smtp_security, "SHIFTWORK_SMTP_USER": smtp_user,
+        "SHIFTWORK_SMTP_PASSWORD": os.environ.get("SHIFTWORK_SMTP_PASSWORD", ""),
+        "SHIFTWORK_SMTP_PASSWORD_FILE": smtp_password_file, "SHIFTWORK_SMTP_FROM": smtp_from}.items() if v}
+    allowed = tuple(h.strip().lower() for h in webhook_allowed_host if h.strip()) or tuple(
+        h.strip().lower() for h in os.environ.get("SHIFTWORK_WEBHOOK_ALLOWED_HOSTS", "").split(",") if h.strip())
     run(data, host=host, port=port, console=err, worker=worker, public_url=public_url,
-        secure_cookies=secure_cookies, forwarded_allow_ips=forwarded_allow_ips)
+        secure_cookies=secure_cookies, forwarded_allow_ips=forwarded_allow_ips,
+        smtp=smtp_from_env(smtp_env), reminder_before_h=reminder_before_h, webhook_allowed_hosts=allowed,
+        greenhouse_path=greenhouse_path)
 
 
 admin_app = typer.Typer(no_args_is_help=True, help="Recruiter accounts and API tokens of the web app")
 app.add_typer(admin_app, name="admin")
+
+
+@admin_app.command("encryption-key")
+def admin_encryption_key() -> None:
+    """Print a new encryption key for SHIFTWORK_ENCRYPTION_KEY (give the app and every worker the same one;
+    without it, `serve` makes one in its data folder)."""
+    from cryptography.fernet import Fernet
+
+    typer.echo(Fernet.generate_key().decode())
 
 
 @admin_app.command("create-user")

@@ -289,3 +289,115 @@ class Decision(Base):
     result_id: Mapped[int | None] = mapped_column(Integer, nullable=True)  # the grading that counted then
     score: Mapped[float | None] = mapped_column(Float, nullable=True)
     created_at: Mapped[dt.datetime] = mapped_column(DateTime, default=utcnow)
+
+
+# -- integrations (issue 22): e-mail, webhooks, the Greenhouse assessment partner API ------------
+# Secrets and links are sealed (harness.notify.sealed: Fernet under the app's encryption key) or
+# hashed, never stored in clear; pages show them redacted.
+
+class Message(Base):
+    """An e-mail to send (the outbox): the invite link, a reminder, a graded notice.
+
+    The body holds the candidate's link, so it is sealed. A reminder is a message whose
+    next_attempt_at lies in the future; cancelling one (a reissue, a submission) sets state cancelled.
+    state: queued (to send at next_attempt_at), sent, failed (gave up after the retries), cancelled.
+    """
+
+    __tablename__ = "messages"
+    id: Mapped[int] = mapped_column(primary_key=True)
+    invite_id: Mapped[int | None] = mapped_column(ForeignKey("invites.id", ondelete="CASCADE"), nullable=True,
+                                                  index=True)
+    kind: Mapped[str] = mapped_column(String(32))  # invite_link, reminder, graded_notice
+    recipient: Mapped[str] = mapped_column(String(320))
+    subject: Mapped[str] = mapped_column(String(300), default="")
+    body_sealed: Mapped[str] = mapped_column(Text, default="")  # sealed JSON {"text": ..., "html": ...}
+    state: Mapped[str] = mapped_column(String(16), default="queued", index=True)
+    attempts: Mapped[int] = mapped_column(Integer, default=0)
+    next_attempt_at: Mapped[dt.datetime] = mapped_column(DateTime, default=utcnow, index=True)
+    last_error: Mapped[str] = mapped_column(Text, default="")
+    created_at: Mapped[dt.datetime] = mapped_column(DateTime, default=utcnow)
+    sent_at: Mapped[dt.datetime | None] = mapped_column(DateTime, nullable=True)
+
+
+class WebhookSubscription(Base):
+    """A team's webhook endpoint: where its invites' events go, signed with its secret (sealed)."""
+
+    __tablename__ = "webhook_subscriptions"
+    id: Mapped[int] = mapped_column(primary_key=True)
+    team_id: Mapped[int] = mapped_column(ForeignKey("teams.id", ondelete="CASCADE"), index=True)
+    url: Mapped[str] = mapped_column(String(2000))
+    events: Mapped[list[Any]] = mapped_column(JSON, default=list)
+    secret_sealed: Mapped[str] = mapped_column(Text)
+    active: Mapped[bool] = mapped_column(Boolean, default=True)
+    created_by: Mapped[str] = mapped_column(String(320), default="")
+    created_at: Mapped[dt.datetime] = mapped_column(DateTime, default=utcnow)
+    team: Mapped[Team] = relationship()
+
+
+class WebhookDelivery(Base):
+    """One event for one subscription: the body exactly as signed, retried with backoff for a day.
+    state: pending (next try at next_attempt_at), delivered, failed (gave up)."""
+
+    __tablename__ = "webhook_deliveries"
+    id: Mapped[int] = mapped_column(primary_key=True)
+    subscription_id: Mapped[int] = mapped_column(ForeignKey("webhook_subscriptions.id", ondelete="CASCADE"),
+                                                 index=True)
+    message_id: Mapped[str] = mapped_column(String(64))  # the webhook-id header: the same on every retry
+    event_type: Mapped[str] = mapped_column(String(40))
+    payload: Mapped[str] = mapped_column(Text)
+    state: Mapped[str] = mapped_column(String(16), default="pending", index=True)
+    attempts: Mapped[int] = mapped_column(Integer, default=0)
+    next_attempt_at: Mapped[dt.datetime] = mapped_column(DateTime, default=utcnow, index=True)
+    created_at: Mapped[dt.datetime] = mapped_column(DateTime, default=utcnow)
+    delivered_at: Mapped[dt.datetime | None] = mapped_column(DateTime, nullable=True)
+    subscription: Mapped[WebhookSubscription] = relationship()
+    log: Mapped[list["WebhookAttempt"]] = relationship(order_by="WebhookAttempt.id", cascade="all, delete-orphan")
+
+
+class WebhookAttempt(Base):
+    """One try of a delivery: the receiver's status code, or why there was none (the delivery log)."""
+
+    __tablename__ = "webhook_attempts"
+    id: Mapped[int] = mapped_column(primary_key=True)
+    delivery_id: Mapped[int] = mapped_column(ForeignKey("webhook_deliveries.id", ondelete="CASCADE"), index=True)
+    at: Mapped[dt.datetime] = mapped_column(DateTime, default=utcnow)
+    status_code: Mapped[int | None] = mapped_column(Integer, nullable=True)
+    error: Mapped[str] = mapped_column(Text, default="")
+    duration_ms: Mapped[float] = mapped_column(Float, default=0.0)
+    manual: Mapped[bool] = mapped_column(Boolean, default=False)  # an admin's redelivery
+
+
+class PartnerKey(Base):
+    """An organisation's key for the Greenhouse assessment partner API (HTTP Basic username), hashed.
+    Invites made through it belong to its team."""
+
+    __tablename__ = "partner_keys"
+    id: Mapped[int] = mapped_column(primary_key=True)
+    team_id: Mapped[int] = mapped_column(ForeignKey("teams.id", ondelete="CASCADE"), index=True)
+    name: Mapped[str] = mapped_column(String(200), default="")
+    key_hash: Mapped[str] = mapped_column(String(64), unique=True)
+    created_by: Mapped[str] = mapped_column(String(320), default="")
+    created_at: Mapped[dt.datetime] = mapped_column(DateTime, default=utcnow)
+    last_used_at: Mapped[dt.datetime | None] = mapped_column(DateTime, nullable=True)
+    revoked_at: Mapped[dt.datetime | None] = mapped_column(DateTime, nullable=True)
+    team: Mapped[Team] = relationship()
+
+
+class PartnerInterview(Base):
+    """An invite made by Greenhouse's send_test: the id we answered and the status URL to call back.
+    callback_state: none (no URL given), pending (to PATCH at callback_next_at), sent, failed."""
+
+    __tablename__ = "partner_interviews"
+    id: Mapped[int] = mapped_column(primary_key=True)
+    partner_interview_id: Mapped[str] = mapped_column(String(64), unique=True)
+    key_id: Mapped[int] = mapped_column(ForeignKey("partner_keys.id", ondelete="CASCADE"), index=True)
+    invite_id: Mapped[int] = mapped_column(ForeignKey("invites.id", ondelete="CASCADE"), unique=True)
+    test_id: Mapped[str] = mapped_column(String(100))
+    callback_url: Mapped[str] = mapped_column(String(2000), default="")
+    callback_state: Mapped[str] = mapped_column(String(16), default="none")
+    callback_attempts: Mapped[int] = mapped_column(Integer, default=0)
+    callback_next_at: Mapped[dt.datetime | None] = mapped_column(DateTime, nullable=True)
+    callback_last_error: Mapped[str] = mapped_column(Text, default="")
+    created_at: Mapped[dt.datetime] = mapped_column(DateTime, default=utcnow)
+    invite: Mapped[Invite] = relationship()
+    key: Mapped[PartnerKey] = relationship()

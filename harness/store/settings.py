@@ -3,13 +3,34 @@ from __future__ import annotations
 
 import os
 import secrets
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from urllib.parse import urlsplit
 
 from grader.errors import UsageError
 
 DEFAULT_UPLOAD_CAP = 50 * 2**20  # the submission archive caps in harness.submission are the real limit
+
+
+SMTP_SECURITY = ("starttls", "tls", "none")
+
+
+@dataclass(frozen=True)
+class SmtpSettings:
+    """Where e-mail goes (harness.notify.mail). The password is never logged nor shown (repr hides it)."""
+
+    host: str
+    sender: str  # the From address
+    port: int = 587
+    security: str = "starttls"  # starttls (port 587), tls (implicit, port 465), none (a relay on this machine)
+    user: str = ""
+    password: str = field(default="", repr=False)
+    timeout_s: float = 20.0
+
+    def describe(self) -> str:
+        """For pages and logs: everything but the password."""
+        who = f"{self.user} (password {'set' if self.password else 'none'}) at " if self.user else ""
+        return f"{who}{self.host}:{self.port} ({self.security}), from {self.sender}"
 
 
 @dataclass(frozen=True)
@@ -39,6 +60,16 @@ class WebSettings:
     # the data folder by default; on a worker machine, the storage it shares with the app
     # (SHIFTWORK_STORAGE_DIR), while data_dir stays the worker's own working folder.
     storage_dir: Path | None = None
+    # Integrations (issue 22). Secrets at rest are sealed with this key (Fernet, harness.store.sealed):
+    # $SHIFTWORK_ENCRYPTION_KEY, else a file in the data folder made on first use.
+    encryption_key: str = field(default="", repr=False)
+    smtp: SmtpSettings | None = None  # None: no e-mail is sent (the app says so where it would be)
+    reminder_before_h: float = 24.0  # the candidate's reminder this long before the deadline (0: none)
+    # Webhooks go to https:// targets on public addresses only; these hosts (host or host:port) may be
+    # http:// or private (an admin's own receiver). The app's own address is refused whatever is listed.
+    webhook_allowed_hosts: tuple[str, ...] = ()
+    greenhouse_path: str = "/greenhouse"  # where the Greenhouse assessment partner endpoints live
+    serve_address: str = ""  # host:port `serve` listens on: webhooks never go there
 
     @property
     def db_file(self) -> Path:
@@ -80,6 +111,56 @@ def _secret_key(data_dir: Path) -> str:
     with os.fdopen(fd, "w") as fh:
         fh.write(key + "\n")
     return key
+
+
+def _encryption_key(data_dir: Path, env: dict[str, str]) -> str:
+    from cryptography.fernet import Fernet
+
+    if env.get("SHIFTWORK_ENCRYPTION_KEY"):
+        key = env["SHIFTWORK_ENCRYPTION_KEY"].strip()
+        try:
+            Fernet(key)
+        except ValueError:
+            raise UsageError("SHIFTWORK_ENCRYPTION_KEY: not a Fernet key (32 url-safe base64-encoded bytes; "
+                             "make one with `shiftwork admin encryption-key`)") from None
+        return key
+    path = data_dir / "encryption_key"
+    if path.is_file():
+        return path.read_text().strip()
+    key = Fernet.generate_key().decode()
+    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+    with os.fdopen(fd, "w") as fh:
+        fh.write(key + "\n")
+    return key
+
+
+def smtp_from_env(env: dict[str, str]) -> SmtpSettings | None:
+    """SHIFTWORK_SMTP_HOST, _PORT, _SECURITY, _USER, _PASSWORD (or _PASSWORD_FILE), _FROM; None without a host."""
+    host = env.get("SHIFTWORK_SMTP_HOST", "").strip()
+    if not host:
+        return None
+    security = env.get("SHIFTWORK_SMTP_SECURITY", "starttls").strip().lower()
+    if security not in SMTP_SECURITY:
+        raise UsageError(f"SHIFTWORK_SMTP_SECURITY={security!r}: use one of {', '.join(SMTP_SECURITY)}")
+    default_port = {"starttls": 587, "tls": 465, "none": 25}[security]
+    try:
+        port = int(env.get("SHIFTWORK_SMTP_PORT") or default_port)
+    except ValueError:
+        raise UsageError(f"SHIFTWORK_SMTP_PORT={env['SHIFTWORK_SMTP_PORT']!r}: not a port number") from None
+    if not 0 < port < 65536:
+        raise UsageError(f"SHIFTWORK_SMTP_PORT={port}: use 1-65535")
+    sender = env.get("SHIFTWORK_SMTP_FROM", "").strip()
+    if "@" not in sender:
+        raise UsageError("SHIFTWORK_SMTP_FROM: set the From address of the app's e-mail (e.g. hiring@example.com)")
+    password = env.get("SHIFTWORK_SMTP_PASSWORD", "")
+    if not password and env.get("SHIFTWORK_SMTP_PASSWORD_FILE"):
+        pw_file = Path(env["SHIFTWORK_SMTP_PASSWORD_FILE"]).expanduser()
+        try:
+            password = pw_file.read_text().strip()
+        except OSError as exc:
+            raise UsageError(f"SHIFTWORK_SMTP_PASSWORD_FILE={pw_file}: {exc.strerror or exc}") from None
+    return SmtpSettings(host=host, port=port, security=security, user=env.get("SHIFTWORK_SMTP_USER", ""),
+                        password=password, sender=sender)
 
 
 def public_url_of(value: str) -> str:
@@ -136,7 +217,26 @@ def build_settings(data_dir: Path | str, *, database_url: str | None = None, bro
             overrides["cookie_secure"] = str(overrides.get("public_url", "")).startswith("https://")
     if "forwarded_allow_ips" not in overrides and env.get("SHIFTWORK_FORWARDED_ALLOW_IPS"):
         overrides["forwarded_allow_ips"] = env["SHIFTWORK_FORWARDED_ALLOW_IPS"]
+    if "smtp" not in overrides:
+        overrides["smtp"] = smtp_from_env(env)
+    if "reminder_before_h" not in overrides and env.get("SHIFTWORK_REMINDER_BEFORE_H"):
+        try:
+            overrides["reminder_before_h"] = float(env["SHIFTWORK_REMINDER_BEFORE_H"])
+        except ValueError:
+            raise UsageError(f"SHIFTWORK_REMINDER_BEFORE_H={env['SHIFTWORK_REMINDER_BEFORE_H']!r}: "
+                             "hours before the deadline, e.g. 24 (0: no reminder)") from None
+    if "webhook_allowed_hosts" not in overrides and env.get("SHIFTWORK_WEBHOOK_ALLOWED_HOSTS"):
+        overrides["webhook_allowed_hosts"] = tuple(
+            h.strip().lower() for h in env["SHIFTWORK_WEBHOOK_ALLOWED_HOSTS"].split(",") if h.strip())
+    if "greenhouse_path" not in overrides and env.get("SHIFTWORK_GREENHOUSE_PATH"):
+        overrides["greenhouse_path"] = env["SHIFTWORK_GREENHOUSE_PATH"]
+    if overrides.get("greenhouse_path") is not None:
+        path = "/" + str(overrides["greenhouse_path"]).strip().strip("/")
+        if path == "/" or path.startswith(("/api", "/i/", "/static")):
+            raise UsageError(f"greenhouse path {path!r}: use a path of its own, e.g. /greenhouse")
+        overrides["greenhouse_path"] = path
     return WebSettings(data_dir=data, database_url=db, broker_url=broker, secret_key=_secret_key(data),
+                       encryption_key=str(overrides.pop("encryption_key", "") or _encryption_key(data, env)),
                        **overrides)  # type: ignore[arg-type]
 
 

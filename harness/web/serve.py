@@ -10,6 +10,7 @@ from rich.console import Console
 from sqlalchemy import func, select
 
 from grader.errors import UsageError
+from harness.notify.dispatch import DispatchThread
 from harness.store.settings import WebSettings, build_settings
 
 log = logging.getLogger(__name__)
@@ -45,7 +46,8 @@ def _recruiters(settings: WebSettings, app: Any) -> int:
 
 
 def serve(data: Path, *, host: str, port: int, console: Console, worker: bool = True, public_url: str = "",
-          secure_cookies: bool | None = None, forwarded_allow_ips: str = "") -> None:
+          secure_cookies: bool | None = None, forwarded_allow_ips: str = "", **integrations: Any) -> None:
+    """`integrations`: smtp, reminder_before_h, webhook_allowed_hosts, greenhouse_path (WebSettings)."""
     import uvicorn
 
     from harness.web.app import create_app
@@ -56,7 +58,8 @@ def serve(data: Path, *, host: str, port: int, console: Console, worker: bool = 
     shown = "localhost" if host in ("0.0.0.0", "::") else host
     url = public_url or f"http://{'[' + shown + ']' if ':' in shown else shown}:{port}"
     settings = build_settings(data, embedded_worker=worker, public_url=url, cookie_secure=secure_cookies,
-                              forwarded_allow_ips=forwarded_allow_ips.strip())
+                              forwarded_allow_ips=forwarded_allow_ips.strip(), serve_address=f"{host}:{port}",
+                              **integrations)
     if host in ("0.0.0.0", "::") and not public_url:
         console.print(f"warning: links will start with {url}: set --public-url to the address candidates use",
                       highlight=False, markup=False)
@@ -70,6 +73,11 @@ def serve(data: Path, *, host: str, port: int, console: Console, worker: bool = 
         console.print(f"no recruiter account yet: create one with `shiftwork admin create-user EMAIL --data {data}`",
                       highlight=False, markup=False)
     embedded = start_worker(settings, console)
+    dispatch = DispatchThread(settings)  # e-mail, webhooks and Greenhouse callbacks, with or without a worker
+    dispatch.start()
+    if settings.smtp is None:
+        console.print("no SMTP server set (--smtp-host): invites are not e-mailed (docs/integrations.md)",
+                      highlight=False, markup=False)
     console.print(f"shiftwork serving http://{host}:{port}/ as {settings.public_url} (data in {settings.data_dir}, "
                   f"database "
                   f"{'sqlite' if settings.database_url.startswith('sqlite') else 'postgresql'}, "
@@ -81,5 +89,6 @@ def serve(data: Path, *, host: str, port: int, console: Console, worker: bool = 
         uvicorn.run(app, host=host, port=port, log_level="info", server_header=False, proxy_headers=bool(trusted),
                     forwarded_allow_ips=trusted or None)
     finally:
+        dispatch.stop()
         if embedded is not None:
             embedded.stop()

@@ -25,6 +25,7 @@ LAYERS: list[tuple[str, tuple[str, ...]]] = [
                  "harness.datacmd", "harness.bundle", "harness.calibration_render")),  # commands' work
     ("authoring", ("harness.authoring",)),  # an author's table turned into an exercise
     ("store", ("harness.store",)),  # models, database, settings, timeline, migrations
+    ("notify", ("harness.notify",)),  # e-mail, webhooks, Greenhouse callbacks: the outbox and its sender
     ("queue", ("harness.queue",)),
     ("web", ("harness.web",)),
     ("cli", ("harness.cli", "harness.web.serve", "harness.web.admin_cli")),  # the edge
