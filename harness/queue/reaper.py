@@ -59,7 +59,7 @@ def reap(settings: WebSettings, now: dt.datetime | None = None, client: Any = No
                 last = f"at {beat:%Y-%m-%d %H:%M:%S} UTC" if beat else "never"
                 why = f"worker {worker or '?'} stopped heartbeating (last {last})"
                 with transaction(factory) as s:
-                    state = requeue(s, job_id, attempt, why, expired_before=now)
+                    state = requeue(s, job_id, attempt, why, expired_before=now, settings=settings)
                 if state == "queued":
                     out.requeued.append(job_id)
                     enqueue(settings, job_id)

@@ -101,12 +101,12 @@ def run_job(settings: WebSettings, worker: str, job_id: int, *, main_pid: int = 
             outcome = grade_attempt(settings, c)
         except RuntimeUnavailable as exc:
             with transaction(factory) as s:
-                state = requeue(s, c.job_id, c.attempt, f"worker {worker} cannot grade: {_line(exc)}")
+                state = requeue(s, c.job_id, c.attempt, f"worker {worker} cannot grade: {_line(exc)}", settings=settings)
             if state == "queued":
                 enqueue(settings, job_id)
             _stop_consuming(main_pid)
             return "released"
-        written = finish(factory, c, outcome)
+        written = finish(factory, c, outcome, settings)
         log.info("job %s attempt %s: %s%s", job_id, c.attempt, outcome.status, "" if written else " (dropped)")
         return outcome.status if written else "dropped"
     finally:

@@ -111,5 +111,6 @@ def delete(invite_id: int = _id(), session: Session = Depends(db),
 def submit(request: Request, invite_id: int = _id(), session: Session = Depends(db),
            me: Recruiter = Depends(api_interviewer)) -> ScorecardOut:
     invite = _review(session, invite_id, me)
-    card = _committed(session, lambda: cards.submit(session, invite, me, client=client_of(request)))
+    card = _committed(session, lambda: cards.submit(session, invite, me, client=client_of(request),
+                                                    settings=request.app.state.settings))
     return ScorecardOut.of(card)

@@ -143,7 +143,7 @@ def decide(body: DecisionIn, request: Request, invite_id: int = _id(), session: 
     invite = _invite(session, invite_id, me)
     result = cards.counted_source(request.app.state.settings, invite).result
     made = _committed(session, lambda: dec.decide(session, invite, body.outcome, body.reason, by=me, result=result,
-                                                  client=client_of(request)))
+                                                  client=client_of(request), settings=request.app.state.settings))
     return DecisionOut.of(made)
 
 

@@ -15,6 +15,7 @@ from sqlalchemy import update
 from starlette.concurrency import run_in_threadpool
 
 from grader.errors import ShiftworkError
+from harness.notify import emit
 from grader.exercise import load_exercise
 from harness.queue.jobs import create_job, enqueue
 from harness.store.models import Invite, Upload, utcnow
@@ -90,6 +91,7 @@ def _open_page(request: Request, token: str) -> tuple[Invite, bool]:
             if first:
                 invite.opened_at = now
                 record(session, invite, "opened")
+                emit(session, settings_of(request), invite, "invite.opened")
         session.expunge(invite)
     return invite, first
 
@@ -174,6 +176,8 @@ def _store(request: Request, invite_id: int, got: Received) -> tuple[Upload, int
             session.flush()
             record(session, invite, "submitted", f"{got.filename} ({got.size} bytes, sha256 {got.sha256[:12]})")
             job = create_job(session, invite, upload)
+            emit(session, settings, invite, "submission.received",
+                 {"upload_id": upload.id, "size": got.size, "sha256": got.sha256, "job_id": job.id})
             session.expunge(upload)
             return upload, job.id
     except BaseException:

@@ -93,7 +93,8 @@ def decide(request: Request, invite_id: int = _id(), outcome: str = Form(""), re
     invite = _invite(session, invite_id, me)
     result = cards.counted_source(request.app.state.settings, invite).result
     try:
-        dec.decide(session, invite, outcome, reason, by=me, result=result, client=client_of(request))
+        dec.decide(session, invite, outcome, reason, by=me, result=result, client=client_of(request),
+                   settings=request.app.state.settings)
     except UsageError as exc:
         session.rollback()
         return _decision_page(request, session, invite, status_code=400, error=str(exc))

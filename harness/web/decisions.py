@@ -11,8 +11,10 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from grader.errors import UsageError
+from harness.notify import emit
 from harness.store.audit import audit
 from harness.store.models import Decision, Invite, Recruiter, Result, Scorecard, Team, utcnow
+from harness.store.settings import WebSettings
 from harness.store.timeline import record
 from harness.web.scorecards import RECOMMENDATIONS, clean_notes
 
@@ -70,7 +72,7 @@ def decisions(session: Session, invite: Invite) -> list[Decision]:
 
 
 def decide(session: Session, invite: Invite, outcome: str, reason: str, *, by: Recruiter, result: Result | None,
-           client: str = "") -> Decision:
+           client: str = "", settings: WebSettings | None = None) -> Decision:
     if outcome not in OUTCOMES:
         raise UsageError(f"not a decision: {outcome[:30]!r} (one of {', '.join(OUTCOMES)})")
     why = clean_notes(reason, "reason")
@@ -84,6 +86,8 @@ def decide(session: Session, invite: Invite, outcome: str, reason: str, *, by: R
     audit(session, "decision_recorded", actor=by.email, target=f"invite {invite.id}", detail=f"{outcome}: {why}",
           client=client)
     session.flush()
+    if settings is not None:  # the reason stays in the app (it may name the candidate)
+        emit(session, settings, invite, "decision.recorded", {"decision_id": made.id, "outcome": outcome})
     return made
 
 

@@ -157,7 +157,7 @@ def save_scorecard(request: Request, invite_id: int = _id(), form: FormData = De
     session.commit()
     if form.get("action") == "submit":
         try:
-            cards.submit(session, invite, me, client=client_of(request))
+            cards.submit(session, invite, me, client=client_of(request), settings=request.app.state.settings)
         except UsageError as exc:
             session.rollback()
             return _page(request, session, invite, me, status_code=400, error=f"draft saved, not submitted: {exc}")

@@ -19,6 +19,7 @@ from sqlalchemy.orm import Session
 from grader.errors import NotFound, UsageError
 from grader.report.kit import InterviewKit
 from grader.report.model import Report
+from harness.notify import emit
 from harness.store.audit import audit
 from harness.store.models import Assignment, Invite, Recruiter, Result, Scorecard, Team, utcnow
 from harness.store.settings import WebSettings
@@ -188,7 +189,8 @@ def save_draft(session: Session, settings: WebSettings, invite: Invite, me: Recr
     return card
 
 
-def submit(session: Session, invite: Invite, me: Recruiter, *, client: str = "") -> Scorecard:
+def submit(session: Session, invite: Invite, me: Recruiter, *, client: str = "",
+           settings: WebSettings | None = None) -> Scorecard:
     card = own_card(session, invite, me)
     if card is None:
         raise UsageError("no scorecard to submit: save a draft first")
@@ -201,6 +203,9 @@ def submit(session: Session, invite: Invite, me: Recruiter, *, client: str = "")
         raise UsageError("pick an overall recommendation before submitting")
     card.submitted_at = card.updated_at = utcnow()
     record(session, invite, "scorecard", f"submitted by {me.email}")
+    if settings is not None:  # the interviewer's identity stays in the app: receivers read it through the API
+        emit(session, settings, invite, "scorecard.submitted",
+             {"scorecard_id": card.id, "recommendation": card.recommendation})
     audit(session, "scorecard_submitted", actor=me.email, target=f"invite {invite.id}",
           detail=f"{RECOMMENDATIONS[card.recommendation]}; kit {card.templates_sha or 'none'}", client=client)
     return card
