@@ -15,7 +15,8 @@ from starlette.responses import JSONResponse, Response
 from harness.store.db import make_engine, migrate, session_factory
 from harness.store.models import Recruiter
 from harness.store.settings import WebSettings
-from harness.web import api, api_interviews, api_reviews, candidate, recruiter, review_pages
+from harness.web import (api, api_interviews, api_reviews, api_webhooks, candidate, greenhouse, mail_pages,
+                        partner_pages, recruiter, review_pages, webhook_pages)
 from harness.web.auth import signed_in
 from harness.web.headers import SecurityHeaders
 from harness.web.login_limits import LoginLimits
@@ -61,6 +62,12 @@ def create_app(settings: WebSettings, *, run_migrations: bool = True) -> FastAPI
     app.include_router(api.router, prefix="/api/v1")
     app.include_router(api_reviews.router, prefix="/api/v1")
     app.include_router(api_interviews.router, prefix="/api/v1")
+    app.include_router(api_webhooks.router, prefix="/api/v1")
+    app.include_router(mail_pages.router)
+    app.include_router(webhook_pages.router)
+    app.include_router(partner_pages.router)
+    # Greenhouse's assessment partner endpoints (HTTP Basic with a partner key), where the settings say
+    app.include_router(greenhouse.router, prefix=settings.greenhouse_path)
 
     @app.get("/openapi.json", include_in_schema=False)
     def openapi(_: Recruiter = Depends(signed_in)) -> JSONResponse:

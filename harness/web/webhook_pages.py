@@ -1,0 +1,6 @@
+"""TO BE WRITTEN (issue 22)."""
+from __future__ import annotations
+
+from fastapi import APIRouter
+
+router = APIRouter()
