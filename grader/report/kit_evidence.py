@@ -205,6 +205,11 @@ def _degradation(ctx: CheckContext, rows: list[Outcome], by_id: dict[str, CheckR
     risk, risk_all = (sel.metrics.get("risk_fallback"), sel.metrics.get("risk_all")) if sel else (None, None)
     if fallback and risk is not None and risk_all is not None:
         out["fallback_error"], out["fallback_error_all"] = measure(risk, target.metric), measure(risk_all, target.metric)
+    shifted = {(s, p.name) for s in ctx.traffic for p in ctx.phases(s) if p.shifts and p.kind == "traffic"}
+    moved = [o for o in rows if (o.truth.scenario, o.truth.phase) in shifted and o.truth.kind != "invalid"
+             and o.result is not None]
+    if moved:  # what the service did with changed traffic: two services with one model differ here
+        out["shift_fallback_share"] = share(sum(o.result.status == "fallback" for o in moved), len(moved))  # type: ignore[union-attr]
     for check, name in (("in_distribution_accuracy", "metric_in_distribution"), ("shift_accuracy", "metric_under_shift")):
         r = by_id.get(check)
         value = target.report_value(r.metrics.get(target.metric)) if r is not None else None

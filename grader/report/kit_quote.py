@@ -51,6 +51,7 @@ PLACEHOLDERS: dict[str, str] = {
     "fallback_none_of": "familiar clean records answered, when the service answered none of them 'fallback'",
     "fallback_error": "the plain baseline's error on those fallback records",
     "fallback_error_all": "the plain baseline's error on every familiar clean record answered",
+    "shift_fallback_share": "share of usable records in changed traffic the service answered 'fallback'",
     "drift_fields": "fields whose distribution moved at the first change the drift alarm caught",
     "drift_delay": "records from that change to the drift alarm",
     "drift_view": "the service's /monitoring drift answer when the alarm came on",
