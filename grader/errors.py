@@ -131,3 +131,21 @@ class PageNotFound(Exception):
 
 class NotOurLease(Exception):
     """A worker's attempt no longer holds its job (harness.queue.lease): its result is dropped."""
+
+
+class TargetRefused(UsageError):
+    """A webhook URL the policy refuses (harness.notify.targets): the message is the one-line reason."""
+
+
+class MailTemplateError(ConfigError):
+    """An e-mail template that does not load or render (harness.notify.mail_render): the message is the
+    one-line reason, naming the file; the e-mail fails with it and the admin page shows it."""
+
+
+class MailNotSent(Exception):
+    """One e-mail the SMTP server did not take (harness.notify.mail_smtp): a one-line reason without the
+    password, and whether trying again can help (a recipient refused with 5xx cannot)."""
+
+    def __init__(self, reason: str, *, permanent: bool = False) -> None:
+        super().__init__(reason)
+        self.reason, self.permanent = reason, permanent

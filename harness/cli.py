@@ -267,6 +267,39 @@ def admin_token(
     token_command(data, email, name=name, console=err)
 
 
+@admin_app.command("partner-key")
+def admin_partner_key(
+    team: str = typer.Option(..., "--team", help="The organisation's team: invites Greenhouse sends belong to it"),
+    name: str = typer.Option("", help="What the key is for (e.g. Greenhouse production)"),
+    data: Path = typer.Option(Path("shiftwork-data"), help="Data folder of `shiftwork serve`"),
+) -> None:
+    """Print a new Greenhouse partner key once (Greenhouse sends it as the HTTP Basic username)."""
+    from harness.web.admin_cli import partner_key_command
+
+    partner_key_command(data, team, name=name, console=err)
+
+
+@admin_app.command("partner-keys")
+def admin_partner_keys(
+    data: Path = typer.Option(Path("shiftwork-data"), help="Data folder of `shiftwork serve`"),
+) -> None:
+    """List the Greenhouse partner keys (redacted): id, team, state, when made and last used."""
+    from harness.web.admin_cli import partner_keys_command
+
+    partner_keys_command(data, console=err)
+
+
+@admin_app.command("partner-key-revoke")
+def admin_partner_key_revoke(
+    key_id: int = typer.Argument(..., help="The key's id (`shiftwork admin partner-keys`)"),
+    data: Path = typer.Option(Path("shiftwork-data"), help="Data folder of `shiftwork serve`"),
+) -> None:
+    """Revoke a Greenhouse partner key: calls made with it are refused from now on."""
+    from harness.web.admin_cli import partner_key_revoke_command
+
+    partner_key_revoke_command(data, key_id, console=err)
+
+
 
 # -- `shiftwork worker` (the grading queue) ---------------------------------------------------
 @app.command()

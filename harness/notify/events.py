@@ -30,6 +30,8 @@ def emit(session: Session, settings: WebSettings, invite: Invite, event: str, da
         raise ValueError(f"unknown event {event!r}")
     payload = envelope(event, invite, data or {})
     webhooks.enqueue(session, settings, invite, event, payload)
+    if event == "submission.received":
+        mail.cancel_reminders(session, invite.id)  # nothing left to remind the candidate of
     if event == "grading.finished":
         mail.queue_graded_notice(session, settings, invite, payload["data"])
         greenhouse.schedule_callback(session, invite)

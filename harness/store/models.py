@@ -310,7 +310,9 @@ class Message(Base):
     kind: Mapped[str] = mapped_column(String(32))  # invite_link, reminder, graded_notice
     recipient: Mapped[str] = mapped_column(String(320))
     subject: Mapped[str] = mapped_column(String(300), default="")
-    body_sealed: Mapped[str] = mapped_column(Text, default="")  # sealed JSON {"text": ..., "html": ...}
+    # sealed JSON {"link": ..., "reissued": ...} of a link or reminder e-mail ("" for a notice): the text is
+    # rendered when sent, so a moved deadline or a fixed template reaches mail already waiting
+    body_sealed: Mapped[str] = mapped_column(Text, default="")
     state: Mapped[str] = mapped_column(String(16), default="queued", index=True)
     attempts: Mapped[int] = mapped_column(Integer, default=0)
     next_attempt_at: Mapped[dt.datetime] = mapped_column(DateTime, default=utcnow, index=True)
@@ -336,7 +338,8 @@ class WebhookSubscription(Base):
 
 class WebhookDelivery(Base):
     """One event for one subscription: the body exactly as signed, retried with backoff for a day.
-    state: pending (next try at next_attempt_at), delivered, failed (gave up)."""
+    state: pending (next try at next_attempt_at), delivered, failed (gave up), redeliver (an admin's one
+    manual try, due now, with no automatic retries after it)."""
 
     __tablename__ = "webhook_deliveries"
     id: Mapped[int] = mapped_column(primary_key=True)
@@ -368,14 +371,16 @@ class WebhookAttempt(Base):
 
 
 class PartnerKey(Base):
-    """An organisation's key for the Greenhouse assessment partner API (HTTP Basic username), hashed.
-    Invites made through it belong to its team."""
+    """An organisation's key for the Greenhouse assessment partner API (HTTP Basic username): hashed to
+    recognise it, sealed to send it back on the completion callback. Invites made through it belong to its team."""
 
     __tablename__ = "partner_keys"
     id: Mapped[int] = mapped_column(primary_key=True)
     team_id: Mapped[int] = mapped_column(ForeignKey("teams.id", ondelete="CASCADE"), index=True)
     name: Mapped[str] = mapped_column(String(200), default="")
     key_hash: Mapped[str] = mapped_column(String(64), unique=True)
+    # Sealed too: the completion callback (PATCH) authenticates with the same key (Greenhouse's docs)
+    key_sealed: Mapped[str] = mapped_column(Text, default="")
     created_by: Mapped[str] = mapped_column(String(320), default="")
     created_at: Mapped[dt.datetime] = mapped_column(DateTime, default=utcnow)
     last_used_at: Mapped[dt.datetime | None] = mapped_column(DateTime, nullable=True)
@@ -397,6 +402,7 @@ class PartnerInterview(Base):
     callback_state: Mapped[str] = mapped_column(String(16), default="none")
     callback_attempts: Mapped[int] = mapped_column(Integer, default=0)
     callback_next_at: Mapped[dt.datetime | None] = mapped_column(DateTime, nullable=True)
+    callback_since: Mapped[dt.datetime | None] = mapped_column(DateTime, nullable=True)  # retries stop a day after
     callback_last_error: Mapped[str] = mapped_column(Text, default="")
     created_at: Mapped[dt.datetime] = mapped_column(DateTime, default=utcnow)
     invite: Mapped[Invite] = relationship()

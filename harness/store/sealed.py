@@ -1,8 +1,9 @@
 """Secrets at rest: sealed with the app's encryption key (Fernet: AES-128-CBC with an HMAC), or hashed.
 
-What the app must use again (an SMTP password it was given, a webhook's signing secret, a link a
-reminder repeats) is sealed; what it only has to recognise (a partner's API key, a link token) is
-hashed. A copy of the database without the key hands out neither.
+What the app must use again (a webhook's signing secret, a link a reminder repeats) is sealed; what
+it only has to recognise (a link token, an API token) is hashed; a Greenhouse partner key is both
+(recognised on each call, sent back on the completion callback). A copy of the database without the
+key hands out none of them.
 """
 from __future__ import annotations
 

@@ -29,6 +29,7 @@ from harness.web.api_models import (
     InvitesIn,
     JobOut,
     Problem,
+    ReissueIn,
     ShowScoreIn,
     utc,
 )
@@ -73,8 +74,14 @@ def _committed(session: Session, change: Callable[[], T]) -> T:
 
 def _create(request: Request, session: Session, specs: list[InviteIn], me: Recruiter) -> list[InviteCreated]:
     created = _committed(session, lambda: svc.create_invites(session, specs, by=me, client=client_of(request),
-                                                             base_url=public_base(request)))
-    return [InviteCreated(**InviteOut.of(c.invite).model_dump(), link=c.link) for c in created]
+                                                             base_url=public_base(request),
+                                                             settings=request.app.state.settings))
+    return [_created(c) for c in created]
+
+
+def _created(c: svc.Created) -> InviteCreated:
+    return InviteCreated(**InviteOut.of(c.invite).model_dump(), link=c.link, email_queued=c.emailed,
+                         email_note=c.email_note or None)
 
 
 @router.get("/exercises", response_model=list[str], summary="The exercises invites can name")
@@ -124,7 +131,8 @@ def disable(request: Request, invite_id: int = _id(), session: Session = Depends
 def extend(body: DeadlineIn, request: Request, invite_id: int = _id(), session: Session = Depends(db),
            me: Recruiter = Depends(api_recruiter)) -> InviteOut:
     invite = _invite(session, invite_id, me)
-    _committed(session, lambda: changes.extend(session, invite, body.deadline, by=me, client=client_of(request)))
+    _committed(session, lambda: changes.extend(session, invite, body.deadline, by=me, client=client_of(request),
+                                               settings=request.app.state.settings))
     return InviteOut.of(invite)
 
 
@@ -140,12 +148,14 @@ def show_score(body: ShowScoreIn, request: Request, invite_id: int = _id(), sess
 
 @router.post("/invites/{invite_id}/reissue", response_model=InviteCreated,
              summary="A new link for the invite (shown this once); the old link stops working")
-def reissue(request: Request, invite_id: int = _id(), session: Session = Depends(db),
+def reissue(request: Request, body: ReissueIn | None = None, invite_id: int = _id(), session: Session = Depends(db),
             me: Recruiter = Depends(api_recruiter)) -> InviteCreated:
     invite = _invite(session, invite_id, me)
     created = changes.reissue(session, invite, by=me, base_url=public_base(request), client=client_of(request))
+    if body is not None and body.send_email:
+        created = svc.send_link(session, request.app.state.settings, created, reissued=True)
     session.commit()
-    return InviteCreated(**InviteOut.of(created.invite).model_dump(), link=created.link)
+    return _created(created)
 
 
 @router.post("/invites/{invite_id}/count", response_model=InviteOut,

@@ -86,6 +86,15 @@ def _invite_fields(i: Invite) -> dict[str, Any]:
 
 class InviteCreated(InviteOut):
     link: str = Field(description="The candidate's link. Returned only here: the server keeps its hash only")
+    email_queued: bool = Field(default=False, description="The link was queued by e-mail to the invite's address "
+                               "too (asked with send_email)")
+    email_note: str | None = Field(default=None, description="Why it was not, when asked: \"no SMTP server set\" "
+                                   "or \"the invite has no e-mail address\"")
+
+
+class ReissueIn(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    send_email: bool = Field(default=False, description="Also send the new link to the invite's e-mail address")
 
 
 class EventOut(BaseModel):

@@ -9,9 +9,11 @@ import datetime as dt
 from sqlalchemy.orm import Session
 
 from grader.errors import UsageError
+from harness.notify import mail
 from harness.queue.jobs import create_job
 from harness.store.audit import audit
 from harness.store.models import Invite, Job, JobState, Recruiter, utcnow
+from harness.store.settings import WebSettings
 from harness.store.timeline import record
 from harness.web.invites import Created, link_for, parse_deadline
 from harness.web.security import new_token
@@ -20,11 +22,14 @@ from harness.web.security import new_token
 def disable(session: Session, invite: Invite, *, by: Recruiter, client: str = "") -> None:
     if invite.disabled_at is None:
         invite.disabled_at = utcnow()
+        mail.cancel_link_mail(session, invite.id)  # the link no longer works: neither its e-mail nor a reminder
         record(session, invite, "disabled", f"by {by.email}")
         audit(session, "invite_disabled", actor=by.email, target=f"invite {invite.id}", client=client)
 
 
-def extend(session: Session, invite: Invite, deadline: str | dt.datetime, *, by: Recruiter, client: str = "") -> None:
+def extend(session: Session, invite: Invite, deadline: str | dt.datetime, *, by: Recruiter, client: str = "",
+           settings: WebSettings | None = None) -> None:
+    """A new deadline; with `settings`, the candidate's reminder moves before it."""
     try:
         new = parse_deadline(deadline)
     except ValueError as exc:
@@ -33,6 +38,8 @@ def extend(session: Session, invite: Invite, deadline: str | dt.datetime, *, by:
         raise UsageError(f"the new deadline {new:%Y-%m-%d %H:%M} UTC is in the past")
     old = invite.deadline
     invite.deadline = new
+    if settings is not None:
+        mail.move_reminder(session, settings, invite)
     record(session, invite, "extended", f"{old:%Y-%m-%d %H:%M} → {new:%Y-%m-%d %H:%M} UTC by {by.email}")
     audit(session, "invite_extended", actor=by.email, target=f"invite {invite.id}",
           detail=f"{old:%Y-%m-%d %H:%M} → {new:%Y-%m-%d %H:%M} UTC", client=client)
@@ -51,6 +58,7 @@ def reissue(session: Session, invite: Invite, *, by: Recruiter, base_url: str, c
     enabled again, since the new link is a new credential. Caller commits; the link is shown once."""
     token, digest = new_token()
     invite.token_hash = digest
+    mail.cancel_link_mail(session, invite.id)  # the old link's e-mail and reminder: the link is dead
     was_disabled = invite.disabled_at is not None
     invite.disabled_at = None
     record(session, invite, "reissued", f"by {by.email}" + ("; enabled again" if was_disabled else ""))

@@ -12,7 +12,7 @@ import logging
 import re
 import secrets
 import unicodedata
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 from sqlalchemy import select
@@ -24,16 +24,18 @@ from grader.errors import (
 )
 from grader.exercise import list_exercises
 from harness.bundle import validate_candidate
+from harness.notify import mail
 from harness.queue.jobs import enqueue
 from harness.store.audit import audit
 from harness.store.models import Invite, Job, Recruiter, Team, utcnow
+from harness.store.settings import WebSettings
 from harness.store.teams import default_team
 from harness.store.timeline import record
 from harness.web.accounts import normalize_email
 from harness.web.security import new_token
+from harness.web.text import clean_text
 
 log = logging.getLogger(__name__)
-_CONTROL = re.compile(r"[\x00-\x1f\x7f]")
 
 
 
@@ -62,19 +64,6 @@ def parse_deadline(value: str | dt.datetime | dt.date) -> dt.datetime:
     return parsed.replace(microsecond=0)
 
 
-def clean_text(value: str, what: str, limit: int) -> str:
-    text = value.strip()
-    if _CONTROL.search(text):
-        raise ValueError(f"the {what} has control characters")
-    try:
-        text.encode("utf-8")
-    except UnicodeEncodeError:
-        raise ValueError(f"the {what} is not valid text") from None
-    if len(text) > limit:
-        raise ValueError(f"the {what} is longer than {limit} characters")
-    return text
-
-
 def _exercise_enum(schema: dict[str, object]) -> None:
     # Read when the OpenAPI is built (not at import): the exercises installed on this server.
     schema["enum"] = list_exercises()
@@ -92,6 +81,8 @@ class InviteIn(BaseModel):
     team: str | None = Field(default=None, max_length=100,
                              description="The team the invite belongs to (only its members see it); needed only "
                                          "by a recruiter of several teams")
+    send_email: bool = Field(default=False, description="Also send the link to `email` through the app's SMTP "
+                             "server (and a reminder before the deadline); the response says whether it was queued")
 
     @field_validator("candidate_name")
     @classmethod
@@ -162,6 +153,16 @@ def candidate_id_for(session: Session, name: str) -> str:
 class Created:
     invite: Invite
     link: str  # shown once: only the token's hash is stored
+    emailed: bool = False  # the link was queued by e-mail as well
+    email_note: str = ""  # why it was not, when asked ("no SMTP server set", ...)
+
+
+def send_link(session: Session, settings: WebSettings | None, created: Created, *, reissued: bool = False) -> Created:
+    """Queue the link by e-mail too (it is still shown once to the recruiter); says why not when it cannot."""
+    why = mail.why_not(settings, created.invite)
+    if why is None and settings is not None:
+        mail.queue_invite_link(session, settings, created.invite, created.link, reissued=reissued)
+    return replace(created, emailed=why is None, email_note=why or "")
 
 
 def link_for(base_url: str, token: str) -> str:
@@ -187,7 +188,8 @@ def team_for(session: Session, by: Recruiter | None, name: str | None) -> Team:
 
 
 def create_invites(session: Session, specs: list[InviteIn], *, by: Recruiter | None, base_url: str,
-                   client: str = "") -> list[Created]:
+                   client: str = "", settings: WebSettings | None = None) -> list[Created]:
+    """The invites, with their links; a spec's send_email queues its link by e-mail too (needs `settings`)."""
     out = []
     for spec in specs:
         team = team_for(session, by, spec.team)
@@ -201,7 +203,8 @@ def create_invites(session: Session, specs: list[InviteIn], *, by: Recruiter | N
         record(session, invite, "created", f"by {by.email}" if by is not None else "")
         audit(session, "invite_created", actor=by.email if by is not None else "", target=f"invite {invite.id}",
               detail=f"{invite.exercise}, deadline {invite.deadline:%Y-%m-%d %H:%M} UTC", client=client)
-        out.append(Created(invite=invite, link=link_for(base_url, token)))
+        created = Created(invite=invite, link=link_for(base_url, token))
+        out.append(send_link(session, settings, created) if spec.send_email else created)
     log.info("%d invite(s) created", len(out))
     return out
 

@@ -16,6 +16,7 @@ from sqlalchemy.orm import Session
 
 from grader.errors import UsageError
 from grader.exercise import list_exercises
+from harness.notify import mail
 from harness.store.audit import audit
 from harness.store.models import Invite, Recruiter, utcnow
 from harness.store.teams import all_teams
@@ -142,13 +143,13 @@ def index(request: Request, me: Recruiter = Depends(page_recruiter), session: Se
 @router.post("/invites", dependencies=_CSRF)
 def create_invite(request: Request, candidate_name: str = Form(""), email: str = Form(""),
                   exercise: str = Form(""), deadline: str = Form(""), show_score: bool = Form(False),
-                  team: str = Form(""),
+                  team: str = Form(""), send_email: bool = Form(False),
                   me: Recruiter = Depends(page_recruiter), session: Session = Depends(db)) -> Response:
     try:
         spec = svc.spec_from_form(candidate_name=candidate_name, email=email or None, exercise=exercise,
-                                  deadline=deadline, show_score=show_score, team=team or None)
+                                  deadline=deadline, show_score=show_score, team=team or None, send_email=send_email)
         created = svc.create_invites(session, [spec], by=me, client=client_of(request),
-                                     base_url=public_base(request))
+                                     base_url=public_base(request), settings=request.app.state.settings)
     except UsageError as exc:
         session.rollback()
         return _index(request, session, me, status_code=400, error=str(exc))
@@ -158,14 +159,15 @@ def create_invite(request: Request, candidate_name: str = Form(""), email: str =
 
 @router.post("/invites/import", dependencies=_CSRF)
 async def import_invites(request: Request, file: UploadFile = File(...), show_score: bool = Form(False),
-                         me: Recruiter = Depends(page_recruiter), session: Session = Depends(db)) -> Response:
+                         send_email: bool = Form(False), me: Recruiter = Depends(page_recruiter),
+                         session: Session = Depends(db)) -> Response:
     data = await file.read(CSV_LIMIT + 1)
     try:
         if len(data) > CSV_LIMIT:
             raise UsageError(f"the CSV file is larger than {CSV_LIMIT // 2**20} MB")
-        specs = parse_csv(data, show_score=show_score)
+        specs = [s.model_copy(update={"send_email": send_email}) for s in parse_csv(data, show_score=show_score)]
         created = svc.create_invites(session, specs, by=me, client=client_of(request),
-                                     base_url=public_base(request))
+                                     base_url=public_base(request), settings=request.app.state.settings)
     except UsageError as exc:
         session.rollback()  # a bad row anywhere: nothing of the file is kept
         return _index(request, session, me, status_code=400, error=f"CSV not imported: {exc}")
@@ -180,6 +182,8 @@ def _invite_page(request: Request, session: Session, invite: Invite, status_code
              "upload": next((u for u in invite.uploads if u.id == j.upload_id), None)} for j in reversed(invite.jobs)]
     return render(request, "recruiter/invite.html", status_code=status_code, invite=invite, picked=invite.counted_job_id,
                   state=invite_state(invite), jobs=jobs, expired=invite.expired(),
+                  messages=mail.messages_of(session, invite.id),
+                  mail_unset=mail.why_not(request.app.state.settings, invite),
                   message=request.session.pop("flash", None), **interview_panel(session, invite),
                   **context)
 
@@ -212,7 +216,8 @@ def extend_invite(request: Request, invite_id: int = _id(), deadline: str = Form
                   me: Recruiter = Depends(page_recruiter), session: Session = Depends(db)) -> Response:
     invite = _invite_or_404(session, invite_id, me)
     try:
-        changes.extend(session, invite, deadline, by=me, client=client_of(request))
+        changes.extend(session, invite, deadline, by=me, client=client_of(request),
+                       settings=request.app.state.settings)
     except UsageError as exc:
         session.rollback()
         return _invite_page(request, session, invite, status_code=400, error=str(exc))
@@ -232,10 +237,12 @@ def show_score_invite(request: Request, invite_id: int = _id(), show_score: bool
 
 
 @router.post("/invites/{invite_id}/reissue", dependencies=_CSRF)
-def reissue_invite(request: Request, invite_id: int = _id(), me: Recruiter = Depends(page_recruiter),
-                   session: Session = Depends(db)) -> Response:
+def reissue_invite(request: Request, invite_id: int = _id(), send_email: bool = Form(False),
+                   me: Recruiter = Depends(page_recruiter), session: Session = Depends(db)) -> Response:
     invite = _invite_or_404(session, invite_id, me)
     created = changes.reissue(session, invite, by=me, base_url=public_base(request), client=client_of(request))
+    if send_email:
+        created = svc.send_link(session, request.app.state.settings, created, reissued=True)
     session.commit()
     return render(request, "recruiter/created.html", created=[created], reissued=True)
 

@@ -19,12 +19,21 @@ pytestmark = pytest.mark.parametrize("db_url", ["sqlite", pytest.param("postgres
 EX = "support-triage"
 NAME = "Rosalind Redteam"
 NO_TEAM_DATA = {"/login", "/logout", "/admin", "/admin/recruiters/{recruiter_id}/unlock", "/openapi.json",
-                "/api/v1/exercises", "/admin/interviewers"}
+                "/api/v1/exercises", "/admin/interviewers",
+                "/admin/mail", "/admin/mail/test", "/admin/mail/messages/{message_id}/retry",  # admins only
+                "/admin/greenhouse", "/admin/greenhouse/keys", "/admin/greenhouse/keys/{key_id}/revoke",  # admins only
+                # a partner key decides, not an account: its team's scoping is test_greenhouse's
+                "/greenhouse/list_tests", "/greenhouse/send_test", "/greenhouse/test_status", "/greenhouse/response_error"}
 LISTINGS = {"/", "/invites", "/invites/bulk", "/invites/import", "/cohort", "/cohort/{exercise}",
             "/cohort/{exercise}.csv", "/cohort/{exercise}.png", "/cohort/{exercise}.zip", "/api/v1/invites",
             "/api/v1/invites/bulk", "/api/v1/cohort/{exercise}", "/reviews", "/api/v1/reviews", "/teams",
             "/api/v1/teams", "/api/v1/interviewers"}
 TEAM_SETTINGS = {"/teams/{team_id}/blind-review", "/api/v1/teams/{team_id}/blind-review"}
+# a team's webhooks: their scoping (another team's gets 404 on pages and API) is test_webhooks's
+WEBHOOKS = {"/webhooks", "/webhooks/{sub_id}", "/webhooks/{sub_id}/active", "/webhooks/{sub_id}/delete",
+            "/webhooks/{sub_id}/rotate", "/webhook-deliveries/{delivery_id}/redeliver", "/api/v1/webhooks",
+            "/api/v1/webhooks/{sub_id}", "/api/v1/webhooks/{sub_id}/deliveries",
+            "/api/v1/webhooks/{sub_id}/rotate-secret", "/api/v1/webhook-deliveries/{delivery_id}/redeliver"}
 API_BODIES = {"/extend": {"deadline": "2099-01-01"}, "/show-score": {"show_score": True},
               "/interviewers": {"interviewer_ids": []}, "/decision": {"outcome": "hold", "reason": "r"},
               "/feedback": {"released": False}, "/scorecard": {"answers": {}}, "/blind-review": {"blind_review": True}}
@@ -73,7 +82,7 @@ def world(app: Any, sessions: Any, settings: Any) -> Iterator[dict[str, Any]]:
 def _fill(path: str, ids: dict[str, Any], kind: str = "json") -> str:
     return (path.replace("{invite_id}", str(ids["invite_id"])).replace("{upload_id}", str(ids["upload_id"]))
             .replace("{job_id}", str(ids["job_id"])).replace("{kind}", kind).replace("{exercise}", EX)
-            .replace("{team_id}", str(ids["team_id"])))
+            .replace("{team_id}", str(ids["team_id"])).replace("{message_id}", "1"))
 
 
 def _call(member: Member, method: str, path: str, job_id: int = 1) -> Any:
@@ -94,7 +103,7 @@ def test_another_team_gets_404_on_every_route_of_an_invite_and_never_sees_it_lis
     ids, red, blue, root = world["ids"], world["red"], world["blue"], world["root"]
     redrev, bluerev = world["redrev"], world["bluerev"]
     table = [(p, m) for p, m in route_table(app) if not p.startswith("/i/")]  # candidate links: the token decides
-    unclassified = ({p for p, _ in table} - NO_TEAM_DATA - LISTINGS - TEAM_SETTINGS
+    unclassified = ({p for p, _ in table} - NO_TEAM_DATA - LISTINGS - TEAM_SETTINGS - WEBHOOKS
                     - {p for p, _ in table if "{invite_id}" in p})
     assert not unclassified, f"routes no team test covers: {sorted(unclassified)}"
     invite_routes = [(p, m) for p, m in table if "{invite_id}" in p]
