@@ -133,3 +133,60 @@ def template_rows(data_dir: Path, app_url: str = "") -> list[TemplateRow]:
             rows.append(TemplateRow(kind=kind, part=part, name=name, override=path, overridden=path.is_file(),
                                     problem=problem))
     return rows
+
+
+# -- an admin edits a template in the app (/admin/mail/templates/NAME) --------------------------------------
+MAX_TEMPLATE_CHARS = 20_000
+
+
+def parse_name(name: str) -> tuple[str, str]:
+    """(kind, part) of a template's file name, or MailTemplateError (a name is never a path)."""
+    for kind in KINDS:
+        for part in PARTS:
+            if name == file_name(kind, part):
+                return kind, part
+    raise MailTemplateError(f"no mail template {name[:80]!r}")
+
+
+def source(data_dir: Path, name: str) -> tuple[str, bool]:
+    """The template's text as it is used now, and whether it is the admin's override."""
+    parse_name(name)
+    path = override_dir(data_dir) / name
+    if path.is_file():
+        return path.read_text(encoding="utf-8"), True
+    return (SHIPPED / name).read_text(encoding="utf-8"), False
+
+
+def save_override(data_dir: Path, name: str, text: str, app_url: str = "") -> Path:
+    """Write the admin's text as the override once it renders with sample values; MailTemplateError (a one-
+    line reason) otherwise, and nothing written. Atomic: a message sent meanwhile reads the old or the new."""
+    kind, part = parse_name(name)
+    text = text.replace("\r\n", "\n")
+    if len(text) > MAX_TEMPLATE_CHARS:
+        raise MailTemplateError(f"mail template {name}: longer than {MAX_TEMPLATE_CHARS} characters")
+    env = _environment(str(override_dir(data_dir)))
+    try:
+        rendered = env.from_string(text).render(sample(kind, app_url))
+    except TemplateSyntaxError as exc:
+        raise MailTemplateError(f"mail template {name}: line {exc.lineno}: {_one_line(exc.message or exc)}") from None
+    except Exception as exc:  # noqa: BLE001 - undefined variable, the sandbox, a filter on a wrong type
+        raise MailTemplateError(f"mail template {name}: {_one_line(getattr(exc, 'message', None) or exc)}") from None
+    if part == "subject" and not _one_line(rendered):
+        raise MailTemplateError(f"mail template {name}: the subject is empty")
+    folder = override_dir(data_dir)
+    folder.mkdir(parents=True, exist_ok=True)
+    path = folder / name
+    tmp = folder / f".{name}.tmp"
+    tmp.write_text(text, encoding="utf-8")
+    tmp.replace(path)
+    return path
+
+
+def remove_override(data_dir: Path, name: str) -> bool:
+    """Back to the shipped template; False when there was no override."""
+    parse_name(name)
+    path = override_dir(data_dir) / name
+    if not path.is_file():
+        return False
+    path.unlink()
+    return True

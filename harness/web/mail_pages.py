@@ -5,10 +5,11 @@ from __future__ import annotations
 
 import logging
 
-from fastapi import APIRouter, Depends, Path, Request
+from fastapi import APIRouter, Depends, Form, Path, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from sqlalchemy.orm import Session
 
+from grader.errors import MailTemplateError
 from harness.notify import mail, mail_render
 from harness.store.audit import audit
 from harness.store.models import Message, Recruiter, utcnow
@@ -59,6 +60,48 @@ def send_test(request: Request, me: Recruiter = Depends(admin_recruiter), sessio
         why = sent.last_error if sent is not None and sent.last_error else "not sent yet"
         request.session["flash"] = f"the test e-mail to {me.email} was not sent: {why}"
     return RedirectResponse("/admin/mail", status_code=303)
+
+
+def _template_page(request: Request, name: str, *, text: str | None = None, problem: str | None = None,
+                   status_code: int = 200) -> HTMLResponse:
+    settings = request.app.state.settings
+    try:
+        kind, _ = mail_render.parse_name(name)
+        current, overridden = mail_render.source(settings.data_dir, name)
+    except MailTemplateError as exc:
+        raise PageNotFound(str(exc)) from None
+    return render(request, "admin/mail_template.html", status_code=status_code, template=name, kind=kind,
+                  text=current if text is None else text, overridden=overridden, problem=problem,
+                  variables=mail_render.VARIABLES[kind], message=request.session.pop("flash", None))
+
+
+@router.get("/admin/mail/templates/{name}", response_class=HTMLResponse)
+def template_page(request: Request, name: str, me: Recruiter = Depends(admin_recruiter)) -> HTMLResponse:
+    return _template_page(request, name)
+
+
+@router.post("/admin/mail/templates/{name}", dependencies=_CSRF)
+def save_template(request: Request, name: str, text: str = Form(""), reset: str = Form(""),
+                  me: Recruiter = Depends(admin_recruiter), session: Session = Depends(db)) -> Response:
+    """Save the admin's text as the override (checked first: a template that does not render is refused and
+    the text kept in the form), or go back to the shipped one. Mail already waiting is rendered with it."""
+    settings = request.app.state.settings
+    try:
+        mail_render.parse_name(name)
+        if reset:
+            done = mail_render.remove_override(settings.data_dir, name)
+            what = "back to the shipped template" if done else "already the shipped template"
+        else:
+            mail_render.save_override(settings.data_dir, name, text, settings.public_url)
+            what = "saved"
+    except MailTemplateError as exc:
+        if not reset and "no mail template" not in str(exc):
+            return _template_page(request, name, text=text, problem=str(exc), status_code=400)
+        raise PageNotFound(str(exc)) from None
+    audit(session, "mail_template", actor=me.email, target=name, detail=what, client=client_of(request))
+    session.commit()
+    request.session["flash"] = f"{name}: {what}"
+    return RedirectResponse(f"/admin/mail/templates/{name}", status_code=303)
 
 
 def _retry(request: Request, session: Session, message: Message, me: Recruiter) -> str:

@@ -86,6 +86,7 @@ class Received:
     path: str
     authorization: str
     body: bytes
+    headers: dict[str, str] = field(default_factory=dict)
 
 
 class Receiver(ThreadingHTTPServer):
@@ -103,6 +104,13 @@ class Receiver(ThreadingHTTPServer):
                                            self.rfile.read(size) if size else b""))
                 self.send_response(outer.plan.pop(0) if outer.plan else 200)
                 self.send_header("Content-Length", "0")
+                self.end_headers()
+
+            def do_POST(self) -> None:  # noqa: N802 -- the team's webhook receiver shares the port
+                size = int(self.headers.get("Content-Length") or 0)
+                outer.seen.append(Received("POST", self.path, self.headers.get("Authorization", ""),
+                                           self.rfile.read(size) if size else b"", dict(self.headers.items())))
+                self.send_response(204)
                 self.end_headers()
 
             def log_message(self, *args: Any) -> None:
@@ -598,13 +606,20 @@ def _submission(bundle: bytes, dest: Path) -> Path:
 @pytest.mark.docker
 @pytest.mark.slow
 def test_greenhouse_lists_sends_polls_and_is_called_back_after_a_real_grading(
-        client: Any, sessions: Any, settings: Any, inbox: Inbox, receiver: Receiver, worker: Path,
+        client: Any, api: Any, sessions: Any, settings: Any, inbox: Inbox, receiver: Receiver, worker: Path,
         tmp_path: Path) -> None:
+    from standardwebhooks import Webhook
+
     from harness.notify.dispatch import dispatch_due
     from harness.store.models import PartnerInterview
 
     key = make_key(sessions, settings, "acme")
     greenhouse = basic(key)
+    # the team also has a webhook for grading.finished: the real grading must deliver it signed
+    hook = api.post("/api/v1/webhooks", json={"url": receiver.url("/hooks"), "events": ["grading.finished"],
+                                              "team": "acme"})
+    assert hook.status_code == 201, hook.text
+    secret = hook.json()["secret"]
 
     def status(pid: str) -> dict[str, Any]:
         r = client.get(GH + "/test_status", params={"partner_interview_id": pid}, headers=greenhouse)
@@ -644,9 +659,14 @@ def test_greenhouse_lists_sends_polls_and_is_called_back_after_a_real_grading(
     # 5. the worker's grading.finished scheduled the callback; the dispatcher sends the documented PATCH
     with sessions() as s:
         assert s.scalar(select(PartnerInterview.callback_state)) == "pending"
-    assert dispatch_due(settings, sessions).callbacks == 1
-    assert [(r.method, r.path, r.authorization, r.body) for r in receiver.seen] == [
+    sent_now = dispatch_due(settings, sessions)
+    assert (sent_now.callbacks, sent_now.webhooks) == (1, 1)
+    assert [(r.method, r.path, r.authorization, r.body) for r in receiver.seen if r.method == "PATCH"] == [
         ("PATCH", "/integrations/testing_partners/take_home_tests/12345", greenhouse["Authorization"], b"")]
+    (hooked,) = [r for r in receiver.seen if r.method == "POST"]
+    event = Webhook(secret).verify(hooked.body, hooked.headers)  # raises unless signed with the team's secret
+    assert event["type"] == "grading.finished" and event["data"]["status"] == "graded"
+    assert round(event["data"]["score"], 1) == done["partner_score"] and "Ada" not in hooked.body.decode()
     with sessions() as s:
         assert s.scalar(select(PartnerInterview.callback_state)) == "sent"
     assert status(pid) == done  # what Greenhouse reads when the PATCH makes it ask

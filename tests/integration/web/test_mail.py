@@ -413,6 +413,42 @@ def test_an_override_template_changes_what_is_sent_and_a_broken_one_fails_the_me
     assert _send(app) == 1 and broken["link"] in smtp.kept[1].part("html")
 
 
+def test_an_admin_edits_a_template_in_the_app_and_a_broken_one_is_refused_unsaved(
+        app: Any, api: Any, client: Any, logged_in: Any, other_account: Any, smtp: SmtpServer) -> None:
+    name = "invite_link.subject.j2"
+    override = app.state.settings.data_dir / "mail-templates" / name
+    page = logged_in.get(f"/admin/mail/templates/{name}")
+    assert page.status_code == 200 and "The shipped template is in use" in page.text
+    assert "candidate_name" in page.text and "link" in page.text  # the variables it may use
+    token = csrf_of(page.text)
+    assert logged_in.post(f"/admin/mail/templates/{name}", data={"text": "x"}).status_code == 403  # no CSRF token
+    # a template that does not render is refused: nothing written, the admin's text kept in the form
+    bad = logged_in.post(f"/admin/mail/templates/{name}", data={"csrf_token": token,
+                                                                "text": "Hi {{ candidate_nam }} <keep me>"})
+    assert bad.status_code == 400 and "candidate_nam" in bad.text and "is undefined" in bad.text
+    assert "Hi {{ candidate_nam }} &lt;keep me&gt;" in bad.text and not override.exists()
+    unclosed = logged_in.post(f"/admin/mail/templates/{name}", data={"csrf_token": token, "text": "{% if %}"})
+    assert unclosed.status_code == 400 and "line 1" in unclosed.text and not override.exists()
+    # a good one is saved and used by the next e-mail
+    ok = logged_in.post(f"/admin/mail/templates/{name}",
+                        data={"csrf_token": token, "text": "{{ exercise }} for {{ candidate_name }}"})
+    assert ok.status_code == 303 and override.read_text() == "{{ exercise }} for {{ candidate_name }}"
+    assert "Your override is in use" in logged_in.get(ok.headers["location"]).text
+    _api_invite(api)
+    assert _send(app) == 1 and smtp.kept[-1].message["Subject"].endswith("for Ada Lovelace")
+    # back to the shipped one
+    reset = logged_in.post(f"/admin/mail/templates/{name}", data={"csrf_token": token, "reset": "1"})
+    assert reset.status_code == 303 and not override.exists()
+    # no such template (a name is never a path); another account than an admin: refused
+    assert logged_in.get("/admin/mail/templates/..%2Fsecret_key").status_code == 404
+    assert logged_in.post("/admin/mail/templates/nope.j2", data={"csrf_token": token, "text": "x"}).status_code == 404
+    from conftest import log_in
+
+    logged_in.post("/logout", data={"csrf_token": token})
+    assert log_in(client, other_account.email, other_account.password).status_code == 303
+    assert client.get(f"/admin/mail/templates/{name}").status_code == 403
+
+
 def test_admin_mail_page_shows_the_settings_and_the_outbox_and_sends_a_test(
         app: Any, client: Any, logged_in: Any, other_account: Any, smtp: SmtpServer, admin_account: Any) -> None:
     page = logged_in.get("/admin/mail")

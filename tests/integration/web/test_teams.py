@@ -21,6 +21,7 @@ NAME = "Rosalind Redteam"
 NO_TEAM_DATA = {"/login", "/logout", "/admin", "/admin/recruiters/{recruiter_id}/unlock", "/openapi.json",
                 "/api/v1/exercises", "/admin/interviewers",
                 "/admin/mail", "/admin/mail/test", "/admin/mail/messages/{message_id}/retry",  # admins only
+                "/admin/mail/templates/{name}",
                 "/admin/greenhouse", "/admin/greenhouse/keys", "/admin/greenhouse/keys/{key_id}/revoke",  # admins only
                 # a partner key decides, not an account: its team's scoping is test_greenhouse's
                 "/greenhouse/list_tests", "/greenhouse/send_test", "/greenhouse/test_status", "/greenhouse/response_error"}
