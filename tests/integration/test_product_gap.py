@@ -67,15 +67,6 @@ def test_the_robust_demo_never_breaks_but_earns_no_habit(graded: dict) -> None:
     assert report.dimensions["monitoring"].score < 10, report.dimensions["monitoring"].score
 
 
-def test_grading_twice_gives_the_same_score(graded: dict, gradings: Gradings) -> None:
-    from harness.solutions import materialize_solution
-
-    folder = materialize_solution("support-triage", "reference", gradings.tmp / "again" / "reference", seed=7)
-    again = gradings.grade(("solution", "reference", gradings.runtime, "again"), folder, runtime=gradings.runtime,
-                           name="reference (again)")
-    assert abs(again.score - graded["reference"].score) <= 1, (again.score, graded["reference"].score)
-
-
 # -- credit-default: the same promise on a tabular exercise with a protected group ------------------
 CREDIT = "credit-default"
 
@@ -118,15 +109,6 @@ def test_credit_default_reference_watches_the_protected_group(graded_credit: dic
     assert checks["slice_alarm"].score >= 0.8, checks["slice_alarm"].evidence
     for demo in DEMOS:
         assert {c.id: c for c in graded_credit[demo].checks}["slice_alarm"].score == 0, demo
-
-
-def test_credit_default_grading_twice_gives_the_same_score(graded_credit: dict, gradings: Gradings) -> None:
-    from harness.solutions import materialize_solution
-
-    folder = materialize_solution(CREDIT, "reference", gradings.tmp / "again" / f"{CREDIT}-reference", seed=7)
-    again = gradings.grade(("solution", "reference", gradings.runtime, CREDIT, "again"), folder,
-                           runtime=gradings.runtime, plan=gradings.plan_for(CREDIT), name=f"{CREDIT}/reference (again)")
-    assert abs(again.score - graded_credit["reference"].score) <= 1, (again.score, graded_credit["reference"].score)
 
 
 @pytest.mark.docker

@@ -3,8 +3,8 @@
 Each exercise's reference, accuracy-only and robust-demo solutions and a mid-ladder variant
 are graded in docker at six candidate seeds, each trained on its own seed's data and graded
 on its own seed's held-back plan (tests/integration/_seed_fairness.py). Every seed's total
-lies within 3 points of that solution's own mean, and no check of the reference swings by
-more than 0.15 across the seeds. Run by `make test-seeds` (CI runs it after `make test`);
+lies within 3 points of that solution's own mean, no check of the reference swings by
+more than 0.15 across the seeds, and the reference graded twice at one seed scores the same. Run by `make test-seeds` (CI runs it after `make test`);
 the figures are printed by `make bench` (benchmarks/bench_seeds.py).
 """
 from __future__ import annotations
@@ -34,6 +34,20 @@ def test_every_solution_gets_the_same_total_on_every_seed(graded, exercise: str)
         assert graded[(exercise, "reference", seed)].status == "graded"
     off = [s.row() for s in spreads if s.worst > SPREAD]
     assert not off, f"a total moves more than {SPREAD} points from its own mean across seeds:\n" + "\n".join(off)
+
+
+@pytest.mark.parametrize("exercise", EXERCISES)
+def test_grading_the_reference_twice_gives_the_same_score(graded, gradings: Gradings, exercise: str) -> None:
+    """Same work, same seed, same grade: the reference graded again from a fresh copy at seed 7 scores
+    within a point of the sweep's own grading at seed 7 (the same promise across seeds starts here)."""
+    from harness.solutions import materialize_solution
+
+    first = graded[(exercise, "reference", 7)]
+    folder = materialize_solution(exercise, "reference", gradings.tmp / "again" / f"{exercise}-reference", seed=7)
+    again = gradings.grade(("again", exercise, "reference"), folder, runtime="docker",
+                           plan=gradings.plan_for(exercise), name=f"{exercise}/reference (again)")
+    assert again.status == "graded", again.reasons
+    assert abs(again.score - first.score) <= 1, (exercise, again.score, first.score)
 
 
 @pytest.mark.parametrize("exercise", EXERCISES)
