@@ -5,7 +5,7 @@ from __future__ import annotations
 import logging
 import re
 
-from fastapi import APIRouter, Depends, Form, Path, Request
+from fastapi import APIRouter, Depends, Form, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from sqlalchemy import select
 from sqlalchemy.orm import Session
@@ -17,12 +17,12 @@ from harness.store.teams import all_teams
 from harness.web.accounts import create_recruiter
 from harness.web.auth import admin_recruiter, client_of, db, require_csrf
 from harness.web.login_limits import unlock
+from harness.web.params import path_id as _id
 from harness.web.status import queue_status
 from harness.web.views import PageNotFound, render
 
 log = logging.getLogger(__name__)
 router = APIRouter(include_in_schema=False)
-MAX_ID = 2**31 - 1
 AUDIT_ROWS = 200
 
 
@@ -65,7 +65,7 @@ def create_interviewer(request: Request, email: str = Form(""), name: str = Form
 
 
 @router.post("/admin/recruiters/{recruiter_id}/unlock", dependencies=[Depends(require_csrf)])
-def unlock_recruiter(request: Request, recruiter_id: int = Path(ge=1, le=MAX_ID),
+def unlock_recruiter(request: Request, recruiter_id: int = _id(),
                      me: Recruiter = Depends(admin_recruiter), session: Session = Depends(db)) -> Response:
     account = session.get(Recruiter, recruiter_id)
     if account is None:

@@ -8,7 +8,7 @@ from __future__ import annotations
 import logging
 from typing import Any, Callable, TypeVar
 
-from fastapi import APIRouter, Depends, HTTPException, Path, Request
+from fastapi import APIRouter, Depends, HTTPException, Request
 from fastapi.responses import FileResponse, JSONResponse
 from sqlalchemy.orm import Session
 
@@ -36,6 +36,7 @@ from harness.web.api_models import (
 from harness.web.auth import api_recruiter, client_of, db
 from harness.web.cohort import cohort_rows
 from harness.web.invites import InviteIn
+from harness.web.params import path_id as _id
 from harness.web.reports import inside, latest_result, report_file
 from harness.web.views import public_base
 
@@ -45,13 +46,8 @@ _ERRORS: dict[int | str, dict[str, Any]] = {400: {"model": Problem, "description
                                             401: {"model": Problem, "description": "no valid API token"},
                                             404: {"model": Problem, "description": "no such invite, job or file"}}
 router = APIRouter(dependencies=[Depends(api_recruiter)], responses=_ERRORS, tags=["recruiter API"])
-MAX_ID = 2**31 - 1
 T = TypeVar("T")
 
-
-def _id() -> int:
-    # A fresh Path() per parameter: one shared instance makes two parameters read the same one.
-    return Path(ge=1, le=MAX_ID)  # type: ignore[no-any-return]
 
 
 def _invite(session: Session, invite_id: int, me: Recruiter) -> Invite:

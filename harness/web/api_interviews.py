@@ -8,7 +8,7 @@ from __future__ import annotations
 import logging
 from typing import Any
 
-from fastapi import APIRouter, Depends, HTTPException, Path, Request, Response
+from fastapi import APIRouter, Depends, HTTPException, Request, Response
 from sqlalchemy.orm import Session
 
 from grader.errors import NotFound
@@ -19,16 +19,12 @@ from harness.web.api import _ERRORS, _committed
 from harness.web.api_review_models import CandidateOut, ReviewOut, ReviewSummaryOut, ScorecardIn, ScorecardOut
 from harness.web.auth import api_interviewer, client_of, db
 from harness.web.blind import Scrubber, is_blind, shown_identity
+from harness.web.params import path_id as _id
 from harness.web.review_pages import review_context, status_of
 
 log = logging.getLogger(__name__)
 router = APIRouter(dependencies=[Depends(api_interviewer)], responses=_ERRORS, tags=["interviewer API"])
-MAX_ID = 2**31 - 1
 
-
-def _id() -> int:
-    # A fresh Path() per parameter: one shared instance makes two parameters read the same one.
-    return Path(ge=1, le=MAX_ID)  # type: ignore[no-any-return]
 
 
 def _review(session: Session, invite_id: int, me: Recruiter) -> Invite:

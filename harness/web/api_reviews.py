@@ -10,7 +10,7 @@ from __future__ import annotations
 import logging
 from typing import Any
 
-from fastapi import APIRouter, Depends, HTTPException, Path, Request
+from fastapi import APIRouter, Depends, HTTPException, Request
 from sqlalchemy.orm import Session
 
 from harness.store.audit import audit
@@ -38,18 +38,14 @@ from harness.web.api_review_models import (
 from harness.web.auth import api_recruiter, client_of, db
 from harness.web.decision_pages import decision_context
 from harness.web.feedback import build_feedback
+from harness.web.params import path_id as _id
 from harness.web.review_pages import status_of
 
 log = logging.getLogger(__name__)
 _RESPONSES: dict[int | str, dict[str, Any]] = {**_ERRORS, 403: {"model": Problem, "description": "an interviewer's "
                                                                 "token, or (creating accounts) not an administrator"}}
 router = APIRouter(dependencies=[Depends(api_recruiter)], responses=_RESPONSES, tags=["hiring API"])
-MAX_ID = 2**31 - 1
 
-
-def _id() -> int:
-    # A fresh Path() per parameter: one shared instance makes two parameters read the same one.
-    return Path(ge=1, le=MAX_ID)  # type: ignore[no-any-return]
 
 
 def _assignments(session: Session, invite: Invite) -> list[AssignmentOut]:

@@ -7,7 +7,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from fastapi import APIRouter, Depends, HTTPException, Path, Query, Request, Response
+from fastapi import APIRouter, Depends, HTTPException, Query, Request, Response
 from sqlalchemy.orm import Session
 
 from grader.errors import UsageError
@@ -24,6 +24,7 @@ from harness.web.api_webhook_models import (
 )
 from harness.web.auth import api_recruiter, client_of, db
 from harness.web.invites import team_for
+from harness.web.params import path_id as _id
 
 _ERRORS: dict[int | str, dict[str, Any]] = {
     400: {"model": Problem, "description": "refused, with a one-line reason (a URL the policy refuses, say)"},
@@ -31,11 +32,7 @@ _ERRORS: dict[int | str, dict[str, Any]] = {
     403: {"model": Problem, "description": "an interviewer's token"},
     404: {"model": Problem, "description": "no such subscription or delivery (or another team's)"}}
 router = APIRouter(dependencies=[Depends(api_recruiter)], responses=_ERRORS, tags=["webhooks"])
-MAX_ID = 2**31 - 1
 
-
-def _id() -> int:
-    return Path(ge=1, le=MAX_ID)  # type: ignore[no-any-return]
 
 
 def _sub(session: Session, sub_id: int, me: Recruiter) -> WebhookSubscription:

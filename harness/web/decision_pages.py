@@ -10,7 +10,7 @@ from __future__ import annotations
 import logging
 from typing import Any
 
-from fastapi import APIRouter, Depends, Form, Path, Request
+from fastapi import APIRouter, Depends, Form, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from sqlalchemy.orm import Session
 
@@ -22,18 +22,14 @@ from harness.web import invites as svc
 from harness.web import scorecards as cards
 from harness.web.auth import client_of, db, page_recruiter, require_csrf
 from harness.web.feedback import build_feedback
+from harness.web.params import path_id as _id
 from harness.web.reports import load_anchors, summarize, verdict
 from harness.web.views import PageNotFound, render
 
 log = logging.getLogger(__name__)
 router = APIRouter(include_in_schema=False)
-MAX_ID = 2**31 - 1
 _CSRF = [Depends(require_csrf)]
 
-
-def _id() -> int:
-    # A fresh Path() per parameter: one shared instance makes two parameters read the same one.
-    return Path(ge=1, le=MAX_ID)  # type: ignore[no-any-return]
 
 
 def _invite(session: Session, invite_id: int, me: Recruiter) -> Invite:

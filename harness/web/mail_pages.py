@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import logging
 
-from fastapi import APIRouter, Depends, Form, Path, Request
+from fastapi import APIRouter, Depends, Form, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from sqlalchemy.orm import Session
 
@@ -15,17 +15,14 @@ from harness.store.audit import audit
 from harness.store.models import Message, Recruiter, utcnow
 from harness.web import invites as svc
 from harness.web.auth import admin_recruiter, client_of, db, page_recruiter, require_csrf
+from harness.web.params import path_id as _id
 from harness.web.views import PageNotFound, render
 
 log = logging.getLogger(__name__)
 router = APIRouter(include_in_schema=False)
-MAX_ID = 2**31 - 1
 _CSRF = [Depends(require_csrf)]
 OUTBOX_ROWS = 100
 
-
-def _id() -> int:
-    return Path(ge=1, le=MAX_ID)  # type: ignore[no-any-return]
 
 
 @router.get("/admin/mail", response_class=HTMLResponse)

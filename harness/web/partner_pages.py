@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import logging
 
-from fastapi import APIRouter, Depends, Form, Path, Request
+from fastapi import APIRouter, Depends, Form, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from sqlalchemy import select
 from sqlalchemy.orm import Session, selectinload
@@ -14,12 +14,12 @@ from grader.errors import NotFound, UsageError
 from harness.store.models import PartnerInterview, PartnerKey, Recruiter
 from harness.store.teams import all_teams
 from harness.web.auth import admin_recruiter, client_of, db, require_csrf
+from harness.web.params import path_id as _id
 from harness.web.partner_keys import SHOWN, create_key, list_keys, revoke_key
 from harness.web.views import PageNotFound, public_base, render
 
 log = logging.getLogger(__name__)
 router = APIRouter(include_in_schema=False)
-MAX_ID = 2**31 - 1
 INTERVIEW_ROWS = 100
 ENDPOINTS = ("list_tests", "send_test", "test_status", "response_error")
 
@@ -59,7 +59,7 @@ def create(request: Request, team: str = Form(""), name: str = Form(""), me: Rec
 
 
 @router.post("/admin/greenhouse/keys/{key_id}/revoke", dependencies=[Depends(require_csrf)])
-def revoke(request: Request, key_id: int = Path(ge=1, le=MAX_ID), me: Recruiter = Depends(admin_recruiter),
+def revoke(request: Request, key_id: int = _id(), me: Recruiter = Depends(admin_recruiter),
            session: Session = Depends(db)) -> Response:
     try:
         row = revoke_key(session, key_id, by=me.email, client=client_of(request))

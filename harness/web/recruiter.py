@@ -10,7 +10,7 @@ import datetime as dt
 import logging
 import math
 
-from fastapi import APIRouter, Depends, File, Form, Path, Request, UploadFile
+from fastapi import APIRouter, Depends, File, Form, Request, UploadFile
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from sqlalchemy.orm import Session
 
@@ -38,6 +38,7 @@ from harness.web.auth import (
 from harness.web.decision_pages import interview_panel
 from harness.web.decision_pages import router as decision_router
 from harness.web.invites_csv import parse_csv
+from harness.web.params import path_id as _id
 from harness.web.recruiter_results import router as results_router
 from harness.web.reports import latest_result
 from harness.web.status import queue_status
@@ -49,12 +50,7 @@ router.include_router(results_router)
 router.include_router(admin_router)
 router.include_router(decision_router)
 CSV_LIMIT = 2 * 2**20
-MAX_ID = 2**31 - 1  # PostgreSQL's integer: a larger id in a URL is a 404, not a database error
 
-
-def _id() -> int:
-    # A fresh Path() per parameter: one shared instance makes two parameters read the same one.
-    return Path(ge=1, le=MAX_ID)  # type: ignore[no-any-return]
 
 
 _CSRF = [Depends(require_csrf)]

@@ -5,7 +5,7 @@ from __future__ import annotations
 import logging
 import re
 
-from fastapi import APIRouter, Depends, Path, Request
+from fastapi import APIRouter, Depends, Request
 from fastapi.responses import FileResponse, HTMLResponse, Response, StreamingResponse
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
@@ -15,6 +15,7 @@ from harness.store.models import Invite, Recruiter
 from harness.web import invites as svc
 from harness.web.auth import db, page_recruiter
 from harness.web.cohort import cohort_csv, cohort_plot, cohort_rows, stream_zip, zip_entries
+from harness.web.params import path_id as _id
 from harness.web.reports import (
     MEDIA_TYPES,
     accuracy_line,
@@ -32,12 +33,7 @@ from harness.web.views import render
 
 log = logging.getLogger(__name__)
 router = APIRouter(include_in_schema=False)
-MAX_ID = 2**31 - 1
 
-
-def _id() -> int:
-    # A fresh Path() per parameter: one shared instance makes two parameters read the same one.
-    return Path(ge=1, le=MAX_ID)  # type: ignore[no-any-return]
 
 
 # The grader's report.html as a document of its own: no scripts, no requests out, no forms.

@@ -11,7 +11,7 @@ from __future__ import annotations
 import logging
 from typing import Any
 
-from fastapi import APIRouter, Depends, Path, Request
+from fastapi import APIRouter, Depends, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from sqlalchemy.orm import Session
 from starlette.datastructures import FormData
@@ -23,18 +23,14 @@ from harness.store.settings import WebSettings
 from harness.web import scorecards as cards
 from harness.web.auth import client_of, db, page_interviewer, require_csrf
 from harness.web.blind import REDACTED, Scrubber, is_blind, pseudonym, scrubber, shown_identity, upload_label
+from harness.web.params import path_id as _id
 from harness.web.reports import inside
 from harness.web.submission_view import SubmissionView, read_submission
 from harness.web.views import PageNotFound, render
 
 log = logging.getLogger(__name__)
 router = APIRouter(include_in_schema=False)
-MAX_ID = 2**31 - 1
 
-
-def _id() -> int:
-    # A fresh Path() per parameter: one shared instance makes two parameters read the same one.
-    return Path(ge=1, le=MAX_ID)  # type: ignore[no-any-return]
 
 
 async def form_fields(request: Request) -> FormData:

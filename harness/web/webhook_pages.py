@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import logging
 
-from fastapi import APIRouter, Depends, Form, Path, Request
+from fastapi import APIRouter, Depends, Form, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from sqlalchemy.orm import Session
 
@@ -20,16 +20,13 @@ from harness.store.models import Recruiter, WebhookSubscription
 from harness.web.auth import client_of, db, page_recruiter, require_csrf
 from harness.web.decisions import viewer_teams
 from harness.web.invites import team_for
+from harness.web.params import path_id as _id
 from harness.web.views import PageNotFound, render
 
 log = logging.getLogger(__name__)
 router = APIRouter(include_in_schema=False)
-MAX_ID = 2**31 - 1
 _CSRF = [Depends(require_csrf)]
 
-
-def _id() -> int:
-    return Path(ge=1, le=MAX_ID)  # type: ignore[no-any-return]
 
 
 def _sub(session: Session, sub_id: int, me: Recruiter) -> WebhookSubscription:
