@@ -33,8 +33,13 @@ $(STAMP): pyproject.toml
 
 setup: $(STAMP)  ## create .venv and install shiftwork into it (idempotent)
 
+# Two test processes on two cores: each OpenMP runtime (scikit-learn's trees, in the tests and in the local
+# runtime's services) would start a thread per core and spin-wait for it, and the processes starved one
+# another (test-fast took 4:07 instead of 3:21). One thread each; containers (the docker runtime) are not affected.
+TEST_ENV := OMP_NUM_THREADS=1
+
 test: setup  ## the whole suite but the seed sweep, on two processes (docker tests skip without an engine unless SHIFTWORK_REQUIRE_DOCKER=1)
-	$(BIN)/python -m pytest -q -m "not seeds and not authoring" -n 2 --dist loadfile --durations=30
+	$(TEST_ENV) $(BIN)/python -m pytest -q -m "not seeds and not authoring" -n 2 --dist loadfile --durations=30
 
 test-seeds: setup  ## every solution of every exercise graded at six candidate seeds, in docker (~28 min)
 	$(BIN)/python -m pytest -q -m seeds
@@ -43,7 +48,7 @@ test-authoring: setup  ## `shiftwork exercise new` on two real public tables (cl
 	$(BIN)/python -m pytest -q -m authoring
 
 test-fast: setup  ## everything but the slow and docker tests, on two processes (a test file stays on one)
-	$(BIN)/python -m pytest -q -m "not slow and not docker and not seeds and not authoring" -n 2 --dist loadfile
+	$(TEST_ENV) $(BIN)/python -m pytest -q -m "not slow and not docker and not seeds and not authoring" -n 2 --dist loadfile
 
 calibration: setup  ## simulate every exercise's scenarios and ship the reports in calibration/ (after editing a scenario, a recipe or the data engine)
 	@for e in $$(ls exercises); do test -f exercises/$$e/exercise.toml || continue; $(SW) scenarios check --ship -- "$$e" || exit $$?; done
