@@ -251,7 +251,8 @@ class _Service(BaseHTTPRequestHandler):
 def test_replay_posts_numeric_labels_as_json_numbers() -> None:
     tr, _, _ = b.regression_traffic("fb", [b.PhaseSpec("p", 12, kinds=["clean", "clean", "invalid"])])
     server = ThreadingHTTPServer(("127.0.0.1", 0), _Service)
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    # shutdown() waits up to one poll: the default half second, paid by every test
+    thread = threading.Thread(target=server.serve_forever, kwargs={"poll_interval": 0.02}, daemon=True)
     thread.start()
     _Service.feedback = []
     try:
