@@ -36,9 +36,10 @@ setup: $(STAMP)  ## create .venv and install shiftwork into it (idempotent)
 # Two test processes on two cores: each OpenMP runtime (scikit-learn's trees, in the tests and in the local
 # runtime's services) would start a thread per core and spin-wait for it, and the processes starved one
 # another (test-fast took 4:07 instead of 3:21). One thread each; containers (the docker runtime) are not affected.
-# Compiled modules (and pytest's rewritten tests) are kept under .cache/pycache, outside the source folders,
-# even where PYTHONDONTWRITEBYTECODE is set: each test process and each CLI a test starts compiled them anew.
-TEST_ENV := OMP_NUM_THREADS=1 PYTHONDONTWRITEBYTECODE= PYTHONPYCACHEPREFIX=$(CURDIR)/.cache/pycache
+# Compiled modules and pytest's rewritten tests are written (__pycache__, ignored by git, by bundles and by
+# solution copies) even where PYTHONDONTWRITEBYTECODE is set: else every test process rewrote every test
+# module and every process a test starts compiled the project anew.
+TEST_ENV := OMP_NUM_THREADS=1 PYTHONDONTWRITEBYTECODE=
 
 test: setup  ## the whole suite but the seed sweep, on two processes (docker tests skip without an engine unless SHIFTWORK_REQUIRE_DOCKER=1)
 	$(TEST_ENV) $(BIN)/python -m pytest -q -m "not seeds and not authoring" -n 2 --dist loadfile --durations=30
