@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import datetime as dt
 import functools
+import hashlib
 import logging
 import os
 from dataclasses import dataclass
@@ -32,9 +33,18 @@ NOT_GRADED = "not_graded"  # as in the cohort table: the submission could not be
 TIMED_OUT = "timed_out"  # report v1's name, for a grading stopped by the worker's time limit
 
 
-def run_label(job_id: int, attempt: int) -> str:
+def deployment(settings: WebSettings) -> str:
+    """A short name for the database the app and its workers share: job ids are only unique within one,
+    and two deployments (or test sessions) on one Docker engine must never sweep each other's runs."""
+    url = settings.database_url
+    for old, new in (("postgres://", "postgresql://"), ("postgresql+psycopg://", "postgresql://")):
+        url = new + url[len(old):] if url.startswith(old) else url
+    return hashlib.sha256(url.encode()).hexdigest()[:8]
+
+
+def run_label(job_id: int, attempt: int, settings: WebSettings) -> str:
     """What every container, network and image of one attempt is labelled with (shiftwork.run)."""
-    return f"sw-job{job_id}-a{attempt}"
+    return f"sw-{deployment(settings)}-job{job_id}-a{attempt}"
 
 
 def sessions(settings: WebSettings) -> sessionmaker[Session]:

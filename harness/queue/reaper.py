@@ -55,7 +55,7 @@ def reap(settings: WebSettings, now: dt.datetime | None = None, client: Any = No
             for job_id, attempt, worker, beat in expired:
                 if client is not None:
                     # before the requeue: nothing of the dead attempt may still run beside the next one
-                    out.swept += _sweep(client, run_label(job_id, attempt))
+                    out.swept += _sweep(client, run_label(job_id, attempt, settings))
                 last = f"at {beat:%Y-%m-%d %H:%M:%S} UTC" if beat else "never"
                 why = f"worker {worker or '?'} stopped heartbeating (last {last})"
                 with transaction(factory) as s:

@@ -96,7 +96,7 @@ def run_job(settings: WebSettings, worker: str, job_id: int, *, main_pid: int = 
     beat = Heartbeat(settings, c)
     beat.start()
     try:
-        _sweep_earlier_attempts(c)
+        _sweep_earlier_attempts(c, settings)
         try:
             outcome = grade_attempt(settings, c)
         except RuntimeUnavailable as exc:
@@ -134,7 +134,7 @@ def grade_attempt(settings: WebSettings, c: Claim) -> Outcome:
                        f"the uploaded file of {filename!r} is missing from the storage folder {root}")
     out = settings.stored("reports") / f"job-{c.job_id}" / f"attempt-{c.attempt}"
     try:
-        report, folder = _grade(path, exercise, candidate, out, run_label(c.job_id, c.attempt),
+        report, folder = _grade(path, exercise, candidate, out, run_label(c.job_id, c.attempt, settings),
                                 plan_dir=settings.data_dir / "plans", name=f"{candidate_name} · {filename}")
     except RuntimeUnavailable:
         raise
@@ -171,7 +171,7 @@ def _grade(path: Path, exercise_id: str, candidate: str, out: Path, label: str, 
                      console=console, candidate=candidate, name=name)
 
 
-def _sweep_earlier_attempts(c: Claim) -> None:
+def _sweep_earlier_attempts(c: Claim, settings: WebSettings) -> None:
     """A job taken over from a dead worker: remove what its attempts left on this engine."""
     if c.attempt <= 1:
         return
@@ -183,7 +183,7 @@ def _sweep_earlier_attempts(c: Claim) -> None:
         return
     try:
         for n in range(1, c.attempt):
-            sweep(client, run_label=run_label(c.job_id, n))
+            sweep(client, run_label=run_label(c.job_id, n, settings))
     finally:
         client.close()
 

@@ -221,3 +221,36 @@ def pipe(src: socket.socket, dst: socket.socket) -> None:
                 s.shutdown(socket.SHUT_RDWR)
             except OSError:
                 pass
+
+
+def running_worker(settings: Any, db_url: str, app: Any, *, name: str, scenarios: str) -> Iterator[Path]:
+    """A real `shiftwork worker` process on the app's data folder and database (embedded broker), grading
+    `scenarios` only; yields its log file once it registered ready, stops it after. For a fixture:
+    `yield from running_worker(...)`."""
+    import sys
+
+    from harness.store.models import Worker
+
+    env = {k: v for k, v in os.environ.items() if k != "SHIFTWORK_BROKER_URL"}
+    env.update(SHIFTWORK_DATABASE_URL=db_url, SHIFTWORK_GRADE_SCENARIOS=scenarios,
+               SHIFTWORK_HEARTBEAT_S=str(settings.heartbeat_s), SHIFTWORK_LEASE_S=str(settings.lease_s))
+    log = settings.folder("logs") / f"{name}-worker.log"
+
+    def tail() -> str:
+        return log.read_text(errors="replace")[-3000:] if log.is_file() else "(no worker log)"
+
+    with log.open("ab") as out:
+        proc = subprocess.Popen([str(Path(sys.executable).parent / "shiftwork"), "worker", "--data",
+                                 str(settings.data_dir), "--name", name],
+                                env=env, stdin=subprocess.DEVNULL, stdout=out, stderr=subprocess.STDOUT)
+    try:
+        def ready() -> bool:
+            assert proc.poll() is None, f"the worker exited {proc.returncode}: {tail()}"
+            with app.state.sessions() as s:
+                return any(w.ready for w in s.query(Worker).all())
+
+        wait_for(ready, 120, "the worker to register ready", tail, every=0.5)
+        yield log
+    finally:
+        stop(proc)
+    assert proc.returncode == 0, tail()

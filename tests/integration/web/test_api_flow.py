@@ -12,17 +12,14 @@ from __future__ import annotations
 
 import datetime as dt
 import io
-import os
 import shutil
-import subprocess
-import sys
 import zipfile
 from pathlib import Path
 from typing import Any, Callable, Iterator
 
 import pytest
 
-from _queue_env import run_labelled, stop, wait_for, zip_folder
+from _queue_env import run_labelled, running_worker, wait_for, zip_folder
 from _webdata import csrf_of
 
 pytestmark = [pytest.mark.docker, pytest.mark.slow,
@@ -33,7 +30,6 @@ SECRET = "api-flow-tests-grader-secret-7e2c41-0123456789abcdef"
 # stable-messy, plus operations (concurrent load, then a restart of the service)
 SCENARIOS = "stable-messy,operations"
 GRADED_WITHIN_S = 300.0
-SHIFTWORK = Path(sys.executable).parent / "shiftwork"
 
 
 def _tail(log: Path) -> Callable[[], str]:
@@ -51,26 +47,7 @@ def grader_env(monkeypatch: pytest.MonkeyPatch) -> None:
 @pytest.fixture
 def worker(settings: Any, db_url: str, app: Any, grader_env: None) -> Iterator[Path]:
     """`shiftwork worker` on the app's data folder and database; yields its log file."""
-    from harness.store.models import Worker
-
-    env = {k: v for k, v in os.environ.items() if k != "SHIFTWORK_BROKER_URL"}
-    env.update(SHIFTWORK_DATABASE_URL=db_url, SHIFTWORK_GRADE_SCENARIOS=SCENARIOS,
-               SHIFTWORK_HEARTBEAT_S=str(settings.heartbeat_s), SHIFTWORK_LEASE_S=str(settings.lease_s))
-    log = settings.folder("logs") / "api-flow-worker.log"
-    with log.open("ab") as out:
-        proc = subprocess.Popen([str(SHIFTWORK), "worker", "--data", str(settings.data_dir), "--name", "api-flow"],
-                                env=env, stdin=subprocess.DEVNULL, stdout=out, stderr=subprocess.STDOUT)
-    try:
-        def ready() -> bool:
-            assert proc.poll() is None, f"the worker exited {proc.returncode}: {log.read_text()[-3000:]}"
-            with app.state.sessions() as s:
-                return any(w.ready for w in s.query(Worker).all())
-
-        wait_for(ready, 120, "the worker to register ready", _tail(log), every=0.5)
-        yield log
-    finally:
-        stop(proc)
-    assert proc.returncode == 0, log.read_text()[-3000:]
+    yield from running_worker(settings, db_url, app, name="api-flow", scenarios=SCENARIOS)
 
 
 def submission(bundle: bytes, dest: Path) -> Path:
@@ -161,4 +138,4 @@ def test_invite_download_upload_grade_through_the_api(api: Any, client: Any, set
 
     kinds = [e["kind"] for e in detail["timeline"]]
     assert kinds == ["created", "opened", "downloaded", "submitted", "queued", "grading", "graded"], kinds
-    assert run_labelled(run_label(job_id, 1)) == [], "the grading left containers behind"
+    assert run_labelled(run_label(job_id, 1, settings)) == [], "the grading left containers behind"

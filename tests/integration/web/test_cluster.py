@@ -125,11 +125,11 @@ def cluster(tmp_path_factory: pytest.TempPathFactory, postgres_url: str) -> Iter
         mp.undo()
 
 
-def assert_nothing_left(job_id: int, attempts: int) -> None:
+def assert_nothing_left(job_id: int, attempts: int, settings: Any) -> None:
     from harness.queue.lease import run_label
 
     for n in range(1, attempts + 1):
-        label = run_label(job_id, n)
+        label = run_label(job_id, n, settings)
         assert run_labelled(label) == [], f"containers of {label} left behind"
         assert networks_labelled(label) == [], f"networks of {label} left behind"
 
@@ -178,7 +178,7 @@ def test_a_mixed_cohort_sent_twice_is_graded_once_each_across_the_workers(cluste
         assert rows[name].engine.startswith("docker ") and rows[name].refusing == ""
         assert "gateway rule holds" in c.workers[name].text()
     for job_id in ids.values():
-        assert_nothing_left(job_id, 1)
+        assert_nothing_left(job_id, 1, c.app.settings)
 
 
 def test_jobs_sent_while_the_broker_is_down_are_graded_once_it_is_back(cluster: Cluster, tmp_path: Path) -> None:
@@ -206,7 +206,7 @@ def test_jobs_sent_while_the_broker_is_down_are_graded_once_it_is_back(cluster: 
     assert {n: c.workers[n].proc.pid for n in ("w1", "w2")} == pids  # type: ignore[union-attr]
     assert all(c.workers[n].proc.poll() is None for n in ("w1", "w2"))  # type: ignore[union-attr]
     for job_id in ids:
-        assert_nothing_left(job_id, 1)
+        assert_nothing_left(job_id, 1, c.app.settings)
 
 
 def test_the_cli_grades_a_cohort_through_the_queue(cluster: Cluster, tmp_path: Path) -> None:
@@ -253,7 +253,7 @@ def test_a_worker_killed_mid_grading_is_replaced_by_another(cluster: Cluster) ->
     c = cluster
     job_id = c.app.job(c.subs / "reference.zip", candidate="cand-killed")
     c.send(job_id)
-    first = run_label(job_id, 1)
+    first = run_label(job_id, 1, c.app.settings)
     c.wait(lambda: c.app.get(job_id).state.value == "grading" and run_labelled(first), 300,
            "attempt 1 to run its service", every=0.2)
     victim = c.app.get(job_id).worker
@@ -269,4 +269,4 @@ def test_a_worker_killed_mid_grading_is_replaced_by_another(cluster: Cluster) ->
     kinds = [k for k, _ in c.app.events(job_id)]
     assert kinds == ["queued", "grading", "queued", "grading", "graded"]
     assert any(f"worker {victim} stopped heartbeating" in d for _, d in c.app.events(job_id))
-    assert_nothing_left(job_id, 2)  # the dead attempt's containers were swept before the retry
+    assert_nothing_left(job_id, 2, c.app.settings)  # the dead attempt's containers were swept before the retry

@@ -16,12 +16,9 @@ import email
 import email.policy
 import io
 import logging
-import os
 import re
 import shutil
 import socket
-import subprocess
-import sys
 import threading
 import zipfile
 from dataclasses import dataclass, field
@@ -32,7 +29,7 @@ from typing import Any, Callable, Iterator
 import pytest
 from sqlalchemy import select
 
-from _queue_env import stop, wait_for, zip_folder
+from _queue_env import running_worker, wait_for, zip_folder
 from _webdata import add_graded_job, add_upload, csrf_of, make_report, new_invite
 
 pytestmark = pytest.mark.parametrize("db_url", ["sqlite", pytest.param("postgresql", marks=pytest.mark.postgres)],
@@ -555,7 +552,6 @@ def test_a_callback_url_the_policy_refuses_is_never_called_and_a_day_of_failures
 SECRET = "greenhouse-flow-tests-grader-secret-3b9d70-0123456789abcdef"
 SCENARIOS = "stable-messy,operations"  # as test_api_flow: a reduced held-back set keeps the grading short
 GRADED_WITHIN_S = 300.0
-SHIFTWORK = Path(sys.executable).parent / "shiftwork"
 
 
 def _tail(log: Path) -> Callable[[], str]:
@@ -565,29 +561,10 @@ def _tail(log: Path) -> Callable[[], str]:
 @pytest.fixture
 def worker(settings: Any, db_url: str, app: Any, monkeypatch: pytest.MonkeyPatch) -> Iterator[Path]:
     """`shiftwork worker` on the app's data folder and database (as in test_api_flow); yields its log file."""
-    from harness.store.models import Worker
-
     # the in-process app builds the bundle, the worker grades: one grader secret for both, never the machine's
     monkeypatch.setenv("SHIFTWORK_SECRET", SECRET)
     monkeypatch.delenv("SHIFTWORK_GRADE_SCENARIOS", raising=False)
-    env = {k: v for k, v in os.environ.items() if k != "SHIFTWORK_BROKER_URL"}
-    env.update(SHIFTWORK_DATABASE_URL=db_url, SHIFTWORK_GRADE_SCENARIOS=SCENARIOS,
-               SHIFTWORK_HEARTBEAT_S=str(settings.heartbeat_s), SHIFTWORK_LEASE_S=str(settings.lease_s))
-    log = settings.folder("logs") / "greenhouse-worker.log"
-    with log.open("ab") as out:
-        proc = subprocess.Popen([str(SHIFTWORK), "worker", "--data", str(settings.data_dir), "--name", "greenhouse"],
-                                env=env, stdin=subprocess.DEVNULL, stdout=out, stderr=subprocess.STDOUT)
-    try:
-        def ready() -> bool:
-            assert proc.poll() is None, f"the worker exited {proc.returncode}: {log.read_text()[-3000:]}"
-            with app.state.sessions() as s:
-                return any(w.ready for w in s.query(Worker).all())
-
-        wait_for(ready, 120, "the worker to register ready", _tail(log), every=0.5)
-        yield log
-    finally:
-        stop(proc)
-    assert proc.returncode == 0, log.read_text()[-3000:]
+    yield from running_worker(settings, db_url, app, name="greenhouse", scenarios=SCENARIOS)
 
 
 def _submission(bundle: bytes, dest: Path) -> Path:

@@ -122,7 +122,7 @@ def test_a_job_sent_twice_is_graded_once_in_docker(shared: QueueEnv, reference_z
     (worker,) = env.workers()
     assert worker.name == "cli-worker" and worker.ready and worker.refusing == ""
     assert worker.engine.startswith("docker ") and worker.busy_job is None
-    assert_nothing_left(run_label(job_id, 1))
+    assert_nothing_left(run_label(job_id, 1, env.settings))
 
 
 @pytest.mark.docker
@@ -188,7 +188,7 @@ def test_a_killed_worker_s_job_is_requeued_and_graded_once(tmp_path: Path, refer
     try:
         job_id = env.job(reference_zip)
         assert enqueue(env.settings, job_id)
-        first = run_label(job_id, 1)
+        first = run_label(job_id, 1, env.settings)
         env.wait(lambda: env.get(job_id).state.value == "grading" and run_labelled(first), GRADED_WITHIN_S,
                  "attempt 1 to run its service container", every=0.1)
         victim = handle.pid
@@ -216,7 +216,7 @@ def test_a_killed_worker_s_job_is_requeued_and_graded_once(tmp_path: Path, refer
         # the job came back when the lease ran out, not before (last heartbeat ≤ heartbeat_s before the kill)
         assert requeued_at - killed_at >= dt.timedelta(seconds=env.settings.lease_s - env.settings.heartbeat_s - 1)
         assert handle.supervisor.starts >= 2 and handle.pid not in (None, victim)
-        assert_nothing_left(first, run_label(job_id, 2))
+        assert_nothing_left(first, run_label(job_id, 2, env.settings))
     finally:
         handle.stop()
     assert handle.pid is None
