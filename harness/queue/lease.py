@@ -16,7 +16,8 @@ from dataclasses import dataclass
 from typing import Any
 
 from sqlalchemy import and_, or_, update
-from sqlalchemy.exc import IntegrityError
+from sqlalchemy.engine import make_url
+from sqlalchemy.exc import ArgumentError, IntegrityError
 from sqlalchemy.orm import Session, sessionmaker
 
 from grader.errors import NotOurLease
@@ -35,11 +36,16 @@ TIMED_OUT = "timed_out"  # report v1's name, for a grading stopped by the worker
 
 def deployment(settings: WebSettings) -> str:
     """A short name for the database the app and its workers share: job ids are only unique within one,
-    and two deployments (or test sessions) on one Docker engine must never sweep each other's runs."""
-    url = settings.database_url
-    for old, new in (("postgres://", "postgresql://"), ("postgresql+psycopg://", "postgresql://")):
-        url = new + url[len(old):] if url.startswith(old) else url
-    return hashlib.sha256(url.encode()).hexdigest()[:8]
+    and two deployments (or test sessions) on one Docker engine must never sweep each other's runs. The
+    database's name (SQLite: its file), not its host: a worker on another machine reaches the same
+    database by another address."""
+    try:
+        url = make_url(settings.database_url)
+        backend = url.get_backend_name()
+        name = f"{'postgresql' if backend.startswith('postgres') else backend}:{url.database or ''}"
+    except ArgumentError:
+        name = settings.database_url
+    return hashlib.sha256(name.encode()).hexdigest()[:8]
 
 
 def run_label(job_id: int, attempt: int, settings: WebSettings) -> str:
